@@ -1,0 +1,33 @@
+"""RNN Gradient Lab's simulator: numerics and state. Never imports Qt, pyqtgraph or ui."""
+
+from ._numba_env import configure as _configure_numba_cache
+
+_configure_numba_cache()  # before anything imports numba
+
+from .reference import LOG10_OF_ZERO, TERM_NAMES  # noqa: E402
+from .results import BACKENDS, LSTM_RECURRENT, Results, compute  # noqa: E402
+from .setup import (  # noqa: E402
+    BIAS_KNOBS,
+    KNOB_NAMES,
+    SIGNAL_KINDS,
+    WEIGHT_KNOBS,
+    InputSignal,
+    Knobs,
+    Setup,
+    SetupError,
+)
+from .simulation import Simulation  # noqa: E402
+from .weights import GATES  # noqa: E402
+
+
+def warm_up() -> None:
+    """Compile (or load from the cache) every numba kernel once, on a tiny setup."""
+    compute(Setup(hidden_size=2, input_size=1, steps=3), backend="numba")
+    compute(Setup(hidden_size=1, input_size=1, steps=3), backend="numba")
+
+
+__all__ = [
+    "BACKENDS", "BIAS_KNOBS", "GATES", "KNOB_NAMES", "LOG10_OF_ZERO", "LSTM_RECURRENT",
+    "SIGNAL_KINDS", "TERM_NAMES", "WEIGHT_KNOBS", "InputSignal", "Knobs", "Results", "Setup",
+    "SetupError", "Simulation", "compute", "warm_up",
+]

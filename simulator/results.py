@@ -1,0 +1,164 @@
+"""One full recompute of a setup: every number the app draws, for the loss at step T.
+
+`compute(setup, backend)` runs the forward passes, the per-step factors (R1, L4 with its four
+terms), the long-range log-norms (R2, L7 and the naive L4 chain) and the BPTT backward passes,
+with either the numba kernels or the numpy reference (same functions, same arrays).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from . import reference
+from .reference import LOG10_OF_ZERO, TERM_NAMES
+from .setup import Setup
+from .weights import GATES, base_matrices, initial_states, input_sequence, lstm_params, rnn_params
+
+BACKENDS = ("numba", "reference")
+LSTM_RECURRENT = ("W_hi", "W_hf", "W_hg", "W_ho")  # same order as GATES
+
+
+def _backend_module(backend: str):
+    if backend == "reference":
+        return reference
+    if backend == "numba":
+        from . import kernels
+
+        return kernels
+    raise ValueError(f"backend must be one of {BACKENDS}, got {backend!r}")
+
+
+def _log10_or_floor(value: np.ndarray) -> np.ndarray:
+    with np.errstate(divide="ignore"):
+        out = np.log10(value)
+    return np.where(value > 0.0, out, LOG10_OF_ZERO)
+
+
+@dataclass
+class Results:
+    """Arrays are indexed by time step t (row 0 is t = 0). Long-range arrays are indexed by k,
+    the step the gradient reaches, for the loss at step T: lag = T - k."""
+
+    setup: Setup
+    x: np.ndarray  # (T+1, D) inputs
+    # vanilla RNN
+    rnn_U: np.ndarray  # (H, H)
+    rnn_a: np.ndarray  # (T+1, H) pre-activations
+    rnn_S: np.ndarray  # (T+1, H) states
+    rnn_factor_norm: np.ndarray  # (T+1,) ||dS_t/dS_{t-1}|| (R1)
+    rnn_factor_diag_mean: np.ndarray  # (T+1,) mean of its diagonal (the signed value when H = 1)
+    rnn_longrange_log10: np.ndarray  # (T+1,) log10 ||dS_T/dS_k|| (R2)
+    rnn_delta: np.ndarray  # (T+1, H) dL/da_k = rnn_delta[k] * 10**rnn_delta_log10_scale[k]
+    rnn_delta_log10_scale: np.ndarray
+    # LSTM
+    lstm_W_h: np.ndarray  # (4, H, H) W_hi, W_hf, W_hg, W_ho
+    lstm_pre: np.ndarray  # (T+1, 4, H) gate pre-activations
+    lstm_gates: np.ndarray  # (T+1, 4, H) i, f, g, o
+    lstm_h: np.ndarray  # (T+1, H)
+    lstm_C: np.ndarray  # (T+1, H)
+    lstm_term_norm: np.ndarray  # (T+1, 5) ||term|| per TERM_NAMES (L4)
+    lstm_term_diag_mean: np.ndarray  # (T+1, 5) diagonal means (signed values when H = 1)
+    lstm_longrange_log10: np.ndarray  # (T+1,) log10 ||dC_T/dC_k|| exact (L7)
+    lstm_naive_longrange_log10: np.ndarray  # (T+1,) log10 ||prod of (L4) factors||
+    lstm_delta: np.ndarray  # (T+1, 4, H) dL/d(gate pre-activation) mantissas
+    lstm_delta_log10_scale: np.ndarray
+    bases: dict = field(repr=False, default_factory=dict)
+
+    # --- sizes and theory -----------------------------------------------------------------
+    @property
+    def steps(self) -> int:
+        return self.setup.steps
+
+    @property
+    def sigma_max_U(self) -> float:
+        return float(np.linalg.norm(self.rnn_U, 2))
+
+    def lags(self) -> np.ndarray:
+        """Lag T - k for each entry of the long-range arrays."""
+        return self.steps - np.arange(self.steps + 1)
+
+    # --- per-step factors on demand (H x H matrices) -------------------------------------
+    def rnn_factor_matrix(self, t: int) -> np.ndarray:
+        return reference.rnn_factor(self.rnn_U, self.rnn_a, t)
+
+    def lstm_factor_terms(self, t: int) -> dict[str, np.ndarray]:
+        """(L4) at step t: the four terms and their sum, as H x H matrices, keyed by TERM_NAMES."""
+        terms = reference.lstm_factor_terms(self.lstm_W_h, self.lstm_pre, self.lstm_C, t)
+        return dict(zip(TERM_NAMES, (*terms, sum(terms))))
+
+    def lstm_term_values(self, t: int) -> dict[str, float]:
+        """The signed per-term summary at step t (exact values when H = 1; diagonal means otherwise)."""
+        return dict(zip(TERM_NAMES, (float(v) for v in self.lstm_term_diag_mean[t])))
+
+    # --- BPTT contributions per step k ---------------------------------------------------
+    def _delta_and_prev_state(self, weight: str):
+        if weight == "U":
+            return self.rnn_delta, self.rnn_delta_log10_scale, self.rnn_S
+        gate = LSTM_RECURRENT.index(weight)
+        return self.lstm_delta[:, gate], self.lstm_delta_log10_scale, self.lstm_h
+
+    def bptt_log10(self, weight: str) -> np.ndarray:
+        """log10 ||dL_T/dW^(k)|| (Frobenius) for k = 0..T, W one of U, W_hi, W_hf, W_hg, W_ho.
+        Entry 0 (no step 0) and exactly-zero contributions are LOG10_OF_ZERO."""
+        delta, scale, state = self._delta_and_prev_state(weight)
+        out = np.full(self.steps + 1, LOG10_OF_ZERO)
+        delta_norm = np.linalg.norm(delta[1:], axis=1)
+        state_norm = np.linalg.norm(state[:-1], axis=1)  # ||S_{k-1}|| for k = 1..T
+        nonzero = (delta_norm > 0) & (state_norm > 0)
+        with np.errstate(divide="ignore"):
+            logs = np.log10(delta_norm) + np.log10(state_norm) + scale[1:]
+        out[1:] = np.where(nonzero, logs, LOG10_OF_ZERO)
+        return out
+
+    def bptt_knob_contribution(self, weight: str) -> tuple[np.ndarray, np.ndarray]:
+        """d L_T / d knob^(k) = <dL/dW^(k), base> for k = 0..T, as (sign, log10 |value|).
+        For H = 1 this is the signed contribution to the weight itself."""
+        delta, scale, state = self._delta_and_prev_state(weight)
+        base = self.bases[weight]
+        mantissa = np.zeros(self.steps + 1)
+        mantissa[1:] = np.einsum("ki,ij,kj->k", delta[1:], base, state[:-1])
+        log10_abs = _log10_or_floor(np.abs(mantissa))
+        log10_abs = np.where(mantissa != 0.0, log10_abs + scale, LOG10_OF_ZERO)
+        return np.sign(mantissa), log10_abs
+
+    def bptt_contribution_matrix(self, weight: str, k: int) -> np.ndarray:
+        """dL_T/dW^(k) as an H x H matrix (in float64: may overflow for extreme setups)."""
+        delta, scale, state = self._delta_and_prev_state(weight)
+        return np.outer(delta[k], state[k - 1]) * 10.0 ** scale[k]
+
+
+def compute(setup: Setup, backend: str = "numba") -> Results:
+    kern = _backend_module(backend)
+    T = setup.steps
+    x = input_sequence(setup)
+    S0, h0, C0 = initial_states(setup)
+    target = np.float64(setup.target)
+
+    rnn = rnn_params(setup)
+    rnn_a, rnn_S = kern.rnn_forward(rnn.W_x, rnn.U, rnn.b, x, S0)
+    rnn_norm, rnn_diag = kern.rnn_factor_summary(rnn.U, rnn_a)
+    rnn_long = kern.rnn_longrange_log10(rnn.U, rnn_a, T)
+    rnn_delta, rnn_scale = kern.rnn_bptt(rnn.U, rnn.V, rnn.c, target, rnn_a, rnn_S, T)
+
+    lstm = lstm_params(setup)
+    pre, gates, h, C = kern.lstm_forward(lstm.W_x, lstm.W_h, lstm.b, x, h0, C0)
+    term_norm, term_diag = kern.lstm_factor_summary(lstm.W_h, pre, C)
+    exact, naive = kern.lstm_longrange_log10(lstm.W_h, pre, C, T)
+    lstm_delta, lstm_scale = kern.lstm_bptt(lstm.W_h, lstm.V, lstm.c, target, pre, gates, h, C, T)
+
+    return Results(
+        setup=setup, x=x,
+        rnn_U=rnn.U, rnn_a=rnn_a, rnn_S=rnn_S,
+        rnn_factor_norm=rnn_norm, rnn_factor_diag_mean=rnn_diag,
+        rnn_longrange_log10=rnn_long, rnn_delta=rnn_delta, rnn_delta_log10_scale=rnn_scale,
+        lstm_W_h=lstm.W_h, lstm_pre=pre, lstm_gates=gates, lstm_h=h, lstm_C=C,
+        lstm_term_norm=term_norm, lstm_term_diag_mean=term_diag,
+        lstm_longrange_log10=exact, lstm_naive_longrange_log10=naive,
+        lstm_delta=lstm_delta, lstm_delta_log10_scale=lstm_scale,
+        bases=base_matrices(setup),
+    )
+
+
+__all__ = ["BACKENDS", "GATES", "LOG10_OF_ZERO", "LSTM_RECURRENT", "Results", "TERM_NAMES", "compute"]

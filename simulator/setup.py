@@ -1,0 +1,166 @@
+"""The validated description of one simulation: sizes, seed, input signal, knobs.
+
+A `Setup` is immutable. Change it with `setup.replace(...)` / `setup.with_knob(...)`,
+which validate the result like any other input: a bad value raises `SetupError`
+naming the field, and the old setup is left as it was.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+import numpy as np
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+MAX_HIDDEN = 512
+MAX_INPUT = 64
+MAX_STEPS = 5000
+KNOB_LIMIT = 100.0  # generous bound; the UI sliders use a smaller range
+
+KNOB_NAMES = ("U", "W_hi", "W_hf", "W_hg", "W_ho", "b_i", "b_f", "b_g", "b_o", "input_gain")
+WEIGHT_KNOBS = ("U", "W_hi", "W_hf", "W_hg", "W_ho")
+BIAS_KNOBS = ("b_i", "b_f", "b_g", "b_o")
+SIGNAL_KINDS = ("white_noise", "impulse", "constant", "sine", "zeros")
+
+# Every seeded base matrix, in the order of their seed streams. A setup may override any of them.
+BASE_MATRIX_NAMES = (
+    "U", "W_hi", "W_hf", "W_hg", "W_ho",  # recurrent, H x H
+    "W_x", "W_xi", "W_xf", "W_xg", "W_xo",  # input, H x D (W_x is the RNN's)
+    "V",  # output, 1 x H (one output unit: Y_t = V h_t + c)
+)
+
+Knob = Annotated[float, Field(ge=-KNOB_LIMIT, le=KNOB_LIMIT)]
+
+
+class SetupError(ValueError):
+    """A setup (or a preset) is invalid. The message names the field(s)."""
+
+
+class _Strict(BaseModel):
+    # strict: "3" is not 3, True is not 1; NaN and inf are rejected everywhere.
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True, allow_inf_nan=False)
+
+
+class InputSignal(_Strict):
+    kind: Literal["white_noise", "impulse", "constant", "sine", "zeros"] = "white_noise"
+    amplitude: Annotated[float, Field(ge=-100.0, le=100.0)] = 1.0
+    period: Annotated[float, Field(gt=0.0, le=1e6)] = 20.0  # steps per cycle (sine only)
+
+
+class Knobs(_Strict):
+    """The knobs of MATH.md. With H = 1 a weight knob *is* the weight; with H > 1 it is the
+    gain of a fixed seeded base matrix whose largest singular value is 1, so the knob equals
+    sigma_max of the weight (U = 1 is exactly the Pascanu threshold)."""
+
+    U: Knob = 0.9
+    W_hi: Knob = 0.5
+    W_hf: Knob = 0.5
+    W_hg: Knob = 0.5
+    W_ho: Knob = 0.5
+    b_i: Knob = 0.0
+    b_f: Knob = 1.0
+    b_g: Knob = 0.0
+    b_o: Knob = 0.0
+    input_gain: Knob = 1.0
+
+
+class BiasOffsets(_Strict):
+    """Optional per-unit bias vectors. The bias used is knob + offset (the knob shifts every unit),
+    e.g. chrono initialisation puts ln(u) in b_f's offset with the b_f knob at 0."""
+
+    b_i: list[float] | None = None
+    b_f: list[float] | None = None
+    b_g: list[float] | None = None
+    b_o: list[float] | None = None
+
+
+class InitialState(_Strict):
+    """States at t = 0, broadcast over units: S_0 (RNN), h_0 and C_0 (LSTM)."""
+
+    S0: Annotated[float, Field(ge=-1.0, le=1.0)] = 0.0
+    h0: Annotated[float, Field(ge=-1.0, le=1.0)] = 0.0
+    C0: Annotated[float, Field(ge=-100.0, le=100.0)] = 0.0
+
+
+class Setup(_Strict):
+    hidden_size: Annotated[int, Field(ge=1, le=MAX_HIDDEN)] = 1
+    input_size: Annotated[int, Field(ge=1, le=MAX_INPUT)] = 1
+    steps: Annotated[int, Field(ge=1, le=MAX_STEPS)] = 50
+    seed: Annotated[int, Field(ge=0, le=2**32 - 1)] = 0
+    input: InputSignal = InputSignal()
+    knobs: Knobs = Knobs()
+    bias_offsets: BiasOffsets = BiasOffsets()
+    initial: InitialState = InitialState()
+    target: Annotated[float, Field(ge=-100.0, le=100.0)] = 1.0  # Y*_T of the loss at the last step
+    # Explicit base matrices (row lists) that replace the seeded ones, for sharing an exact network.
+    weights: dict[str, list[list[float]]] | None = None
+
+    @model_validator(mode="after")
+    def _check_shapes(self) -> "Setup":
+        H, D = self.hidden_size, self.input_size
+        for name in BIAS_KNOBS:
+            offset = getattr(self.bias_offsets, name)
+            if offset is not None and len(offset) != H:
+                raise ValueError(
+                    f"bias_offsets.{name} has {len(offset)} values but hidden_size is {H}"
+                )
+        if self.weights:
+            for name, rows in self.weights.items():
+                if name not in BASE_MATRIX_NAMES:
+                    raise ValueError(
+                        f"weights.{name}: unknown matrix (expected one of {', '.join(BASE_MATRIX_NAMES)})"
+                    )
+                want = base_matrix_shape(name, H, D)
+                got = (len(rows), len(rows[0]) if rows else 0)
+                if got != want or any(len(r) != want[1] for r in rows):
+                    raise ValueError(f"weights.{name} must be {want[0]}x{want[1]}, got {got[0]}x{got[1]}")
+        return self
+
+    # --- construction and change, always validated ---------------------------------------
+    @classmethod
+    def from_dict(cls, data: object) -> "Setup":
+        try:
+            return cls.model_validate(data)
+        except ValidationError as exc:
+            raise SetupError(describe_validation_error(exc)) from None
+
+    def to_dict(self) -> dict:
+        return self.model_dump(mode="json")
+
+    def replace(self, **changes) -> "Setup":
+        """A validated copy with top-level fields changed (nested models may be given as dicts)."""
+        data = self.model_dump()
+        for key, value in changes.items():
+            data[key] = value.model_dump() if isinstance(value, BaseModel) else value
+        return Setup.from_dict(data)
+
+    def with_knob(self, name: str, value: float) -> "Setup":
+        if name not in KNOB_NAMES:
+            raise SetupError(f"knobs.{name}: unknown knob (expected one of {', '.join(KNOB_NAMES)})")
+        knobs = self.knobs.model_dump()
+        knobs[name] = value
+        return self.replace(knobs=knobs)
+
+
+def base_matrix_shape(name: str, hidden: int, inputs: int) -> tuple[int, int]:
+    if name in WEIGHT_KNOBS:
+        return (hidden, hidden)
+    if name == "V":
+        return (1, hidden)
+    return (hidden, inputs)
+
+
+def describe_validation_error(exc: ValidationError) -> str:
+    """One line per problem, each naming the field: 'knobs.U: Input should be a finite number'."""
+    lines = []
+    for err in exc.errors():
+        where = ".".join(str(p) for p in err["loc"]) or "setup"
+        msg = err["msg"]
+        if msg.startswith("Value error, "):
+            msg = msg[len("Value error, "):]
+        lines.append(f"{where}: {msg}")
+    return "; ".join(lines)
+
+
+def is_finite_number(value: object) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and bool(np.isfinite(value))
