@@ -8,6 +8,8 @@ from .reference import LOG10_OF_ZERO, TERM_NAMES  # noqa: E402
 from .results import BACKENDS, LSTM_RECURRENT, Results, compute  # noqa: E402
 from .setup import (  # noqa: E402
     BIAS_KNOBS,
+    BiasOffsets,
+    InitialState,
     KNOB_NAMES,
     SIGNAL_KINDS,
     WEIGHT_KNOBS,
@@ -28,6 +30,6 @@ def warm_up() -> None:
 
 __all__ = [
     "BACKENDS", "BIAS_KNOBS", "GATES", "KNOB_NAMES", "LOG10_OF_ZERO", "LSTM_RECURRENT",
-    "SIGNAL_KINDS", "TERM_NAMES", "WEIGHT_KNOBS", "InputSignal", "Knobs", "Results", "Setup",
+    "SIGNAL_KINDS", "TERM_NAMES", "WEIGHT_KNOBS", "BiasOffsets", "InitialState", "InputSignal", "Knobs", "Results", "Setup",
     "SetupError", "Simulation", "compute", "warm_up",
 ]

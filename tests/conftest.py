@@ -7,3 +7,14 @@ os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
+
+
+def _backends():
+    import importlib.util
+
+    # The numba backend is tested wherever its module exists (an import error then fails loudly).
+    found = importlib.util.find_spec("simulator.kernels") is not None
+    return ["reference", "numba"] if found else ["reference"]
+
+
+BACKENDS = _backends()
