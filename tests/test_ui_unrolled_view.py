@@ -1,0 +1,265 @@
+"""The unrolled network view (issue 3): what it draws, how it reacts, and that extremes stay finite."""
+
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+import pytest
+from PySide6.QtCore import QPoint, QPointF, Qt
+from PySide6.QtGui import QColor, QWheelEvent
+from PySide6.QtWidgets import QApplication
+
+from simulator import LOG10_OF_ZERO, InputSignal, Setup, compute
+from ui.unrolled_view import (
+    DECADE_LIMIT,
+    MAX_EDGE_WIDTH,
+    RNN_ROW,
+    UnrolledView,
+    clip_log10,
+    factor_to_width,
+    gradient_scale,
+)
+
+SIZE = (1200, 320)
+
+
+@pytest.fixture(scope="module")
+def short_results():
+    return compute(Setup(steps=30, seed=1), backend="reference")
+
+
+def make_view(qtbot, results, size=SIZE) -> UnrolledView:
+    view = UnrolledView()
+    qtbot.addWidget(view)
+    view.resize(*size)
+    view.set_results(results)
+    view.show()
+    qtbot.waitExposed(view)
+    return view
+
+
+def pixel(view: UnrolledView, image, x: float, y: float) -> QColor:
+    """Colour of data point (step x, height y) in a grab of the whole view."""
+    at: QPoint = view.plot_widget.viewport().mapTo(view, view.map_to_viewport(x, y))
+    return image.pixelColor(at)
+
+
+def grab(view: UnrolledView):
+    return view.grab().toImage()
+
+
+def test_every_column_is_drawn_as_a_cell(qtbot, short_results):
+    view = make_view(qtbot, short_results)
+    grab(view)
+    stats = view.last_paint_stats()
+    assert stats["mode"] == "cells"
+    assert stats["coloured_columns"] == 31
+    assert stats["ghost_columns"] == 0
+    assert view.time_range()[0] < 0 < 30 < view.time_range()[1]
+
+
+def test_revealed_step_limits_the_coloured_columns(qtbot, short_results):
+    view = make_view(qtbot, short_results)
+    ghost = view.palette_.ghost_fill
+    y_mid = sum(RNN_ROW) / 2
+    view.set_revealed_step(10)
+    image = grab(view)
+    stats = view.last_paint_stats()
+    assert (stats["coloured_columns"], stats["ghost_columns"]) == (11, 20)
+    assert pixel(view, image, 20, y_mid) == ghost
+    assert pixel(view, image, 5, y_mid + 0.25) != ghost  # inside the cell, off the edge line
+
+    view.set_revealed_step(30)
+    image = grab(view)
+    assert view.last_paint_stats()["ghost_columns"] == 0
+    assert pixel(view, image, 20, y_mid + 0.25) != ghost
+
+
+def test_selected_step_highlight_moves(qtbot, short_results):
+    view = make_view(qtbot, short_results)
+    above_cells = -0.05  # inside the highlight band, above the RNN cells
+    view.set_selected_step(4)
+    image = grab(view)
+    assert view.selection_rect().center().x() == pytest.approx(4.0)
+    band, plain = pixel(view, image, 4, above_cells), pixel(view, image, 9, above_cells)
+    assert band.green() > band.red() and band.green() > band.blue()  # the green selection tint
+    assert plain == view.palette_.background
+
+    view.set_selected_step(9)
+    image = grab(view)
+    assert view.selection_rect().center().x() == pytest.approx(9.0)
+    assert pixel(view, image, 4, above_cells) == view.palette_.background
+    assert pixel(view, image, 9, above_cells) == band
+
+
+@pytest.mark.parametrize(("step", "row"), [(7, "rnn"), (0, "lstm_C"), (30, "lstm_h"), (12, "lstm_grad")])
+def test_clicking_a_column_emits_its_step(qtbot, short_results, step, row):
+    view = make_view(qtbot, short_results)
+    with qtbot.waitSignal(view.step_clicked, timeout=1000) as blocker:
+        qtbot.mouseClick(view.plot_widget.viewport(), Qt.MouseButton.LeftButton,
+                         pos=view.column_center(step, row))
+    assert blocker.args == [step]
+
+
+def test_factor_to_width_is_monotonic_and_saturates():
+    widths = factor_to_width(np.array([0.0, 0.5, 1.0, 1.5, 2.0, 5.0, np.inf, np.nan]))
+    assert widths[0] == 0.0
+    assert np.all(np.diff(widths[:5]) > 0)
+    assert widths[2] == pytest.approx(MAX_EDGE_WIDTH / 2)  # factor 1 is the medium thickness
+    assert widths[4] == widths[5] == widths[6] == pytest.approx(MAX_EDGE_WIDTH)
+    assert widths[7] == 0.0
+
+
+def _wire_thickness_pixels(view: UnrolledView, image, t: int) -> int:
+    """Non-background pixels on the vertical line through the gap before column t, RNN row."""
+    x = view.plot_widget.viewport().mapTo(view, view.map_to_viewport(t - 0.5, 0)).x()
+    top = view.plot_widget.viewport().mapTo(view, view.map_to_viewport(t - 0.5, RNN_ROW[0])).y()
+    bottom = view.plot_widget.viewport().mapTo(view, view.map_to_viewport(t - 0.5, RNN_ROW[1])).y()
+    background = view.palette_.background
+    return sum(image.pixelColor(x, y) != background for y in range(top + 1, bottom))
+
+
+def test_rnn_edge_is_thinner_for_small_U_at_the_zero_state(qtbot):
+    zero_input = Setup(steps=20, input=InputSignal(kind="zeros"))
+    thickness = {}
+    for u in (0.5, 1.5):
+        results = compute(zero_input.with_knob("U", u), backend="reference")
+        assert np.allclose(results.rnn_S, 0.0)  # at the zero state the factor is U itself (R1)
+        view = make_view(qtbot, results)
+        image = grab(view)
+        thickness[u] = (view.rnn_edge_width(10), _wire_thickness_pixels(view, image, 10))
+    assert thickness[0.5][0] == pytest.approx(factor_to_width(0.5))
+    assert thickness[0.5][0] < thickness[1.5][0]
+    assert 0 < thickness[0.5][1] < thickness[1.5][1]  # and it shows in the drawing
+
+
+def test_gradient_pulse_runs_to_completion_with_finite_colours(qtbot, short_results):
+    view = make_view(qtbot, short_results)
+    T = short_results.steps
+    assert view.lit_columns() == 0
+    with qtbot.waitSignal(view.pulse_finished, timeout=5000):
+        view.play_gradient_pulse()
+        assert view.is_pulse_running()
+        qtbot.waitUntil(lambda: 0 < view.lit_columns() < T + 1, timeout=3000)  # part way back
+    assert not view.is_pulse_running()
+    assert view.lit_columns() == T + 1
+    grab(view)
+    assert view.last_paint_stats()["lit_columns"] == T + 1
+    lo, hi = view.gradient_range()
+    for network in ("rnn", "lstm"):
+        shown = view.gradient_display_log10(network)
+        assert shown.shape == (T + 1,)
+        assert np.all(np.isfinite(shown)) and shown.min() >= lo and shown.max() <= hi
+        colours = view.gradient_colors(network)
+        assert colours.shape == (T + 1, 4) and colours.dtype == np.uint8
+    # U = 0.9: the RNN gradient fades with lag, so step 0 and step T get different colours
+    rnn = view.gradient_colors("rnn")
+    assert not np.array_equal(rnn[0], rnn[T])
+
+
+def test_log_values_are_clipped_for_display():
+    raw = np.array([0.0, -3.0, LOG10_OF_ZERO, -np.inf, np.nan, 600.0, -700.0])
+    lo, hi = gradient_scale(raw)
+    assert (lo, hi) == (-DECADE_LIMIT, DECADE_LIMIT)
+    shown = clip_log10(raw, lo, hi)
+    assert np.all(np.isfinite(shown))
+    assert shown[2] == shown[3] == shown[4] == lo  # exactly zero, -inf and NaN read as the floor
+    assert shown[1] == -3.0 and shown[5] == hi
+    assert gradient_scale(np.array([0.0, -4.2])) == (-5, 0)
+
+
+def test_long_extreme_sequence_builds_without_warnings(qtbot):
+    results = compute(Setup(steps=5000).with_knob("U", 5.0), backend="reference")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        view = make_view(qtbot, results, size=(1500, 300))
+        view.set_revealed_step(4000)
+        view.set_selected_step(2500)
+        view.set_gradient_shown(True)
+        grab(view)
+        stats = view.last_paint_stats()
+        assert stats["mode"] == "strips"  # zoomed out: one image per row, not 5001 cells
+        assert (stats["coloured_columns"], stats["lit_columns"]) == (4001, 5001)
+        view.set_time_range(2000, 2030)
+        grab(view)
+        stats = view.last_paint_stats()
+        assert stats["mode"] == "cells" and stats["first"] >= 1990 and stats["last"] <= 2040
+        image = view.render_to_image(1500, 300)
+    assert (image.width(), image.height()) == (1500, 300)
+    lo, hi = view.gradient_range()
+    assert -DECADE_LIMIT <= lo < hi <= DECADE_LIMIT
+    for network in ("rnn", "lstm"):
+        assert np.all(np.isfinite(view.gradient_display_log10(network)))
+    assert np.all(np.isfinite([view.rnn_edge_width(t) for t in range(5001)]))
+
+
+def test_render_to_image_draws_the_cells(qtbot, short_results):
+    view = make_view(qtbot, short_results)
+    view.set_revealed_step(30)
+    image = view.render_to_image(1500, 300)
+    assert (image.width(), image.height()) == (1500, 300)
+    colours = {image.pixelColor(x, y).rgb() for x in range(0, 1500, 7) for y in range(0, 300, 5)}
+    assert len(colours) > 30  # cells in many state colours, not a blank canvas
+
+
+def test_fit_shows_every_step_after_zooming(qtbot, short_results):
+    view = make_view(qtbot, short_results)
+    view.set_time_range(3, 8)
+    x0, x1 = view.time_range()
+    assert 2 < x0 and x1 < 9
+    view.fit()
+    x0, x1 = view.time_range()
+    assert x0 < 0 and x1 > 30
+
+
+def test_playing_follows_the_newest_step(qtbot, short_results):
+    view = make_view(qtbot, short_results)
+    view.set_revealed_step(0)
+    view.set_time_range(0, 9)
+    for t in range(1, 21):
+        view.set_revealed_step(t)
+    x0, x1 = view.time_range()
+    assert x0 < 20 < x1
+
+
+def test_mouse_wheel_zooms_along_time_only(qtbot, short_results):
+    view = make_view(qtbot, short_results)
+    viewport = view.plot_widget.viewport()
+    y_range = view.view_box.viewRange()[1]
+    at = QPointF(view.column_center(15))
+    wheel = QWheelEvent(at, QPointF(viewport.mapToGlobal(at.toPoint())), QPoint(0, 0), QPoint(0, 240),
+                        Qt.MouseButton.NoButton, Qt.KeyboardModifier.NoModifier,
+                        Qt.ScrollPhase.NoScrollPhase, False)
+    QApplication.sendEvent(viewport, wheel)
+    x0, x1 = view.time_range()
+    assert 0 < x0 < 15 < x1 < 30  # zoomed in around the step under the mouse
+    assert view.view_box.viewRange()[1] == pytest.approx(y_range)  # rows never move
+
+
+def test_empty_view_paints_and_renders(qtbot, short_results):
+    view = UnrolledView()
+    qtbot.addWidget(view)
+    view.resize(600, 200)
+    view.show()
+    qtbot.waitExposed(view)
+    view.set_revealed_step(3)
+    view.set_selected_step(2)
+    view.play_gradient_pulse()  # nothing to animate without results
+    assert not view.is_pulse_running() and view.lit_columns() == 0
+    assert not view.render_to_image(600, 200).isNull()
+    view.set_results(short_results)  # steps chosen before the first results are kept
+    assert (view.revealed_step(), view.selected_step()) == (3, 2)
+    assert view.selection_rect().center().x() == pytest.approx(2.0)
+
+
+def test_hover_text_reads_the_simulator_numbers(qtbot, short_results):
+    view = make_view(qtbot, short_results)
+    text = view.hover_text(5)
+    assert text.startswith("t = 5")
+    assert f"S = {short_results.rnn_S[5, 0]:+.3f}" in text
+    assert f"‖∂S_t/∂S_t−1‖ = {short_results.rnn_factor_norm[5]:.3f}" in text
+    assert f"‖∂C_t/∂C_t−1‖ = {short_results.lstm_term_norm[5, 4]:.3f}" in text
+    view.set_revealed_step(3)
+    assert view.hover_text(5) == "t = 5 (not reached yet)"
+    assert view.hover_text(31) == ""

@@ -1,0 +1,952 @@
+"""The unrolled network view: RNN (top) and LSTM (bottom), one column per time step.
+
+Each RNN cell is coloured by its state S_t, each LSTM cell by C_t (upper half) and h_t
+(lower half); with H > 1 a cell is a tiny per-unit strip (unit 0 at the top). The recurrent
+edges S_{t-1} -> S_t and the LSTM's C highway C_{t-1} -> C_t are drawn with a thickness and
+colour that encode the per-step factor (R1: ||dS_t/dS_{t-1}||, L4: ||dC_t/dC_{t-1}||), so a
+vanishing chain visibly thins and a carousel stays thick. A backward "gradient pulse" lights
+the columns from the last step T down to 0 with log10 ||dS_T/dS_k|| (R2) and
+log10 ||dC_T/dC_k|| (L7) on a sequential colour scale.
+
+Only the visible time range is painted. When a step is narrower than a few pixels the view
+switches to a strip mode (one image per row, edges as a ribbon), so T = 5000 stays fast.
+Mouse: wheel zooms along time, drag pans, click selects a step, double-click fits.
+"""
+
+from __future__ import annotations
+
+import math
+import sys
+
+import numpy as np
+import pyqtgraph as pg
+from PySide6.QtCore import QLineF, QPoint, QPointF, QRectF, QSize, Qt, QVariantAnimation, Signal
+from PySide6.QtGui import (
+    QAction,
+    QBrush,
+    QColor,
+    QFont,
+    QFontMetrics,
+    QImage,
+    QLinearGradient,
+    QPainter,
+    QPainterPath,
+    QPen,
+)
+from PySide6.QtWidgets import (
+    QGraphicsRectItem,
+    QHBoxLayout,
+    QSizePolicy,
+    QToolButton,
+    QVBoxLayout,
+    QWidget,
+)
+
+from simulator import LOG10_OF_ZERO, Results
+
+
+# --- geometry, in data units: x = time step, y grows downwards ---------------------------
+CELL_WIDTH = 0.62  # of one step; the gap left over is where the recurrent edge is drawn
+RNN_ROW = (0.0, 0.8)  # S_t cells
+RNN_GRAD_ROW = (0.9, 1.1)  # pulse strip: log10 ||dS_T/dS_k||
+LSTM_C_ROW = (1.42, 1.92)  # C_t, upper half of an LSTM cell (the highway runs on top)
+LSTM_H_ROW = (1.92, 2.42)  # h_t, lower half
+LSTM_GRAD_ROW = (2.52, 2.72)  # pulse strip: log10 ||dC_T/dC_k||
+Y_RANGE = (-0.1, 2.8)
+ROWS = {"rnn": RNN_ROW, "lstm_C": LSTM_C_ROW, "lstm_h": LSTM_H_ROW,
+        "rnn_grad": RNN_GRAD_ROW, "lstm_grad": LSTM_GRAD_ROW}
+
+# --- edge encoding: factor -> thickness (data units), linear, saturating at 0 and 2 -------
+FACTOR_SATURATION = 2.0
+MAX_EDGE_WIDTH = 0.34  # thickness at factor >= 2; factor 1 is half of it
+H_CHAIN_WIDTH = 0.05  # the h chain is context only: thin and constant
+MIN_COLUMN_PIXELS = 7.0
+COMPACT_HEIGHT = 260  # below this widget height the time axis drops its title  # below this many pixels per step, draw strips instead of cells
+
+# --- gradient colour scale (decades) ------------------------------------------------------
+DECADE_LIMIT = 30  # the colour scale never spans beyond 10^-30 .. 10^+30; the legend says "<=" / ">="
+PULSE_DURATION_MS = 1500
+
+STATE_COLORMAP = "CET-D1A"  # blue-white-red diverging, readable with red-green colour blindness
+GRADIENT_COLORMAP = "magma"  # sequential, monotonic lightness: pale = little gradient, dark = a lot
+GRADIENT_LUT_RANGE = (0.97, 0.12)  # reversed, and short of magma's black end
+SELECT_COLOUR = "#2b8a3e"  # green: the selected step in every view (as ui/plots.py)
+
+
+def factor_to_width(factor) -> np.ndarray | float:
+    """Edge thickness (data units) for a per-step factor: 0 -> 0, 1 -> medium, >= 2 -> full."""
+    f = np.clip(np.nan_to_num(np.asarray(factor, dtype=float), nan=0.0, posinf=FACTOR_SATURATION),
+                0.0, FACTOR_SATURATION)
+    width = f / FACTOR_SATURATION * MAX_EDGE_WIDTH
+    return float(width) if width.ndim == 0 else width
+
+
+def _lut(name: str, start: float = 0.0, stop: float = 1.0) -> np.ndarray:
+    """A 256 x 4 uint8 RGBA lookup table of a pyqtgraph colour map."""
+    lut = pg.colormap.get(name).getLookupTable(start, stop, 256, alpha=True)
+    return np.ascontiguousarray(lut, dtype=np.uint8)
+
+
+def _rgba_image(rgba: np.ndarray) -> QImage:
+    """A QImage (owning its pixels) of a (rows, cols, 4) uint8 array."""
+    rgba = np.ascontiguousarray(rgba, dtype=np.uint8)
+    rows, cols, _ = rgba.shape
+    # copy(): the image must not point into numpy memory that may be freed before Qt draws it
+    return QImage(rgba.data, cols, rows, 4 * cols, QImage.Format.Format_RGBA8888).copy()
+
+
+def _state_rgba(values: np.ndarray, limit: float, lut: np.ndarray) -> np.ndarray:
+    """(T+1, H) states -> (H, T+1, 4) colours with fixed symmetric levels +-limit."""
+    v = np.nan_to_num(values.T, nan=0.0, posinf=limit, neginf=-limit)
+    index = np.clip((v / limit + 1.0) * 127.5, 0, 255).astype(np.uint8)
+    return np.ascontiguousarray(lut[index])
+
+
+def gradient_scale(*log10_arrays: np.ndarray) -> tuple[int, int]:
+    """(lo, hi) decades of the shared colour scale: the data's range, within +-DECADE_LIMIT."""
+    values = np.concatenate([np.asarray(a, dtype=float).ravel() for a in log10_arrays])
+    finite = values[np.isfinite(values) & (values > LOG10_OF_ZERO / 2)]
+    vmax = float(finite.max()) if finite.size else 0.0
+    vmin = float(finite.min()) if finite.size else -1.0
+    hi = int(np.clip(math.ceil(vmax), 0, DECADE_LIMIT))
+    lo = int(np.clip(math.floor(vmin), -DECADE_LIMIT, -1))
+    return min(lo, hi - 2), hi
+
+
+def clip_log10(values: np.ndarray, lo: float, hi: float) -> np.ndarray:
+    """Display values of a log10 array: LOG10_OF_ZERO (exactly zero), -inf and NaN go to lo."""
+    v = np.asarray(values, dtype=float)
+    v = np.where(np.isfinite(v) & (v > LOG10_OF_ZERO / 2), v, lo)
+    return np.clip(v, lo, hi)
+
+
+def _superscript(n: int) -> str:
+    table = str.maketrans("-0123456789", "⁻⁰¹²³⁴⁵⁶⁷⁸⁹")
+    return str(n).translate(table)
+
+
+def decade_label(n: int) -> str:
+    return "1" if n == 0 else f"10{_superscript(n)}"
+
+
+class _Palette:
+    """Neutral colours that read on the plot background (light or dark)."""
+
+    def __init__(self, background: QColor):
+        self.background = QColor(background)
+        dark = background.lightnessF() < 0.5
+        self.dark = dark
+        self.text = QColor("#e6e6e6" if dark else "#202124")
+        self.muted_text = QColor("#9aa0a6" if dark else "#5f6368")
+        self.cell_outline = QColor("#5f6368" if dark else "#80868b")
+        self.ghost_fill = QColor("#2d2f33" if dark else "#eceff1")
+        self.ghost_outline = QColor("#3c4043" if dark else "#d5d9dd")
+        self.track = QColor("#26282c" if dark else "#f1f3f4")
+        # edge colour ramp: faint (factor 0) -> strong neutral (1) -> vermillion (>= 2, growing)
+        self.edge_low = QColor("#5f6368" if dark else "#bdc1c6")
+        self.edge_mid = QColor("#e8eaed" if dark else "#3c4043")
+        self.edge_grow = QColor("#e69f00")  # Okabe-Ito orange: factor just above 1
+        self.edge_high = QColor("#d55e00")  # Okabe-Ito vermillion: factor >= 2
+        self.h_chain = QColor("#9aa0a6" if dark else "#9aa0a6")
+        self.selection_fill = QColor(43, 138, 62, 45 if dark else 38)
+        self.selection_edge = QColor(SELECT_COLOUR)
+        self.pulse = QColor(86, 180, 233, 200)  # Okabe-Ito sky blue
+        self.edge_table = [_edge_ramp(FACTOR_SATURATION * i / EDGE_TABLE_STEPS, self)
+                           for i in range(EDGE_TABLE_STEPS + 1)]
+
+
+EDGE_TABLE_STEPS = 256
+
+
+def edge_color(factor: float, palette: _Palette) -> QColor:
+    """faint (factor 0) -> strong neutral (1) -> warm (>= 2): growth is flagged in colour too."""
+    f = float(factor)
+    f = 0.0 if f != f else min(max(f, 0.0), FACTOR_SATURATION)  # f != f: NaN
+    return palette.edge_table[int(round(f / FACTOR_SATURATION * EDGE_TABLE_STEPS))]
+
+
+def _edge_ramp(f: float, palette: _Palette) -> QColor:
+    """Grey that darkens up to factor 1; above 1 (growth) it jumps to orange, then vermillion."""
+    if f <= 1.0:
+        a, b, s = palette.edge_low, palette.edge_mid, f
+    else:
+        a, b, s = palette.edge_grow, palette.edge_high, f - 1.0
+    return QColor.fromRgbF(a.redF() + (b.redF() - a.redF()) * s,
+                           a.greenF() + (b.greenF() - a.greenF()) * s,
+                           a.blueF() + (b.blueF() - a.blueF()) * s)
+
+
+class _TimeAxis(pg.AxisItem):
+    """Integer time steps only, thinned by pyqtgraph's tick spacing when zoomed out."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.last_step = 0
+
+    def tickValues(self, minVal, maxVal, size):
+        levels = []
+        for spacing, values in super().tickValues(minVal, maxVal, size):
+            if spacing < 1:
+                continue
+            ints = [v for v in values if abs(v - round(v)) < 1e-6 and 0 <= round(v) <= self.last_step]
+            levels.append((spacing, ints))
+        if not levels:  # zoomed in further than one step per major tick
+            levels.append((1.0, [float(v) for v in range(max(0, math.ceil(minVal)),
+                                                           min(self.last_step, math.floor(maxVal)) + 1)]))
+        return levels
+
+    def tickStrings(self, values, scale, spacing):
+        return [str(int(round(v))) for v in values]
+
+
+class _UnrolledItem(pg.GraphicsObject):
+    """Paints the cells, edges and pulse strips of the visible time range."""
+
+    def __init__(self, view: "UnrolledView"):
+        super().__init__()
+        self._view = view
+        self.last_paint: dict = {}
+        self.setZValue(0)
+
+    def boundingRect(self) -> QRectF:
+        T = self._view.steps
+        return QRectF(-0.5, Y_RANGE[0], T + 1.0, Y_RANGE[1] - Y_RANGE[0])
+
+    def refresh(self) -> None:
+        self.prepareGeometryChange()
+        self.update()
+
+    # -- painting ------------------------------------------------------------------------
+    def paint(self, p: QPainter, *args) -> None:
+        # An exception escaping a Qt virtual can take the process down: report it instead
+        # (pytest-qt turns a report through sys.excepthook into a test failure).
+        try:
+            self._paint(p)
+        except Exception:
+            sys.excepthook(*sys.exc_info())
+
+    def _paint(self, p: QPainter) -> None:
+        view = self._view
+        data = view._data
+        vb = self.getViewBox()
+        if data is None or vb is None:
+            return
+        (x0, x1), _ = vb.viewRange()
+        T = view.steps
+        t0 = max(0, math.floor(x0 - 0.5))
+        t1 = min(T, math.ceil(x1 + 0.5))
+        if t1 < t0:
+            return
+        px_per_step = 1.0 / max(self.pixelWidth(), 1e-12)
+        px_per_unit_y = 1.0 / max(self.pixelHeight(), 1e-12)
+        revealed = view.revealed_step()
+        shown_end = min(t1, revealed)  # last coloured column in range
+        detailed = px_per_step >= MIN_COLUMN_PIXELS
+        pal = view.palette_
+        stats = {"mode": "cells" if detailed else "strips", "first": t0, "last": t1,
+                 "coloured_columns": max(0, shown_end - t0 + 1),
+                 "ghost_columns": max(0, t1 - max(t0, revealed + 1) + 1),
+                 "lit_columns": 0}
+        if detailed:
+            self._paint_cells(p, data, t0, t1, revealed, px_per_unit_y, pal)
+        else:
+            self._paint_strips(p, data, t0, t1, revealed, px_per_step, px_per_unit_y, pal)
+        stats["lit_columns"] = self._paint_gradient(p, data, t0, t1, detailed, pal)
+        if detailed and px_per_step >= 60:
+            self._paint_numbers(p, data, t0, t1, revealed, px_per_step, pal)
+        if not detailed and view.selected_step() is not None:
+            # the highlight band sits behind the cells; with no gaps left, outline it on top
+            pen = QPen(pal.selection_edge, 2.0)
+            pen.setCosmetic(True)
+            p.setPen(pen)
+            p.setBrush(Qt.BrushStyle.NoBrush)
+            t = view.selected_step()
+            p.drawRect(QRectF(t - 0.5, Y_RANGE[0] + 0.02, 1.0, Y_RANGE[1] - Y_RANGE[0] - 0.04))
+        self._paint_pulse_front(p, px_per_step, pal)
+        self.last_paint = stats
+
+    def _paint_cells(self, p, data, t0, t1, revealed, px_per_unit_y, pal) -> None:
+        half = CELL_WIDTH / 2
+        shown_end = min(t1, revealed)
+        # edges first, in the gaps between cells: RNN chain, C highway, thin h chain
+        p.setRenderHint(QPainter.RenderHint.Antialiasing, True)
+        for row, widths, factors in (
+            (RNN_ROW, data["rnn_width"], data["rnn_factor"]),
+            (LSTM_C_ROW, data["lstm_width"], data["lstm_factor"]),
+        ):
+            yc = (row[0] + row[1]) / 2
+            for t in range(max(1, t0), t1 + 1):
+                if t <= revealed:
+                    px = max(1.0, widths[t] * px_per_unit_y)
+                    pen = QPen(edge_color(factors[t], pal), px)
+                else:
+                    pen = QPen(pal.ghost_outline, 1.0)
+                pen.setCosmetic(True)
+                pen.setCapStyle(Qt.PenCapStyle.FlatCap)
+                p.setPen(pen)
+                p.drawLine(QPointF(t - 1 + half, yc), QPointF(t - half, yc))
+        yc = (LSTM_H_ROW[0] + LSTM_H_ROW[1]) / 2
+        for t in range(max(1, t0), t1 + 1):
+            color = pal.h_chain if t <= revealed else pal.ghost_outline
+            pen = QPen(color, max(1.0, H_CHAIN_WIDTH * px_per_unit_y))
+            pen.setCosmetic(True)
+            pen.setCapStyle(Qt.PenCapStyle.FlatCap)
+            p.setPen(pen)
+            p.drawLine(QPointF(t - 1 + half, yc), QPointF(t - half, yc))
+        p.setRenderHint(QPainter.RenderHint.Antialiasing, False)
+
+        # coloured cells (per-unit strips), then ghosts for steps not revealed yet
+        H = data["hidden"]
+        for image, row in ((data["rnn_img"], RNN_ROW), (data["C_img"], LSTM_C_ROW),
+                           (data["h_img"], LSTM_H_ROW)):
+            for t in range(t0, shown_end + 1):
+                p.drawImage(QRectF(t - half, row[0], CELL_WIDTH, row[1] - row[0]), image,
+                            QRectF(t, 0, 1, H))
+        outline = QPen(pal.cell_outline, 1.0)
+        outline.setCosmetic(True)
+        p.setPen(outline)
+        p.setBrush(Qt.BrushStyle.NoBrush)
+        for row in (RNN_ROW, (LSTM_C_ROW[0], LSTM_H_ROW[1])):
+            p.drawRects([QRectF(t - half, row[0], CELL_WIDTH, row[1] - row[0])
+                         for t in range(t0, shown_end + 1)])
+        ghosts = range(max(t0, revealed + 1), t1 + 1)
+        if len(ghosts):
+            ghost_pen = QPen(pal.ghost_outline, 1.0)
+            ghost_pen.setCosmetic(True)
+            p.setPen(ghost_pen)
+            p.setBrush(pal.ghost_fill)
+            for row in (RNN_ROW, (LSTM_C_ROW[0], LSTM_H_ROW[1])):
+                p.drawRects([QRectF(t - half, row[0], CELL_WIDTH, row[1] - row[0]) for t in ghosts])
+        # the C / h divider inside each LSTM cell
+        p.setPen(outline)
+        dividers = [QLineF(t - half, LSTM_C_ROW[1], t + half, LSTM_C_ROW[1])
+                    for t in range(t0, shown_end + 1)]
+        if dividers:
+            p.drawLines(dividers)
+
+    def _paint_strips(self, p, data, t0, t1, revealed, px_per_step, px_per_unit_y, pal) -> None:
+        H = data["hidden"]
+        shown_end = min(t1, revealed)
+        if shown_end >= t0:
+            n = shown_end - t0 + 1
+            for image, row in ((data["rnn_img"], RNN_ROW), (data["C_img"], LSTM_C_ROW),
+                               (data["h_img"], LSTM_H_ROW)):
+                p.drawImage(QRectF(t0 - 0.5, row[0], n, row[1] - row[0]), image, QRectF(t0, 0, n, H))
+        if t1 > revealed:
+            g0 = max(t0, revealed + 1) - 0.5
+            for row in (RNN_ROW, (LSTM_C_ROW[0], LSTM_H_ROW[1])):
+                p.fillRect(QRectF(g0, row[0], t1 + 0.5 - g0, row[1] - row[0]), pal.ghost_fill)
+        # the chains as ribbons over the strips: thickness and colour per (bucketed) step
+        first = max(1, t0)
+        if shown_end >= first:
+            for row, widths, factors in ((RNN_ROW, data["rnn_width"], data["rnn_factor"]),
+                                         (LSTM_C_ROW, data["lstm_width"], data["lstm_factor"])):
+                self._paint_ribbon(p, row, widths, factors, first, shown_end, px_per_step,
+                                   px_per_unit_y, pal)
+
+    def _paint_ribbon(self, p, row, widths, factors, first, last, px_per_step, px_per_unit_y, pal):
+        n = last - first + 1
+        buckets = int(max(1, min(n, math.ceil(n * px_per_step / 2.0))))  # ~one point per 2 px
+        edges = np.linspace(first, last + 1, buckets + 1).round().astype(int)
+        edges = np.unique(edges)
+        starts = edges[:-1]
+        counts = np.diff(edges)
+        w = np.add.reduceat(widths[first:last + 1], starts - first) / counts
+        f = np.add.reduceat(factors[first:last + 1], starts - first) / counts
+        # centre of each bucket, in steps (edge t sits between t-1 and t)
+        x = (starts + edges[1:] - 1) / 2.0 - 0.5
+        min_w = 1.0 / px_per_unit_y  # never thinner than one pixel
+        half = np.maximum(w, min_w) / 2
+        yc = (row[0] + row[1]) / 2
+        xs = np.concatenate([x, x[::-1]])
+        ys = np.concatenate([yc - half, (yc + half)[::-1]])
+        path = pg.arrayToQPath(xs, ys, connect="all")
+        path.closeSubpath()
+        grad = QLinearGradient(QPointF(x[0], 0), QPointF(x[-1] if x[-1] > x[0] else x[0] + 1, 0))
+        stops = np.linspace(0, len(x) - 1, min(len(x), 128)).astype(int)
+        span = max(x[-1] - x[0], 1e-9)
+        for i in stops:
+            grad.setColorAt(float((x[i] - x[0]) / span), edge_color(f[i], pal))
+        p.setPen(Qt.PenStyle.NoPen)  # stroking thousands of points costs more than the fill
+        p.setBrush(QBrush(grad))
+        p.drawPath(path)
+
+    def _paint_gradient(self, p, data, t0, t1, detailed, pal) -> int:
+        """The pulse strips: lit columns k >= front. Returns how many columns are lit in range."""
+        front = self._view._pulse_front
+        for row in (RNN_GRAD_ROW, LSTM_GRAD_ROW):
+            p.fillRect(QRectF(t0 - 0.5, row[0], t1 - t0 + 1, row[1] - row[0]), pal.track)
+        if not math.isfinite(front):  # the pulse has not been played
+            return 0
+        first = max(t0, math.ceil(front))
+        if first > t1:
+            return 0
+        n = t1 - first + 1
+        for image, row in ((data["rnn_grad_img"], RNN_GRAD_ROW), (data["lstm_grad_img"], LSTM_GRAD_ROW)):
+            if detailed:
+                for k in range(first, t1 + 1):
+                    p.drawImage(QRectF(k - CELL_WIDTH / 2, row[0], CELL_WIDTH, row[1] - row[0]),
+                                image, QRectF(k, 0, 1, 1))
+            else:
+                p.drawImage(QRectF(first - 0.5, row[0], n, row[1] - row[0]), image, QRectF(first, 0, n, 1))
+        return n
+
+    def _paint_pulse_front(self, p, px_per_step, pal) -> None:
+        view = self._view
+        if not view.is_pulse_running():
+            return
+        front = view._pulse_front
+        width = max(CELL_WIDTH, 6.0 / px_per_step)
+        glow = QLinearGradient(QPointF(front - width, 0), QPointF(front + width, 0))
+        c = QColor(pal.pulse)
+        clear = QColor(c)
+        clear.setAlpha(0)
+        glow.setColorAt(0.0, clear)
+        glow.setColorAt(0.5, c)
+        glow.setColorAt(1.0, clear)
+        p.fillRect(QRectF(front - width, Y_RANGE[0], 2 * width, Y_RANGE[1] - Y_RANGE[0]), QBrush(glow))
+
+    def _paint_numbers(self, p, data, t0, t1, revealed, px_per_step, pal) -> None:
+        """When zoomed far in: the state values (H = 1) in the cells and each edge's factor
+        above its gap, where the text fits."""
+        transform = p.transform()
+        p.save()
+        p.resetTransform()
+        font = QFont(p.font())
+        font.setPointSizeF(max(7.0, font.pointSizeF() * 0.85))
+        p.setFont(font)
+        metrics = QFontMetrics(font)
+        h = metrics.height()
+        shown_end = min(t1, revealed)
+        cell_px = CELL_WIDTH * px_per_step
+        gap_px = (1.0 - CELL_WIDTH) * px_per_step
+        if gap_px >= metrics.horizontalAdvance("×0.00") + 4:
+            p.setPen(pal.muted_text)
+            for t in range(max(1, t0), shown_end + 1):
+                for row, factors, width in ((RNN_ROW, data["rnn_factor"], data["rnn_width"]),
+                                            (LSTM_C_ROW, data["lstm_factor"], data["lstm_width"])):
+                    yc = (row[0] + row[1]) / 2
+                    anchor = transform.map(QPointF(t - 0.5, yc - width[t] / 2))
+                    rect = QRectF(anchor.x() - gap_px / 2, anchor.y() - h - 1, gap_px, h)
+                    p.drawText(rect, int(Qt.AlignmentFlag.AlignCenter), f"×{factors[t]:.2f}")
+        if data["hidden"] == 1 and cell_px >= metrics.horizontalAdvance("+0.00") + 6:
+            for t in range(t0, shown_end + 1):
+                for row, values, limit in ((RNN_ROW, data["rnn_S"], 1.0),
+                                           (LSTM_C_ROW, data["lstm_C"], data["limit_C"]),
+                                           (LSTM_H_ROW, data["lstm_h"], 1.0)):
+                    v = float(values[t, 0])
+                    centre = transform.map(QPointF(t, (row[0] + row[1]) / 2))
+                    p.setPen(QColor("#ffffff") if abs(v) > 0.55 * limit else QColor("#202124"))
+                    rect = QRectF(centre.x() - cell_px / 2, centre.y() - h / 2, cell_px, h)
+                    p.drawText(rect, int(Qt.AlignmentFlag.AlignCenter), f"{v:+.2f}")
+        p.restore()
+
+
+class _LegendBar(QWidget):
+    """State colours, edge thickness per factor, and the decades of the gradient colours.
+
+    Two text lines high: titles are centred, colour bars sit on the lower line with their tick
+    labels above them."""
+
+    def __init__(self, view: "UnrolledView"):
+        super().__init__(view)
+        self._view = view
+        self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Fixed)
+
+    def sizeHint(self) -> QSize:
+        return QSize(900, 2 * QFontMetrics(self.font()).height() + 6)
+
+    def minimumSizeHint(self) -> QSize:
+        return QSize(200, self.sizeHint().height())
+
+    def paintEvent(self, event) -> None:
+        view = self._view
+        pal = view.palette_
+        p = QPainter(self)
+        p.fillRect(self.rect(), pal.background)
+        p.setRenderHint(QPainter.RenderHint.Antialiasing, True)
+        font = QFont(self.font())
+        fm = QFontMetrics(font)
+        small = QFont(font)
+        small.setPointSizeF(max(6.5, font.pointSizeF() * 0.82))
+        sfm = QFontMetrics(small)
+        H = self.height()
+        bar_h = 9.0
+        bar_top = H - bar_h - 5
+        x = 8.0
+
+        def title(s: str) -> None:
+            nonlocal x
+            p.setFont(font)
+            p.setPen(pal.text)
+            p.drawText(QPointF(x, (H + fm.ascent() - fm.descent()) / 2), s)
+            x += fm.horizontalAdvance(s) + 10
+
+        def ticks(left: float, width: float, labels: list[tuple[float, str]]) -> None:
+            """Tick labels above a bar; the two ends first, inner ones only where they fit."""
+            p.setFont(small)
+            p.setPen(pal.muted_text)
+            placed: list[tuple[float, float]] = []
+            ends_first = labels[:1] + labels[-1:] + labels[1:-1] if len(labels) > 1 else labels
+            for frac, label in ends_first:
+                w = sfm.horizontalAdvance(label)
+                tx = min(max(left + frac * width - w / 2, left - 2), left + width - w + 6)
+                if any(tx < b + 4 and a < tx + w + 4 for a, b in placed):
+                    continue
+                placed.append((tx, tx + w))
+                p.drawText(QPointF(tx, bar_top - 3), label)
+
+        def colour_bar(image: QImage, width: float) -> float:
+            nonlocal x
+            left = x
+            p.drawImage(QRectF(x, bar_top, width, bar_h), image)
+            outline = QPen(pal.cell_outline, 1.0)
+            p.setPen(outline)
+            p.setBrush(Qt.BrushStyle.NoBrush)
+            p.drawRect(QRectF(x, bar_top, width, bar_h))
+            x += width + 10
+            return left
+
+        # 1. states: S_t and h_t in [-1, 1]; C_t is unbounded, its own symmetric limit
+        limit_C = view._data["limit_C"] if view._data else 1.0
+        title("state")
+        left = colour_bar(view._state_bar, 96)
+        ticks(left, 96, [(0.0, "−1"), (0.5, "0"), (1.0, "+1")])
+        if limit_C != 1.0:
+            p.setFont(small)
+            p.setPen(pal.muted_text)
+            note = f"(C: ±{limit_C:g})"
+            p.drawText(QPointF(x - 4, bar_top + bar_h), note)
+            x += sfm.horizontalAdvance(note) + 6
+        x += 18
+        # 2. edges: a wedge, thickness linear in the factor, saturating at 2
+        title("edge = per-step factor")
+        wedge_w = 96.0
+        full = min(factor_to_width(FACTOR_SATURATION) * view.pixels_per_y_unit(), H - fm.height() - 4)
+        yc = bar_top + bar_h / 2 - 1
+        path = QPainterPath(QPointF(x, yc))
+        path.lineTo(QPointF(x + wedge_w, yc - full / 2))
+        path.lineTo(QPointF(x + wedge_w, yc + full / 2))
+        path.closeSubpath()
+        grad = QLinearGradient(QPointF(x, 0), QPointF(x + wedge_w, 0))
+        for f in (0.0, 0.5, 1.0, 1.01, 1.5, 2.0):
+            grad.setColorAt(f / FACTOR_SATURATION, edge_color(f, pal))
+        p.setPen(Qt.PenStyle.NoPen)
+        p.setBrush(QBrush(grad))
+        p.drawPath(path)
+        top_label = yc - full / 2
+        p.setFont(small)
+        p.setPen(pal.muted_text)
+        for f, label in ((0.0, "0"), (1.0, "1"), (2.0, "≥2")):
+            w = sfm.horizontalAdvance(label)
+            tx = x + f / FACTOR_SATURATION * wedge_w - w / 2
+            p.drawText(QPointF(min(tx, x + wedge_w - w + 6), min(bar_top - 3, top_label - 2)), label)
+        x += wedge_w + 28
+        # 3. gradient decades of the pulse strips
+        lo, hi = view.gradient_range()
+        title("gradient reaching step k")
+        bar_w = 170.0
+        left = colour_bar(view._gradient_bar, bar_w)
+        labels = []
+        for n in _decade_ticks(lo, hi):
+            label = decade_label(n)
+            if n == lo and view._gradient_clipped_low:
+                label = "≤" + label
+            if n == hi and view._gradient_clipped_high:
+                label = "≥" + label
+            labels.append(((n - lo) / (hi - lo), label))
+        ticks(left, bar_w, labels)
+        p.end()
+
+
+def _decade_ticks(lo: int, hi: int) -> list[int]:
+    span = hi - lo
+    step = next(s for s in (1, 2, 3, 5, 10, 15, 20, 30) if span / s <= 5)
+    ticks = [n for n in range(lo, hi + 1) if n % step == 0]
+    for end in (lo, hi):
+        if end not in ticks:
+            ticks.append(end)
+    ticks = sorted(set(ticks))
+    # drop inner ticks that would crowd an end label
+    return [n for n in ticks if n in (lo, hi) or (n - lo >= step * 0.6 and hi - n >= step * 0.6)]
+
+
+class UnrolledView(QWidget):
+    """RNN (top) and LSTM (bottom) unrolled over time, with edges encoding the per-step factor.
+
+    API for the main window: set_results, set_revealed_step, set_selected_step,
+    play_gradient_pulse, render_to_image, and the step_clicked signal.
+    """
+
+    step_clicked = Signal(int)
+    pulse_finished = Signal()
+
+    def __init__(self, parent: QWidget | None = None, show_controls: bool = True,
+                 background="w"):
+        super().__init__(parent)
+        self._results: Results | None = None
+        self._data: dict | None = None
+        self._revealed: int | None = None  # None: every step is revealed
+        self._selected: int | None = None
+        self._pulse_front = math.inf  # columns k >= front are lit; inf: none yet
+        self._gradient_lo, self._gradient_hi = -10, 0
+        self._gradient_clipped_low = self._gradient_clipped_high = False
+        self._state_lut = _lut(STATE_COLORMAP)
+        self._gradient_lut = _lut(GRADIENT_COLORMAP, *GRADIENT_LUT_RANGE)
+        self._state_bar = _rgba_image(self._state_lut[None, :, :])  # legend colour bars
+        self._gradient_bar = _rgba_image(self._gradient_lut[None, :, :])
+
+        background = pg.mkColor(background)
+        self._background_spec = background
+        self.palette_ = _Palette(background)
+
+        self.plot_widget = pg.PlotWidget(
+            background=background, axisItems={"bottom": _TimeAxis("bottom")})
+        self.plot_item: pg.PlotItem = self.plot_widget.getPlotItem()
+        self.view_box: pg.ViewBox = self.plot_item.getViewBox()
+        self._setup_plot()
+
+        self._item = _UnrolledItem(self)
+        self.view_box.addItem(self._item)
+        self._selection = QGraphicsRectItem()
+        self._selection.setZValue(-10)
+        sel_pen = QPen(self.palette_.selection_edge, 2.0)
+        sel_pen.setCosmetic(True)
+        self._selection.setPen(sel_pen)
+        self._selection.setBrush(self.palette_.selection_fill)
+        self._selection.setVisible(False)
+        self.view_box.addItem(self._selection, ignoreBounds=True)
+
+        self._animation = QVariantAnimation(self)
+        self._animation.setDuration(PULSE_DURATION_MS)
+        self._animation.valueChanged.connect(self._on_pulse_value)
+        self._animation.finished.connect(self._on_pulse_finished)
+
+        self.legend = _LegendBar(self)
+        self.fit_button = QToolButton(self)
+        self.fit_button.setText("Fit")
+        self.fit_button.setToolTip("Show every time step (double-click the view)")
+        self.fit_button.clicked.connect(self.fit)
+        self.pulse_button = QToolButton(self)
+        self.pulse_button.setText("Gradient pulse")
+        self.pulse_button.setToolTip("Send the gradient of the loss at step T backwards to step 0")
+        self.pulse_button.clicked.connect(self.play_gradient_pulse)
+        self.fit_action = QAction("Fit all steps", self)
+        self.fit_action.triggered.connect(self.fit)
+        self.pulse_action = QAction("Play gradient pulse", self)
+        self.pulse_action.triggered.connect(self.play_gradient_pulse)
+        self.plot_widget.addAction(self.fit_action)
+        self.plot_widget.addAction(self.pulse_action)
+        self.plot_widget.setContextMenuPolicy(Qt.ContextMenuPolicy.ActionsContextMenu)
+
+        top = QHBoxLayout()
+        top.setContentsMargins(0, 0, 0, 0)
+        top.setSpacing(4)
+        top.addWidget(self.legend, 1)
+        top.addWidget(self.pulse_button)
+        top.addWidget(self.fit_button)
+        self.fit_button.setVisible(show_controls)
+        self.pulse_button.setVisible(show_controls)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.setSpacing(0)
+        layout.addLayout(top)
+        layout.addWidget(self.plot_widget, 1)
+        self.setMinimumSize(320, 160)
+        qt_palette = self.palette()
+        qt_palette.setColor(self.backgroundRole(), background)
+        self.setPalette(qt_palette)
+        self.setAutoFillBackground(True)
+
+        self.plot_widget.scene().sigMouseClicked.connect(self._on_scene_click)
+        self.plot_widget.scene().sigMouseMoved.connect(self._on_scene_hover)
+        self.view_box.sigResized.connect(lambda *_: self.legend.update())
+
+    def _setup_plot(self) -> None:
+        plot, vb = self.plot_item, self.view_box
+        plot.setMenuEnabled(False)
+        plot.hideButtons()
+        plot.showGrid(False, False)
+        vb.invertY(True)
+        vb.setMouseEnabled(x=True, y=False)
+        vb.setDefaultPadding(0.0)
+        vb.setYRange(*Y_RANGE, padding=0.0)
+        left = plot.getAxis("left")
+        left.setTicks([[((RNN_ROW[0] + RNN_ROW[1]) / 2, "RNN  S_t"),
+                        ((RNN_GRAD_ROW[0] + RNN_GRAD_ROW[1]) / 2, "‖∂S_T/∂S_k‖"),
+                        ((LSTM_C_ROW[0] + LSTM_H_ROW[1]) / 2, "LSTM  h_t / C_t"),
+                        ((LSTM_GRAD_ROW[0] + LSTM_GRAD_ROW[1]) / 2, "‖∂C_T/∂C_k‖")], []])
+        left.setStyle(tickLength=0)
+        left.setWidth(118)
+        bottom = plot.getAxis("bottom")
+        bottom.setLabel("time step t")
+        for axis in (left, bottom):
+            axis.setPen(self.palette_.muted_text)
+            axis.setTextPen(self.palette_.text)
+
+    # --- public API ---------------------------------------------------------------------
+    @property
+    def steps(self) -> int:
+        return 0 if self._results is None else self._results.steps
+
+    def set_results(self, results: Results) -> None:
+        """Show a new computation. The view range and the revealed/selected steps are kept
+        (clipped to the new T); the pulse strips stay lit if the pulse has been played."""
+        old_steps = self.steps
+        self._results = results
+        self._data = self._prepare(results)
+        T = results.steps
+        self.plot_item.getAxis("bottom").last_step = T
+        pad = 0.5 + max(0.02 * (T + 1), 0.6)
+        self.view_box.setLimits(xMin=-pad, xMax=T + pad, minXRange=2.5, maxXRange=T + 2 * pad,
+                                yMin=Y_RANGE[0], yMax=Y_RANGE[1])
+        if T != old_steps:
+            self.fit()
+        if self._selected is not None:
+            self.set_selected_step(self._selected)
+        if self.is_pulse_running():
+            self._animation.stop()
+            self._animation.setStartValue(float(T + 1))
+            self._animation.start()
+        elif math.isfinite(self._pulse_front):
+            self._pulse_front = 0.0
+        self._item.refresh()
+        self.legend.update()
+
+    def results(self) -> Results | None:
+        return self._results
+
+    def set_revealed_step(self, t: int) -> None:
+        """Colour columns 0..t; later columns are drawn as grey ghosts."""
+        old = self.revealed_step()
+        self._revealed = max(0, int(t))
+        new = self.revealed_step()
+        (x0, x1), _ = self.view_box.viewRange()
+        # follow the newest step while playing, if it was on screen and walks off the right edge
+        if x0 <= old + 0.5 <= x1 and new + 0.5 > x1:
+            shift = new + 0.5 - x1 + 0.1 * (x1 - x0)
+            self.view_box.setXRange(x0 + shift, x1 + shift, padding=0.0)
+        self._item.update()
+
+    def revealed_step(self) -> int:
+        T = self.steps
+        return T if self._revealed is None else min(self._revealed, T)
+
+    def set_selected_step(self, t: int) -> None:
+        """Highlight column t (a band across every row)."""
+        self._selected = max(0, int(t))  # clipped to T where it is used: results may come later
+        selected = self.selected_step()
+        half = 0.5 * (CELL_WIDTH + 1.0) / 2 + 0.05
+        self._selection.setRect(QRectF(selected - half, Y_RANGE[0] + 0.02, 2 * half,
+                                       Y_RANGE[1] - Y_RANGE[0] - 0.04))
+        self._selection.setVisible(self._results is not None)
+
+    def selected_step(self) -> int | None:
+        return None if self._selected is None else min(self._selected, self.steps)
+
+    def selection_rect(self) -> QRectF:
+        """The highlight band in data coordinates (x = step)."""
+        return self._selection.rect() if self._selection.isVisible() else QRectF()
+
+    def play_gradient_pulse(self) -> None:
+        """Animate the gradient of the loss at T travelling back to step 0 (~1.5 s)."""
+        if self._results is None:
+            return
+        self._animation.stop()
+        self._animation.setStartValue(float(self.steps) + 1.0)
+        self._animation.setEndValue(0.0)
+        self._animation.start()
+
+    def is_pulse_running(self) -> bool:
+        return self._animation.state() == QVariantAnimation.State.Running
+
+    def set_gradient_shown(self, shown: bool) -> None:
+        """Light every pulse column at once (True) or none (False), without the animation."""
+        self._animation.stop()
+        self._pulse_front = 0.0 if shown else math.inf
+        self._item.update()
+
+    def lit_columns(self) -> int:
+        """How many columns of the pulse strips are lit (k >= front)."""
+        if self._results is None or not math.isfinite(self._pulse_front):
+            return 0
+        return max(0, self.steps + 1 - math.ceil(self._pulse_front))
+
+    def fit(self) -> None:
+        """Show every time step."""
+        T = self.steps
+        self.view_box.setXRange(-0.6, T + 0.6, padding=0.0)
+        self.view_box.setYRange(*Y_RANGE, padding=0.0)
+
+    def set_time_range(self, first: float, last: float) -> None:
+        """Show steps first..last (zoom along time)."""
+        self.view_box.setXRange(first - 0.6, last + 0.6, padding=0.0)
+
+    def time_range(self) -> tuple[float, float]:
+        (x0, x1), _ = self.view_box.viewRange()
+        return x0, x1
+
+    # --- inspectable values -------------------------------------------------------------
+    def rnn_edge_width(self, t: int) -> float:
+        """Thickness (data units) of the edge S_{t-1} -> S_t."""
+        return float(self._data["rnn_width"][t])
+
+    def lstm_edge_width(self, t: int) -> float:
+        """Thickness (data units) of the C highway edge C_{t-1} -> C_t."""
+        return float(self._data["lstm_width"][t])
+
+    def gradient_range(self) -> tuple[int, int]:
+        """(lo, hi) decades of the pulse colour scale."""
+        return self._gradient_lo, self._gradient_hi
+
+    def gradient_display_log10(self, network: str) -> np.ndarray:
+        """The clipped log10 values the pulse strip of 'rnn' or 'lstm' shows (always finite)."""
+        return self._data[f"{network}_grad_display"].copy()
+
+    def gradient_colors(self, network: str) -> np.ndarray:
+        """(T+1, 4) uint8 RGBA colours of the pulse strip of 'rnn' or 'lstm'."""
+        return self._data[f"{network}_grad_rgba"][0].copy()
+
+    def pixels_per_y_unit(self) -> float:
+        height = self.view_box.height()
+        return height / (Y_RANGE[1] - Y_RANGE[0]) if height > 0 else 80.0
+
+    def column_center(self, t: int, row: str = "rnn") -> QPoint:
+        """Centre of column t in `row` (see ROWS), in `self.plot_widget` viewport coordinates."""
+        y0, y1 = ROWS[row]
+        return self.map_to_viewport(t, (y0 + y1) / 2)
+
+    def map_to_viewport(self, x: float, y: float) -> QPoint:
+        """Data point (step x, row height y) -> `self.plot_widget` viewport coordinates."""
+        scene = self.view_box.mapViewToScene(QPointF(x, y))
+        return self.plot_widget.mapFromScene(scene)
+
+    def last_paint_stats(self) -> dict:
+        """What the last paint drew: mode, visible range, coloured/ghost/lit column counts."""
+        return dict(self._item.last_paint)
+
+    # --- export -------------------------------------------------------------------------
+    def render_to_image(self, width: int, height: int) -> QImage:
+        """The view drawn into a width x height image (same time range, no buttons)."""
+        clone = UnrolledView(show_controls=False, background=self._background_spec)
+        clone.setAttribute(Qt.WidgetAttribute.WA_DontShowOnScreen, True)
+        if self._results is not None:
+            clone.set_results(self._results)
+            clone._revealed = self._revealed
+            if self._selected is not None:
+                clone.set_selected_step(self._selected)
+            clone._pulse_front = self._pulse_front
+            x0, x1 = self.time_range()
+            clone.view_box.setXRange(x0, x1, padding=0.0)
+        clone.resize(width, height)
+        clone.show()
+        clone.layout().activate()
+        clone.plot_widget.resizeEvent(None)
+        image = QImage(width, height, QImage.Format.Format_ARGB32_Premultiplied)
+        image.fill(self.palette_.background)
+        clone.render(image)
+        clone.close()
+        clone.deleteLater()
+        return image
+
+    # --- internals ----------------------------------------------------------------------
+    def resizeEvent(self, event) -> None:
+        # Short embeddings (e.g. a splitter pane ~160 px high): give the axis title's rows to the cells.
+        self.plot_item.getAxis("bottom").showLabel(self.height() >= COMPACT_HEIGHT)
+        super().resizeEvent(event)
+
+    def _prepare(self, r: Results) -> dict:
+        """Colours and widths for every step, computed once per result set."""
+        limit_C = float(np.nanmax(np.abs(r.lstm_C))) if r.lstm_C.size else 1.0
+        limit_C = max(1.0, _nice_ceiling(limit_C))
+        rnn_rgba = _state_rgba(r.rnn_S, 1.0, self._state_lut)
+        C_rgba = _state_rgba(r.lstm_C, limit_C, self._state_lut)
+        h_rgba = _state_rgba(r.lstm_h, 1.0, self._state_lut)
+        rnn_factor = np.nan_to_num(r.rnn_factor_norm, nan=0.0, posinf=1e300)  # (R1)
+        lstm_factor = np.nan_to_num(r.lstm_term_norm[:, 4], nan=0.0, posinf=1e300)  # (L4) total
+        lo, hi = gradient_scale(r.rnn_longrange_log10, r.lstm_longrange_log10)
+        self._gradient_lo, self._gradient_hi = lo, hi
+        both = np.concatenate([r.rnn_longrange_log10, r.lstm_longrange_log10])
+        real = both[np.isfinite(both) & (both > LOG10_OF_ZERO / 2)]
+        self._gradient_clipped_low = bool((both <= LOG10_OF_ZERO / 2).any() or (real < lo).any())
+        self._gradient_clipped_high = bool((real > hi).any())
+        data = {
+            "hidden": r.rnn_S.shape[1], "limit_C": limit_C,
+            "rnn_S": r.rnn_S, "lstm_C": r.lstm_C, "lstm_h": r.lstm_h,
+            "rnn_img": _rgba_image(rnn_rgba), "C_img": _rgba_image(C_rgba), "h_img": _rgba_image(h_rgba),
+            "rnn_factor": rnn_factor, "lstm_factor": lstm_factor,
+            "rnn_width": factor_to_width(rnn_factor), "lstm_width": factor_to_width(lstm_factor),
+        }
+        for name, log10 in (("rnn", r.rnn_longrange_log10), ("lstm", r.lstm_longrange_log10)):
+            display = clip_log10(log10, lo, hi)  # (R2) / (L7), exactly-zero clipped to lo
+            index = np.clip((display - lo) / (hi - lo) * 255.0, 0, 255).astype(np.uint8)
+            rgba = np.ascontiguousarray(self._gradient_lut[index][None, :, :])
+            data[f"{name}_grad_display"] = display
+            data[f"{name}_grad_rgba"] = rgba
+            data[f"{name}_grad_img"] = _rgba_image(rgba)
+        return data
+
+    def _on_pulse_value(self, value) -> None:
+        self._pulse_front = float(value)
+        self._item.update()
+
+    def _on_pulse_finished(self) -> None:
+        self._pulse_front = 0.0
+        self._item.update()
+        self.pulse_finished.emit()
+
+    def hover_text(self, t: int) -> str:
+        """The read-out shown when the mouse rests on column t (means over units when H > 1)."""
+        r = self._results
+        if r is None or not 0 <= t <= r.steps:
+            return ""
+        if t > self.revealed_step():
+            return f"t = {t} (not reached yet)"
+        mean = "" if r.rnn_S.shape[1] == 1 else " (mean over units)"
+
+        def decades(value: float) -> str:
+            if not np.isfinite(value) or value <= LOG10_OF_ZERO / 2:
+                return "0"
+            return f"10^{value:.1f}"
+
+        lines = [f"t = {t}{mean}",
+                 f"RNN   S = {r.rnn_S[t].mean():+.3f}"
+                 + (f"   ‖∂S_t/∂S_t−1‖ = {r.rnn_factor_norm[t]:.3f}" if t > 0 else "")
+                 + f"   ‖∂S_T/∂S_t‖ = {decades(r.rnn_longrange_log10[t])}",
+                 f"LSTM  h = {r.lstm_h[t].mean():+.3f}   C = {r.lstm_C[t].mean():+.3f}"
+                 + (f"   ‖∂C_t/∂C_t−1‖ = {r.lstm_term_norm[t, 4]:.3f}" if t > 0 else "")
+                 + f"   ‖∂C_T/∂C_t‖ = {decades(r.lstm_longrange_log10[t])}"]
+        return "\n".join(lines)
+
+    def _on_scene_hover(self, scene_pos) -> None:
+        if self._results is None or not self.view_box.sceneBoundingRect().contains(scene_pos):
+            self.plot_widget.setToolTip("")
+            return
+        t = int(round(self.view_box.mapSceneToView(scene_pos).x()))
+        self.plot_widget.setToolTip(self.hover_text(t))
+
+    def _on_scene_click(self, event) -> None:
+        if self._results is None or event.button() != Qt.MouseButton.LeftButton:
+            return
+        if not self.view_box.sceneBoundingRect().contains(event.scenePos()):
+            return
+        if event.double():
+            self.fit()
+            return
+        t = int(round(self.view_box.mapSceneToView(event.scenePos()).x()))
+        if 0 <= t <= self.steps:
+            self.step_clicked.emit(t)
+
+
+def _nice_ceiling(value: float) -> float:
+    """1, 2 or 5 times a power of ten, at least value."""
+    if not np.isfinite(value) or value <= 0:
+        return 1.0
+    exponent = math.floor(math.log10(value))
+    for m in (1, 2, 5, 10):
+        if m * 10 ** exponent >= value:
+            return float(m * 10 ** exponent)
+    return float(10 ** (exponent + 1))
+
+
+__all__ = ["UnrolledView", "factor_to_width", "gradient_scale", "clip_log10"]
