@@ -1,0 +1,100 @@
+"""How resources/presets/*.json were written (not a test; run by hand after changing a lesson).
+
+    python tests/data/make_builtin_presets.py
+
+The JSON files are what the app and the tests read; this script only records where their numbers
+come from. tests/test_preset_claims.py checks each preset's lesson on the simulator's numbers, and
+tests/test_presets.py checks the files are in the canonical form save_preset writes.
+The lstm-balanced knobs come from tests/data/search_lstm_balanced.py.
+"""
+
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(ROOT))
+
+from simulator import Setup  # noqa: E402
+from simulator.presets import (  # noqa: E402
+    DEFAULT_VISIBLE_PANELS,
+    Preset,
+    ViewState,
+    chrono_bias_offsets,
+    save_preset,
+)
+
+OUT = ROOT / "resources" / "presets"
+
+
+def knobs(**changes) -> dict:
+    values = dict(U=0.9, W_hi=0.5, W_hf=0.5, W_hg=0.5, W_ho=0.5, b_i=0.0, b_f=1.0, b_g=0.0, b_o=0.0,
+                  input_gain=1.0)
+    values.update(changes)
+    return values
+
+
+def make(key: str, name: str, description: str, step: int | None = None, **setup) -> None:
+    s = Setup.from_dict(setup)
+    view = ViewState(selected_step=s.steps if step is None else step, visible_panels=list(DEFAULT_VISIBLE_PANELS))
+    save_preset(Preset.from_setup(name, s, description, view), OUT / f"{key}.json")
+
+
+noise = {"kind": "white_noise", "amplitude": 1.0, "period": 20.0}
+zeros = {"kind": "zeros", "amplitude": 0.0, "period": 20.0}
+
+make("default", "RNN vs LSTM",
+     "Both networks read the same noisy input for 100 steps. The RNN's gradient shrinks a little at every step "
+     "and is almost gone 50 steps back, while the LSTM's memory cell carries it with hardly any loss. "
+     "Turn U and the gate knobs to see why.",
+     hidden_size=8, steps=100, seed=0, input=noise, knobs=knobs(U=0.9, W_hi=0.3, W_hf=0.3, W_hg=0.3, W_ho=0.3, b_f=3.0))
+make("scalar-notes-example", "The notes' scalar example (H = 1, t = 20)",
+     "One unit, 20 steps, as in the notes. The RNN's ∂S_20/∂S_k is a product of factors (1 − S_t²)·U, each at most U = 0.9, "
+     "so it can only shrink; the LSTM's ∂C_t/∂C_{t−1} is a sum of four terms you can read at every step.",
+     step=20, hidden_size=1, steps=20, seed=0, input={"kind": "white_noise", "amplitude": 0.5, "period": 20.0},
+     knobs=knobs(U=0.9))
+make("rnn-vanishing", "RNN vanishing (U = 0.5)",
+     "With U = 0.5 every step multiplies the RNN's gradient by at most 0.5 (tanh' is never above 1). "
+     "After 50 steps less than 10⁻¹⁵ of it is left: the network cannot learn from that far back.",
+     hidden_size=8, steps=100, seed=0, input=noise, knobs=knobs(U=0.5))
+make("rnn-edge", "RNN at the edge (U = 1)",
+     "U = 1 is the edge between vanishing and exploding: with zero input every factor would be exactly 1. "
+     "A small input moves the state off zero, tanh' drops just below 1, and the gradient fades slowly.",
+     hidden_size=8, steps=100, seed=0, input={"kind": "white_noise", "amplitude": 0.1, "period": 20.0}, knobs=knobs(U=1.0))
+make("rnn-exploding", "RNN exploding (U = 2.5, zero input)",
+     "With zero input the state stays at 0, where tanh' = 1, so every step multiplies the gradient by U = 2.5. "
+     "After 50 steps it is about 10²⁰ times larger: it explodes.",
+     hidden_size=1, steps=100, seed=0, input=zeros, knobs=knobs(U=2.5))
+make("rnn-saturating", "RNN saturating (U = 2.5, small input)",
+     "The same U = 2.5 with one tiny input pulse: the gradient grows for a few steps, then the state runs into tanh's flat tails "
+     "(S ≈ 0.99, tanh' ≈ 0.03) and the explosion turns into vanishing. A tanh RNN limits its own explosion.",
+     step=10, hidden_size=1, steps=100, seed=0, input={"kind": "impulse", "amplitude": 0.01, "period": 20.0}, knobs=knobs(U=2.5))
+make("lstm-carousel", "LSTM carousel (b_f = 4, small W_h)",
+     "A large forget bias (b_f = 4) keeps f ≈ 0.98 and small recurrent weights keep the other three terms tiny, "
+     "so ∂C_t/∂C_{t−1} ≈ 1 at every step. The cell carries the gradient across 100 steps almost unchanged: "
+     "the constant error carousel.",
+     hidden_size=8, steps=100, seed=0, input=noise, knobs=knobs(W_hi=0.1, W_hf=0.1, W_hg=0.1, W_ho=0.1, b_f=4.0))
+make("lstm-forgetting", "LSTM forgetting (b_f = −3)",
+     "With b_f = −3 the forget gate is almost shut (f ≈ 0.05), so the cell forgets its past at every step. "
+     "The gradient through the cell dies even faster than the RNN's.",
+     hidden_size=8, steps=100, seed=0, input=noise, knobs=knobs(b_f=-3.0))
+make("lstm-balanced", "LSTM balanced (large W_hf, offset by W_hi and W_hg)",
+     "The forget gate alone gives only f ≈ 0.65 per step (0.65⁵⁰ ≈ 10⁻⁹), and the large W_hf = 8 pulls the sum "
+     "down by another 0.56. The input and candidate paths (W_hi, W_hg and the biases) add 0.29 and 0.61 back, "
+     "so the four terms still sum to nearly 1 (0.96 to 0.99) at every step: the notes' argument that many weights can balance "
+     "where the RNN's one U cannot.",
+     hidden_size=1, steps=100, seed=0, input=zeros,
+     # found by tests/data/search_lstm_balanced.py (seed 1)
+     knobs=knobs(U=0.8, W_hi=-4.25, W_hf=8.0, W_hg=2.1, W_ho=-2.9, b_i=-1.95, b_f=3.25, b_g=0.35, b_o=6.0),
+     initial={"S0": 0.0, "h0": 0.0, "C0": -0.4})
+make("forget-bias-1", "Forget bias 1 (Jozefowicz et al. 2015)",
+     "Jozefowicz et al. (2015) found that starting the forget bias at 1 instead of 0 helps LSTMs learn long dependencies. "
+     "It keeps f ≈ σ(1) ≈ 0.73 instead of 0.5: set b_f to 0 and watch the gradient 50 steps back drop by about 7 decades.",
+     hidden_size=8, steps=100, seed=0, input=noise, knobs=knobs(b_f=1.0))
+chrono = chrono_bias_offsets(16, 100, seed=2018)
+make("chrono-init", "Chrono initialisation (Tallec & Ollivier 2018)",
+     "Each unit's forget bias is ln u with u drawn between 1 and T_max − 1 = 99 (seed 2018), and b_i = −b_f. "
+     "Unit j then remembers for about u_j steps, so the cells cover every time scale up to T_max and the gradient survives "
+     "50 steps; remove the offsets and it vanishes.",
+     hidden_size=16, steps=100, seed=0, input=noise, knobs=knobs(b_f=0.0, b_i=0.0),
+     bias_offsets=chrono)
+print("written:", ", ".join(sorted(p.name for p in OUT.glob("*.json"))))
