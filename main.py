@@ -31,6 +31,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--list-plots", action="store_true", help="list the plot names for --plot and exit")
     parser.add_argument("--size", default="1920x1080", help="export size in pixels, WIDTHxHEIGHT")
     parser.add_argument("--step", type=int, default=None, help="the selected time step t for the export")
+    parser.add_argument("--fps", type=int, default=8, help="frames per second of an exported GIF")
+    parser.add_argument("--frames", type=int, default=None, help="number of frames of an exported GIF")
     parser.add_argument("--quit-after", type=float, default=None, metavar="SECONDS", help=argparse.SUPPRESS)
     return parser
 
