@@ -22,7 +22,9 @@ I, F, G, O = 0, 1, 2, 3  # gate rows
 
 
 def sigmoid(a):
-    return 0.5 * (1.0 + np.tanh(0.5 * a))
+    # exp(-|a|) never overflows, and for a << 0 this keeps full relative precision
+    e = np.exp(-np.abs(a))
+    return np.where(a >= 0.0, 1.0, e) / (1.0 + e)
 
 
 def sigmoid_prime(a):

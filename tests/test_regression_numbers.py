@@ -5,7 +5,7 @@ import pytest
 
 from simulator import InputSignal, Knobs, Setup, compute
 
-BACKENDS = ["reference"]  # the numba kernels join when they land
+BACKENDS = ["reference", "numba"]
 
 
 def _scalar_rnn(U):

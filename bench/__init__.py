@@ -1,0 +1,1 @@
+"""Benchmark scripts (run them as modules: python -m bench.bench_kernels)."""

@@ -1,0 +1,717 @@
+"""Numba twins of the reference kernels (`reference.py`): same names, signatures and arrays.
+
+`results.compute(setup, backend="numba")` swaps this module in for `reference`. The loops are
+the reference's loops, written out so that nothing is allocated per step (matrix-vector products
+go through the same BLAS calls as numpy's, in the same order, so they round alike), with
+structural savings that change no value beyond round-off:
+
+- (L7) The C-rows of J_h ... J_{k+1} are carried as two H x H blocks [X | Y]. With the blocks of
+  J_t (L6): X' = X diag(alpha) W_ho + Z A_t and Y' = Z diag(f_t), where Z = X diag(beta) + Y,
+  alpha = tanh(C_t) sigma'(o), beta = o_t tanh'(C_t). That is one (H x 2H)(2H x H) product per
+  step instead of an (H x 2H)(2H x 2H) one.
+- Spectral norms (the costly part, ~7 per step) avoid LAPACK's SVD: exact shortcuts where they
+  exist (diag(f): max|f|; diag(d) U with U a multiple of an orthogonal matrix: s max|d|; H = 1:
+  |m|), a certified power step for dominated long products, otherwise the top eigenvalue of the
+  Gram matrix (see "Spectral norm" below).
+- sigmoid is computed from exp(-|a|) (accurate everywhere); see `sigmoid`.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import glob
+import importlib.util
+import os
+
+import numpy as np
+from numba import njit
+
+from .reference import LOG10_OF_ZERO, TERM_NAMES  # noqa: F401  (same constants as the reference)
+
+I, F, G, O = 0, 1, 2, 3  # gate rows
+
+# error_model="numpy": a float division by zero gives inf/nan instead of raising (no checks in the
+# loops); every division here has a nonzero divisor, or is guarded (Laguerre's step).
+_jit = njit(cache=True, nogil=True, error_model="numpy")
+
+
+def _single_threaded_blas() -> bool:
+    """Ask the OpenBLAS inside SciPy (the BLAS numba's np.dot calls) to use one thread.
+
+    The products here are at most 512 x 1024: threads cannot win at that size, and on a 2-core
+    machine that also runs the GUI they lose badly (measured: the L7 chain at H = 64, T = 200 took
+    0.5 s with two BLAS threads on a busy machine, 0.06 s with one). NumPy's own BLAS is untouched.
+    Returns whether a SciPy OpenBLAS was found (other builds: nothing to do).
+    """
+    spec = importlib.util.find_spec("scipy")  # located, not imported (import time matters here)
+    if spec is None or spec.origin is None:
+        return False
+    libs_dir = os.path.join(os.path.dirname(os.path.dirname(spec.origin)), "scipy.libs")
+    for path in sorted(glob.glob(os.path.join(libs_dir, "*openblas*"))):
+        try:
+            lib = ctypes.CDLL(path)
+        except OSError:
+            continue
+        for name in ("scipy_openblas_set_num_threads", "scipy_openblas_set_num_threads64_",
+                     "openblas_set_num_threads"):
+            setter = getattr(lib, name, None)
+            if setter is not None:
+                setter.argtypes = [ctypes.c_int]
+                setter(1)
+                return True
+    return False
+
+
+BLAS_SINGLE_THREADED = _single_threaded_blas()
+
+
+# ----------------------------------------------------------------------------------------------
+# Scalar helpers (the reference's formulas: derivatives from the pre-activation)
+# ----------------------------------------------------------------------------------------------
+
+
+@_jit
+def sigmoid(a):
+    # From exp(-|a|): accurate to a few ulps for every a. (0.5 (1 + tanh(a / 2)) cancels for a << 0:
+    # at a = -30 it is off by 6e-4 relative, and numpy's and libm's tanh differ by an ulp there.)
+    e = np.exp(-abs(a))
+    return (1.0 if a >= 0.0 else e) / (1.0 + e)
+
+
+@_jit
+def sigmoid_prime(a):
+    e = np.exp(-abs(a))
+    return e / (1.0 + e) ** 2
+
+
+@_jit
+def tanh_prime(a):
+    e = np.exp(-2.0 * abs(a))
+    return 4.0 * e / (1.0 + e) ** 2
+
+
+@_jit
+def _scale_down(flat, size):
+    """flat /= size: a division, as the reference does, so that both round alike."""
+    for i in range(flat.shape[0]):
+        flat[i] /= size
+
+
+@_jit
+def renormalise(array):
+    """Divide array (2-d) in place by its largest |entry|; return log10 of that factor (0 if all zero)."""
+    size = 0.0
+    for i in range(array.shape[0]):
+        for j in range(array.shape[1]):
+            v = abs(array[i, j])
+            if v > size:
+                size = v
+    if size > 0.0:
+        _scale_down(array.ravel(), size)
+        return np.log10(size)
+    return 0.0
+
+
+@_jit
+def renormalise_vector(vector):
+    size = 0.0
+    for i in range(vector.shape[0]):
+        v = abs(vector[i])
+        if v > size:
+            size = v
+    if size > 0.0:
+        _scale_down(vector, size)
+        return np.log10(size)
+    return 0.0
+
+
+# ----------------------------------------------------------------------------------------------
+# Spectral norm
+#
+# np.linalg.norm(M, 2) (LAPACK's SVD, ~200 us at H = 64 here) would be called ~7 times per step.
+# Exact and ~2-3x cheaper: the largest eigenvalue of the Gram matrix M^T M (one BLAS product),
+# reduced to tridiagonal form by Householder reflections, then found by Laguerre's method checked by
+# Sturm counts (bisection as the fallback). When max|M| is outside (1e-60, 1e60), M / max|M| is
+# used instead, so tiny norms stay exact (their fourth powers would underflow). The largest eigenvalue of
+# a Gram matrix is well conditioned: the relative error is a few units of round-off, like LAPACK's
+# (measured <= 3e-15 against np.linalg.norm; the tests demand 1e-12).
+# For long products whose top singular value dominates there is a cheaper certified path,
+# `_dominant_norm` (a few matrix-vector products).
+# Iterative methods alone (Lanczos, power) were measured and rejected: the per-step factors have
+# clustered top singular values (s2/s1 ~ 0.98-0.999 at H = 64), so Lanczos needs 15-60 steps to
+# reach 1e-14 and has no cheap certificate that it found the largest one.
+# ----------------------------------------------------------------------------------------------
+
+_FAST = {"contract", "reassoc"}  # lets LLVM vectorise the reductions; no change beyond round-off
+
+
+@njit(cache=True, nogil=True, error_model="numpy", fastmath=_FAST)
+def _tridiagonalise(B, d, e, v, p):
+    """Householder reduction of the symmetric matrix B (its lower triangle, overwritten) to
+    tridiagonal (d, e): d the diagonal, e[k] the entry below d[k]."""
+    n = B.shape[0]
+    for k in range(n - 2):
+        m = k + 1
+        d[k] = B[k, k]
+        x0 = B[m, k]
+        tail = 0.0
+        for i in range(m + 1, n):
+            tail += B[i, k] * B[i, k]
+        if tail == 0.0:  # column already reduced
+            e[k] = x0
+            continue
+        alpha = -np.sqrt(x0 * x0 + tail) if x0 >= 0.0 else np.sqrt(x0 * x0 + tail)
+        size = n - m
+        vt = v[m:]  # views from 0: loops that LLVM can vectorise
+        pt = p[m:]
+        vt[0] = x0 - alpha
+        for i in range(m + 1, n):
+            v[i] = B[i, k]
+        tau = 2.0 / (vt[0] * vt[0] + tail)
+        # p = tau B22 v, reading only the lower triangle of B22 (row j: B[j, m..j])
+        for jj in range(size):
+            pt[jj] = 0.0
+        for j in range(m, n):
+            row = B[j, m:j + 1]
+            last = j - m
+            s = tau * v[j]
+            acc = row[last] * vt[last]
+            for jj in range(last):
+                acc += row[jj] * vt[jj]
+                pt[jj] += s * row[jj]
+            pt[last] += tau * acc
+        K = 0.0
+        for jj in range(size):
+            K += pt[jj] * vt[jj]
+        K *= 0.5 * tau
+        for jj in range(size):  # w = p - K v
+            pt[jj] -= K * vt[jj]
+        for i in range(m, n):  # lower triangle of B22 -= v w^T + w v^T
+            row = B[i, m:i + 1]
+            vi, wi = v[i], p[i]
+            for jj in range(i - m + 1):
+                row[jj] -= vi * pt[jj] + wi * vt[jj]
+        e[k] = alpha
+    if n >= 2:
+        d[n - 2] = B[n - 2, n - 2]
+        e[n - 2] = B[n - 1, n - 2]
+    d[n - 1] = B[n - 1, n - 1]
+
+
+@_jit
+def _count_below(d, e2, x, pivmin):
+    """Number of eigenvalues of the tridiagonal (d, e) below x (Sturm sequence)."""
+    q = d[0] - x
+    count = 1 if q < 0.0 else 0
+    for i in range(1, d.shape[0]):
+        if abs(q) < pivmin:
+            q = -pivmin
+        q = d[i] - x - e2[i - 1] / q
+        if q < 0.0:
+            count += 1
+    return count
+
+
+@_jit
+def _laguerre_sums(d, e2, x):
+    """For p(x) = det(T - x I): (G, Hs) = (sum 1/(x - l_i), sum 1/(x - l_i)^2) over the eigenvalues
+    l_i of T, from the ratios q_i of the Sturm recurrence and their derivatives. x > max l_i."""
+    q, dq, ddq = d[0] - x, -1.0, 0.0
+    G = dq / q
+    Hs = -(ddq * q - dq * dq) / (q * q)
+    for i in range(1, d.shape[0]):
+        c = e2[i - 1]
+        q_new = d[i] - x - c / q
+        dq_new = -1.0 + c * dq / (q * q)
+        ddq_new = c * (ddq * q - 2.0 * dq * dq) / (q * q * q)
+        q, dq, ddq = q_new, dq_new, ddq_new
+        G += dq / q
+        Hs -= (ddq * q - dq * dq) / (q * q)
+    return G, Hs
+
+
+@_jit
+def _tridiagonal_top_eigenvalue(d, e, e2):
+    """Largest eigenvalue of the symmetric tridiagonal (d, e), to round-off (d, e are rescaled).
+
+    Laguerre's method from a Gershgorin bound above: for a polynomial with real roots it moves
+    monotonically down to the largest root, cubically near it. The result is then checked by two
+    Sturm counts (no eigenvalue above it, one within 1e-14 below); bisection takes over otherwise.
+    """
+    n = d.shape[0]
+    if n == 1:
+        return d[0]
+    lo, hi, big = d[0], d[0], 0.0
+    for i in range(n):
+        radius = (abs(e[i - 1]) if i > 0 else 0.0) + (abs(e[i]) if i < n - 1 else 0.0)
+        hi = max(hi, d[i] + radius)  # Gershgorin
+        lo = max(lo, d[i])
+        big = max(big, abs(d[i]) + radius)
+    if big == 0.0:
+        return 0.0
+    # work on T / big (eigenvalues in [-1, 1]): the cubes in the Laguerre sums stay representable
+    for i in range(n):
+        d[i] /= big
+    for i in range(n - 1):
+        e[i] /= big
+        e2[i] = e[i] * e[i]
+    lo, hi = lo / big, hi / big
+    pivmin = 1e-290
+    x = hi * (1.0 + 1e-12) + 1e-290
+    for _ in range(60):
+        if _count_below(d, e2, x, pivmin) != n:  # not above every eigenvalue: stop, bisect
+            break
+        hi = x
+        G, Hs = _laguerre_sums(d, e2, x)
+        disc = (n - 1) * (n * Hs - G * G)
+        step = n / (G + np.sqrt(max(disc, 0.0)))
+        if not (step > 0.0) or not (step < 4.0) or step <= 1e-16 * abs(x):
+            break  # converged, or a non-finite sum (x on an eigenvalue): bisection finishes
+        x = x - step
+    # verify: hi is above every eigenvalue; is one within 1e-14 below it?
+    near = hi - 1e-14 * abs(hi)
+    if _count_below(d, e2, near, pivmin) < n:
+        lo = max(lo, near)
+    for _ in range(200):  # bisection (only the last few bits unless Laguerre stalled)
+        if hi - lo <= 4.0e-16 * max(abs(lo), abs(hi)):
+            break
+        mid = 0.5 * (lo + hi)
+        if mid <= lo or mid >= hi:
+            break
+        if _count_below(d, e2, mid, pivmin) == n:
+            hi = mid
+        else:
+            lo = mid
+    return 0.5 * (lo + hi) * big
+
+
+@_jit
+def _norm_workspace(H):
+    return (np.empty((H, H)), np.empty((H, H)), np.empty(H), np.empty(H), np.empty(H),
+            np.empty(H), np.empty(H))
+
+
+@_jit
+def _spectral_norm(M, work):
+    """Largest singular value of M (H x H), as the reference's np.linalg.norm(M, 2)."""
+    if M.shape[0] == 1 and M.shape[1] == 1:
+        return abs(M[0, 0])
+    scaled, gram, d, e, e2, v, p = work
+    n = M.shape[0]
+    size = 0.0
+    for i in range(n):
+        for j in range(n):
+            size = max(size, abs(M[i, j]))
+    if size == 0.0:
+        return 0.0
+    if 1e-60 < size < 1e60:  # Gram entries and their squares (in _tridiagonalise) stay normal
+        np.dot(M.T, M, gram)
+        size = 1.0
+    else:
+        for i in range(n):
+            for j in range(n):
+                scaled[i, j] = M[i, j] / size
+        np.dot(scaled.T, scaled, gram)
+    _tridiagonalise(gram, d, e, v, p)
+    return size * np.sqrt(max(_tridiagonal_top_eigenvalue(d, e, e2), 0.0))
+
+
+@_jit
+def spectral_norm(M):
+    """np.linalg.norm(M, 2) for a square matrix (allocates its workspace: for tests and one-offs)."""
+    return _spectral_norm(M, _norm_workspace(M.shape[0]))
+
+
+@njit(cache=True, nogil=True, error_model="numpy", fastmath=_FAST)
+def _dominant_norm(P, u, w, Pw):
+    """||P||_2 when its top singular value dominates, certified; -1.0 when not certified.
+
+    Power steps on B = P P^T from the warm unit vector u (updated in place). With theta = u^T B u
+    (<= lambda_1) and residual r = B u - theta u: every other eigenvalue of B is at most
+    mu = ||P||_F^2 - theta, so if theta > mu, Kato-Temple gives lambda_1 <= theta + |r|^2 / (theta - mu).
+    Accepted when that interval is below 1e-14 relative.
+    """
+    n = P.shape[0]
+    frobenius2 = 0.0
+    for i in range(n):
+        for j in range(n):
+            frobenius2 += P[i, j] * P[i, j]
+    if frobenius2 == 0.0:
+        return -1.0
+    for iteration in range(3):
+        for j in range(n):
+            w[j] = 0.0
+        for i in range(n):  # w = P^T u
+            ui = u[i]
+            row = P[i]
+            for j in range(n):
+                w[j] += ui * row[j]
+        theta = 0.0
+        for j in range(n):
+            theta += w[j] * w[j]
+        mu = frobenius2 - theta
+        if theta <= 0.25 * frobenius2 and iteration > 0:
+            return -1.0  # far from dominant even after a power step: leave it to the general path
+        length2 = 0.0
+        residual2 = 0.0
+        for i in range(n):  # P w and the residual P w - theta u
+            row = P[i]
+            s = 0.0
+            for j in range(n):
+                s += row[j] * w[j]
+            Pw[i] = s
+            length2 += s * s
+            r = s - theta * u[i]
+            residual2 += r * r
+        if theta > mu and residual2 <= 1e-14 * theta * (theta - mu):
+            return np.sqrt(theta)
+        if length2 == 0.0:
+            return -1.0
+        inv = 1.0 / np.sqrt(length2)
+        for i in range(n):
+            u[i] = Pw[i] * inv
+    return -1.0
+
+
+@_jit
+def _log10(norm, log10_scale):
+    return np.log10(norm) + log10_scale if norm > 0.0 else LOG10_OF_ZERO
+
+
+@_jit
+def _chain_log10_norm(M, log10_scale, u, w, Pw, work):
+    """log10 of ||M|| 10**log10_scale for a running product M (certified fast path first)."""
+    norm = -1.0
+    if M.shape[0] > 1:
+        norm = _dominant_norm(M, u, w, Pw)
+    if norm < 0.0:
+        norm = _spectral_norm(M, work)
+    return _log10(norm, log10_scale)
+
+
+@_jit
+def _start_vector(H):
+    """A fixed unit vector with no zero entry, so no singular direction is missed at the start."""
+    u = np.empty(H)
+    for i in range(H):
+        u[i] = 1.0 + 0.5 * np.sin(1.0 + 7.0 * i)
+    return u / np.sqrt(np.sum(u * u))
+
+
+@_jit
+def _orthogonal_gain(U):
+    """If U = s Q with Q orthogonal to round-off (||Q^T Q - I||_F <= 1e-13), return s >= 0, else -1.
+
+    Then ||diag(d) U|| = s max|d| to relative 1e-13: with U = s Q0 P (polar decomposition, Q0
+    orthogonal), every singular value of P lies in [sqrt(1 - eps), sqrt(1 + eps)].
+    """
+    H = U.shape[0]
+    largest = np.abs(U).max()
+    if largest == 0.0:
+        return 0.0
+    unit = U / largest  # U's square may underflow (a knob of 1e-200 is legal)
+    gram = unit.T @ unit
+    scale2 = 0.0
+    for i in range(H):
+        scale2 += gram[i, i]
+    scale2 /= H
+    deviation2 = 0.0
+    for i in range(H):
+        for j in range(H):
+            e = gram[i, j] / scale2 - (1.0 if i == j else 0.0)
+            deviation2 += e * e
+    if deviation2 <= 1e-26:
+        return np.sqrt(scale2) * largest
+    return -1.0
+
+
+# ----------------------------------------------------------------------------------------------
+# Vanilla RNN
+# ----------------------------------------------------------------------------------------------
+
+
+@_jit
+def rnn_forward(W_x, U, b, x, S0):
+    """Returns (a, S), each (T + 1, H); S[0] = S0, a[0] = 0."""
+    T = x.shape[0] - 1
+    H, D = U.shape[0], W_x.shape[1]
+    a = np.zeros((T + 1, H))
+    S = np.zeros((T + 1, H))
+    S[0] = S0
+    from_input, recurrent = np.empty(H), np.empty(H)
+    for t in range(1, T + 1):
+        # (W_x x_t + U S_{t-1}) + b with BLAS products, in the reference's order: same round-off
+        np.dot(W_x, x[t], from_input)
+        np.dot(U, S[t - 1], recurrent)
+        for i in range(H):
+            a[t, i] = (from_input[i] + recurrent[i]) + b[i]
+            S[t, i] = np.tanh(a[t, i])
+    return a, S
+
+
+@_jit
+def rnn_factor_summary(U, a):
+    """Per t: spectral norm and mean of the diagonal of (R1) diag(tanh'(a_t)) U. Each (T + 1,)."""
+    T, H = a.shape[0] - 1, U.shape[0]
+    norm, diag_mean = np.zeros(T + 1), np.zeros(T + 1)
+    gain = _orthogonal_gain(U) if H > 1 else -1.0
+    factor = np.empty((H, H))
+    d = np.empty(H)
+    work = _norm_workspace(H)
+    for t in range(1, T + 1):
+        trace = 0.0
+        largest = 0.0
+        for i in range(H):
+            d[i] = tanh_prime(a[t, i])
+            trace += d[i] * U[i, i]
+            largest = max(largest, abs(d[i]))
+        diag_mean[t] = trace / H
+        if gain >= 0.0:  # U = s Q, Q orthogonal: ||diag(d) U|| = s max|d|
+            norm[t] = gain * largest
+        else:
+            for i in range(H):
+                for j in range(H):
+                    factor[i, j] = d[i] * U[i, j]
+            norm[t] = _spectral_norm(factor, work)
+    return norm, diag_mean
+
+
+@_jit
+def rnn_longrange_log10(U, a, horizon):
+    """(R2) log10 ||dS_h/dS_k|| for k = 0..h; the running product carries a log10 scale."""
+    H = U.shape[0]
+    out = np.zeros(horizon + 1)
+    product = np.eye(H)
+    scaled = np.empty((H, H))
+    log10_scale = 0.0
+    work = _norm_workspace(H)
+    u, w, Pw = _start_vector(H), np.empty(H), np.empty(H)
+    for k in range(horizon - 1, -1, -1):
+        # product @ diag(tanh'(a_{k+1})) U   (latest step on the left)
+        for j in range(H):
+            d = tanh_prime(a[k + 1, j])
+            for i in range(H):
+                scaled[i, j] = product[i, j] * d
+        np.dot(scaled, U, product)
+        log10_scale += renormalise(product)
+        out[k] = _chain_log10_norm(product, log10_scale, u, w, Pw, work)
+    return out
+
+
+@_jit
+def rnn_bptt(U, V, c, target, a, S, horizon):
+    """Backward pass of L = 1/2 ||Y* - O_h||^2 at step h; see reference.rnn_bptt."""
+    H = U.shape[0]
+    delta = np.zeros((horizon + 1, H))
+    log10_scale = np.zeros(horizon + 1)
+    # dL/dS_h = V^T (V S_h + c - Y*): the output error may cancel, so it is formed exactly as the
+    # reference forms it (BLAS product, then + c, then - Y*)
+    error = np.dot(V, np.ascontiguousarray(S[horizon])) + c - target
+    grad_S = np.zeros(H)
+    for r in range(V.shape[0]):
+        for j in range(H):
+            grad_S[j] += V[r, j] * error[r]
+    scale_now = 0.0
+    U_T = U.T
+    for k in range(horizon, 0, -1):
+        for i in range(H):
+            delta[k, i] = tanh_prime(a[k, i]) * grad_S[i]
+        log10_scale[k] = scale_now
+        np.dot(U_T, delta[k], grad_S)  # dL/dS_{k-1} = U^T delta_k
+        scale_now += renormalise_vector(grad_S)
+    return delta, log10_scale
+
+
+# ----------------------------------------------------------------------------------------------
+# LSTM
+# ----------------------------------------------------------------------------------------------
+
+
+@_jit
+def lstm_forward(W_x, W_h, b, x, h0, C0):
+    """Returns (pre, gates, h, C): pre and gates (T + 1, 4, H) (row 0 zero), h and C (T + 1, H)."""
+    T, H, D = x.shape[0] - 1, W_h.shape[1], W_x.shape[2]
+    pre = np.zeros((T + 1, 4, H))
+    gates = np.zeros((T + 1, 4, H))
+    h = np.zeros((T + 1, H))
+    C = np.zeros((T + 1, H))
+    h[0], C[0] = h0, C0
+    from_input, recurrent = np.empty(H), np.empty(H)
+    for t in range(1, T + 1):
+        for gate in range(4):  # as in rnn_forward
+            np.dot(W_x[gate], x[t], from_input)
+            np.dot(W_h[gate], h[t - 1], recurrent)
+            for i in range(H):
+                pre[t, gate, i] = (from_input[i] + recurrent[i]) + b[gate, i]
+        for i in range(H):
+            gates[t, I, i] = sigmoid(pre[t, I, i])
+            gates[t, F, i] = sigmoid(pre[t, F, i])
+            gates[t, G, i] = np.tanh(pre[t, G, i])
+            gates[t, O, i] = sigmoid(pre[t, O, i])
+            C[t, i] = gates[t, F, i] * C[t - 1, i] + gates[t, I, i] * gates[t, G, i]
+            h[t, i] = gates[t, O, i] * np.tanh(C[t, i])
+    return pre, gates, h, C
+
+
+@_jit
+def _dh_dC(pre, C, t, out):
+    """D_t = o_t tanh'(C_t) into out; D_0 = 0 (h_0 is given)."""
+    for i in range(C.shape[1]):
+        out[i] = 0.0 if t == 0 else sigmoid(pre[t, O, i]) * tanh_prime(C[t, i])
+
+
+@_jit
+def _gate_path_scales(pre, C, t, via_f, via_i, via_g):
+    """Row scales of A_t's three gate paths: A_t = diag(via_f) W_hf + diag(via_i) W_hi + diag(via_g) W_hg."""
+    for i in range(C.shape[1]):
+        via_f[i] = C[t - 1, i] * sigmoid_prime(pre[t, F, i])
+        via_i[i] = np.tanh(pre[t, G, i]) * sigmoid_prime(pre[t, I, i])
+        via_g[i] = sigmoid(pre[t, I, i]) * tanh_prime(pre[t, G, i])
+
+
+@_jit
+def lstm_factor_summary(W_h, pre, C):
+    """Per t and term (TERM_NAMES order): spectral norm and diagonal mean of (L4), each (T + 1, 5)."""
+    T, H = pre.shape[0] - 1, C.shape[1]
+    norm, diag_mean = np.zeros((T + 1, 5)), np.zeros((T + 1, 5))
+    D_prev = np.empty(H)
+    f = np.empty(H)
+    scales = np.empty((3, H))  # rows: via W_hf, W_hi, W_hg
+    weight_of = (F, I, G)
+    term = np.empty((H, H))
+    total = np.empty((H, H))
+    work = _norm_workspace(H)
+    for t in range(1, T + 1):
+        _dh_dC(pre, C, t - 1, D_prev)
+        _gate_path_scales(pre, C, t, scales[0], scales[1], scales[2])
+        largest_f, trace_f = 0.0, 0.0
+        for i in range(H):
+            f[i] = sigmoid(pre[t, F, i])
+            largest_f = max(largest_f, abs(f[i]))
+            trace_f += f[i]
+        norm[t, 0] = largest_f  # ||diag(f)|| = max|f|
+        diag_mean[t, 0] = trace_f / H
+        for i in range(H):
+            for j in range(H):
+                total[i, j] = 0.0
+            total[i, i] = f[i]
+        for p in range(3):
+            W = W_h[weight_of[p]]
+            trace = 0.0
+            for i in range(H):
+                s = scales[p, i]
+                for j in range(H):
+                    v = s * W[i, j] * D_prev[j]  # (L4) diag(scale) W D_{t-1}
+                    term[i, j] = v
+                    total[i, j] += v
+                trace += term[i, i]
+            diag_mean[t, 1 + p] = trace / H
+            norm[t, 1 + p] = _spectral_norm(term, work)
+        trace = 0.0
+        for i in range(H):
+            trace += total[i, i]
+        diag_mean[t, 4] = trace / H
+        norm[t, 4] = _spectral_norm(total, work)
+    return norm, diag_mean
+
+
+@_jit
+def lstm_longrange_log10(W_h, pre, C, horizon):
+    """For k = 0..h: log10 ||dC_h/dC_k|| exact (L7), and of the naive product of (L4) factors."""
+    H = C.shape[1]
+    exact, naive = np.zeros(horizon + 1), np.zeros(horizon + 1)
+    # C-rows of J_h ... J_{k+1} = [X | Y]; start with [0 | I].
+    X = np.zeros((H, H))
+    Y = np.eye(H)
+    left = np.empty((H, 2 * H))  # [X diag(alpha) | Z]
+    right = np.empty((2 * H, H))  # [W_ho ; A_t]
+    right[:H] = W_h[O]
+    rows_scale = 0.0
+    chain = np.eye(H)  # product of (L4) factors, latest on the left
+    chain_next = np.empty((H, H))
+    factor = np.empty((H, H))
+    chain_scale = 0.0
+    scales = np.empty((3, H))
+    D_prev = np.empty(H)
+    D_k = np.empty(H)
+    dC_dC = np.empty((H, H))
+    work = _norm_workspace(H)
+    u_exact, u_naive, w, Pw = _start_vector(H), _start_vector(H), np.empty(H), np.empty(H)
+    for k in range(horizon - 1, -1, -1):
+        t = k + 1
+        _gate_path_scales(pre, C, t, scales[0], scales[1], scales[2])
+        for i in range(H):  # A_t (L6)
+            for j in range(H):
+                right[H + i, j] = (scales[0, i] * W_h[F, i, j] + scales[1, i] * W_h[I, i, j]
+                                   + scales[2, i] * W_h[G, i, j])
+        # (L7) rows @ J_t in blocks
+        for j in range(H):
+            o = sigmoid(pre[t, O, j])
+            alpha = np.tanh(C[t, j]) * sigmoid_prime(pre[t, O, j])
+            beta = o * tanh_prime(C[t, j])
+            f = sigmoid(pre[t, F, j])
+            for i in range(H):
+                z = X[i, j] * beta + Y[i, j]
+                left[i, j] = X[i, j] * alpha
+                left[i, H + j] = z
+                Y[i, j] = z * f
+        np.dot(left, right, X)
+        size = 0.0
+        for i in range(H):
+            for j in range(H):
+                size = max(size, abs(X[i, j]), abs(Y[i, j]))
+        if size > 0.0:
+            _scale_down(X.ravel(), size)
+            _scale_down(Y.ravel(), size)
+            rows_scale += np.log10(size)
+        # naive chain: chain @ (L4) factor_t, factor_t = diag(f_t) + A_t diag(D_{t-1})
+        _dh_dC(pre, C, t - 1, D_prev)
+        for i in range(H):
+            for j in range(H):
+                factor[i, j] = right[H + i, j] * D_prev[j]
+            factor[i, i] += sigmoid(pre[t, F, i])
+        np.dot(chain, factor, chain_next)
+        chain[:, :] = chain_next
+        chain_scale += renormalise(chain)
+        # (L7): dC_h/dC_k = X diag(D_k) + Y
+        _dh_dC(pre, C, k, D_k)
+        for i in range(H):
+            for j in range(H):
+                dC_dC[i, j] = X[i, j] * D_k[j] + Y[i, j]
+        exact[k] = _chain_log10_norm(dC_dC, rows_scale, u_exact, w, Pw, work)
+        naive[k] = _chain_log10_norm(chain, chain_scale, u_naive, w, Pw, work)
+    return exact, naive
+
+
+@_jit
+def lstm_bptt(W_h, V, c, target, pre, gates, h, C, horizon):
+    """Backward pass of L = 1/2 ||Y* - Y_h||^2 at step h; see reference.lstm_bptt."""
+    H = C.shape[1]
+    delta = np.zeros((horizon + 1, 4, H))
+    log10_scale = np.zeros(horizon + 1)
+    carried = np.zeros(2 * H)  # [dL/dh, dL/dC], one scale for both
+    per_gate = np.empty(H)
+    error = np.dot(V, np.ascontiguousarray(h[horizon])) + c - target  # as in rnn_bptt
+    for r in range(V.shape[0]):  # dL/dh_h = V^T error
+        for j in range(H):
+            carried[j] += V[r, j] * error[r]
+    scale_now = 0.0
+    for k in range(horizon, 0, -1):
+        for i in range(H):
+            gi, gf, gg, go = gates[k, I, i], gates[k, F, i], gates[k, G, i], gates[k, O, i]
+            grad_h = carried[i]
+            grad_C = carried[H + i] + grad_h * go * tanh_prime(C[k, i])
+            delta[k, O, i] = grad_h * np.tanh(C[k, i]) * sigmoid_prime(pre[k, O, i])
+            delta[k, I, i] = grad_C * gg * sigmoid_prime(pre[k, I, i])
+            delta[k, G, i] = grad_C * gi * tanh_prime(pre[k, G, i])
+            delta[k, F, i] = grad_C * C[k - 1, i] * sigmoid_prime(pre[k, F, i])
+            carried[H + i] = grad_C * gf  # dL/dC_{k-1} through the carousel
+        log10_scale[k] = scale_now
+        for j in range(H):
+            carried[j] = 0.0
+        for gate in range(4):  # dL/dh_{k-1} = sum_gate W_h<gate>^T delta_k,gate, summed in order
+            np.dot(W_h[gate].T, delta[k, gate], per_gate)
+            for j in range(H):
+                carried[j] += per_gate[j]
+        scale_now += renormalise_vector(carried)
+    return delta, log10_scale

@@ -1,0 +1,337 @@
+"""The numba kernels (simulator/kernels.py) equal the numpy reference (simulator/reference.py).
+
+Two levels. (1) Each kernel against its reference twin on the *same* input arrays (hypothesis,
+random small setups): the arrays it returns agree to 1e-12 relative, element by element, and the
+log10 arrays (log-norms, log10 scales) to 1e-10 absolute, LOG10_OF_ZERO ("exactly zero") exactly.
+(2) `compute(setup, "numba")` against `compute(setup, "reference")` end to end, every array of
+Results and the derived BPTT arrays, on chosen setups. End to end, the one-ulp differences of the
+two backends' tanh/exp travel through the recurrence; on chaotic or strongly amplifying setups any
+two correct codes drift apart, so (2) uses setups that are well conditioned, and (1) carries the
+random search.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import inspect
+
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, example, given, settings
+from hypothesis import strategies as st
+
+from simulator import (
+    KNOB_NAMES, LOG10_OF_ZERO, LSTM_RECURRENT, SIGNAL_KINDS, InputSignal, Knobs, Setup, compute,
+)
+from simulator import kernels, reference
+from simulator.setup import BiasOffsets, InitialState
+
+REL = 1e-12
+LOG_ABS = 1e-10
+# Sums with cancellation (pre-activations, BPTT deltas) can land near zero, where a relative
+# comparison says nothing about the kernel: such an element also passes when it is within REL of
+# ROW_FLOOR times the largest |value| at the same time step (the size of what it was summed from).
+# The setups are kept away from chaos, where any two correct codes drift apart from round-off.
+ROW_FLOOR = 1e-2
+# BPTT deltas (names ending in "delta") come out of a backward recursion (W^T delta, step after
+# step) whose entries cancel: they are compared per step in the max-norm, still to REL.
+
+
+def _assert_same(name, numba_value, reference_value):
+    got, want = np.asarray(numba_value), np.asarray(reference_value)
+    assert got.shape == want.shape, f"{name}: shape {got.shape} != {want.shape}"
+    assert got.dtype == want.dtype, f"{name}: dtype {got.dtype} != {want.dtype}"
+    assert np.all(np.isfinite(got)), f"{name}: not finite"
+    if "log10" in name:  # log-norms and the log10 scales of the BPTT mantissas
+        # "exactly zero" must be recognised by both
+        assert np.array_equal(got == LOG10_OF_ZERO, want == LOG10_OF_ZERO), name
+        error = np.abs(got - want)
+        assert error.max(initial=0.0) <= LOG_ABS, f"{name}: max abs error {error.max():.3g}"
+        return
+    rows = want.reshape(len(want), -1) if want.ndim > 1 else want[:, None]
+    row_floor = 1.0 if name.endswith("delta") else ROW_FLOOR
+    floor = row_floor * np.abs(rows).max(axis=1, keepdims=True, initial=0.0)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        error = np.abs(got.reshape(rows.shape) - rows) / np.maximum(np.abs(rows), floor)
+    error[got.reshape(rows.shape) == rows] = 0.0  # covers 0 == 0
+    if error.size:
+        worst = np.unravel_index(np.argmax(error), error.shape)
+        assert error[worst] <= REL, (
+            f"{name}: max rel error {error[worst]:.3g} at step {worst[0]}: "
+            f"{got.reshape(rows.shape)[worst]!r} vs {rows[worst]!r}"
+        )
+
+
+def assert_backends_agree(setup: Setup) -> None:
+    fast, slow = compute(setup, "numba"), compute(setup, "reference")
+    compared = 0
+    for field in dataclasses.fields(slow):
+        value = getattr(slow, field.name)
+        if isinstance(value, np.ndarray):
+            if field.name in ("rnn_delta", "lstm_delta"):
+                _assert_same_deltas(field.name, fast, slow)
+            else:
+                _assert_same(field.name, getattr(fast, field.name), value)
+            compared += 1
+    assert compared >= 20  # every array of Results, not a silent subset
+    # derived quantities the app draws
+    for weight in ("U", *LSTM_RECURRENT):
+        _assert_same(f"bptt_log10({weight})", fast.bptt_log10(weight), slow.bptt_log10(weight))
+        _assert_same_knob_contribution(weight, fast, slow)
+
+
+def _output_error(results, name):
+    """(Y_T - Y*_T, size of its terms): the factor every BPTT delta is proportional to."""
+    state = results.rnn_S[-1] if name == "rnn_delta" else results.lstm_h[-1]
+    V, target = results.bases["V"], results.setup.target
+    return float((V @ state)[0] - target), float((np.abs(V) @ np.abs(state))[0] + abs(target))
+
+
+def _assert_same_deltas(name, fast, slow):
+    """The backward pass is linear in the output error Y_T - Y*, a sum that may cancel: the error is
+    compared to REL of the size of its terms, and the deltas per unit of error as any other array."""
+    error_fast, size = _output_error(fast, name)
+    error_slow, _ = _output_error(slow, name)
+    assert abs(error_fast - error_slow) <= REL * size, name
+    if error_slow == 0.0 or error_fast == 0.0:
+        assert not np.any(getattr(fast, name)) and not np.any(getattr(slow, name)), name
+        return
+    _assert_same(name, getattr(fast, name) / error_fast, getattr(slow, name) / error_slow)
+
+
+def _assert_same_knob_contribution(weight, fast, slow):
+    """d L_T / d knob^(k) = sum_ij delta_i base_ij state_j is a sum that can cancel: compare the
+    signed values to REL of the size of the terms summed, sum_ij |delta_i base_ij state_j|."""
+    if weight == "U":
+        delta, scale, state = slow.rnn_delta, slow.rnn_delta_log10_scale, slow.rnn_S
+    else:
+        gate = LSTM_RECURRENT.index(weight)
+        delta, scale, state = slow.lstm_delta[:, gate], slow.lstm_delta_log10_scale, slow.lstm_h
+    size = np.einsum("ki,ij,kj->k", np.abs(delta[1:]), np.abs(slow.bases[weight]), np.abs(state[:-1]))
+    nonzero = size > 0.0
+    log10_size = np.log10(size[nonzero]) + scale[1:][nonzero]
+    for results, name in ((fast, "numba"), (slow, "reference")):
+        sign, log10_abs = results.bptt_knob_contribution(weight)
+        assert np.all(sign[1:][~nonzero] == 0.0), (weight, name)  # nothing to sum: exactly zero
+    sign_fast, log_fast = fast.bptt_knob_contribution(weight)
+    sign_slow, log_slow = slow.bptt_knob_contribution(weight)
+    with np.errstate(under="ignore"):
+        relative_fast = sign_fast[1:][nonzero] * 10.0 ** (log_fast[1:][nonzero] - log10_size)
+        relative_slow = sign_slow[1:][nonzero] * 10.0 ** (log_slow[1:][nonzero] - log10_size)
+    error = np.abs(relative_fast - relative_slow)
+    assert error.max(initial=0.0) <= REL, f"bptt_knob_contribution({weight}): {error.max():.3g}"
+
+
+# ----------------------------------------------------------------------------------------------
+
+
+def test_kernels_twin_every_function_compute_uses():
+    names = ("rnn_forward", "rnn_factor_summary", "rnn_longrange_log10", "rnn_bptt",
+             "lstm_forward", "lstm_factor_summary", "lstm_longrange_log10", "lstm_bptt")
+    for name in names:
+        assert callable(getattr(kernels, name)), name
+        fast, slow = getattr(kernels, name).py_func, getattr(reference, name)
+        assert inspect.signature(fast) == inspect.signature(slow), name
+
+
+knob_value = st.floats(-3.0, 3.0, allow_nan=False, allow_infinity=False)
+bias_value = st.floats(-5.0, 5.0, allow_nan=False, allow_infinity=False)
+
+
+@st.composite
+def setups(draw):
+    H = draw(st.sampled_from([1, 1, 2, 3, 4, 6, 9]))
+    knobs = {name: draw(knob_value) for name in ("U", "W_hi", "W_hf", "W_hg", "W_ho", "input_gain")}
+    knobs.update({name: draw(bias_value) for name in ("b_i", "b_f", "b_g", "b_o")})
+    for name in draw(st.sets(st.sampled_from(KNOB_NAMES), max_size=2)):
+        knobs[name] = 0.0  # exact zeros: zero factors and "exactly zero" logs
+    offsets = {}
+    if draw(st.booleans()):
+        offsets["b_f"] = draw(st.lists(bias_value, min_size=H, max_size=H))
+    return Setup(
+        hidden_size=H,
+        input_size=draw(st.integers(1, 3)),
+        steps=draw(st.integers(1, 24)),
+        seed=draw(st.integers(0, 2**20)),
+        input=InputSignal(
+            kind=draw(st.sampled_from(SIGNAL_KINDS)),
+            amplitude=draw(st.floats(-3.0, 3.0)),
+            period=draw(st.floats(2.0, 30.0)),
+        ),
+        knobs=Knobs(**knobs),
+        bias_offsets=BiasOffsets(**offsets),
+        initial=InitialState(
+            S0=draw(st.floats(-1.0, 1.0)), h0=draw(st.floats(-1.0, 1.0)), C0=draw(st.floats(-3.0, 3.0))
+        ),
+        target=draw(st.floats(-2.0, 2.0)),
+    )
+
+
+def _same_outputs(function, args, names):
+    fast = getattr(kernels, function)(*args)
+    slow = getattr(reference, function)(*args)
+    fast, slow = (fast, slow) if isinstance(slow, tuple) else ((fast,), (slow,))
+    assert len(fast) == len(slow) == len(names)
+    for name, got, want in zip(names, fast, slow):
+        _assert_same(f"{function}: {name}", got, want)
+
+
+# The forward passes are recurrences: with a large gain (U = 3) they are chaotic, and the one-ulp
+# difference between numpy's tanh and libm's grows step after step. So each step of the numba
+# trajectory is checked against the reference's formula applied to numba's own previous state.
+
+
+def _assert_rnn_forward_steps(rnn, x, S0):
+    a, S = kernels.rnn_forward(rnn.W_x, rnn.U, rnn.b, x, S0)
+    assert np.array_equal(S[0], S0) and not np.any(a[0])
+    a_step = (x[1:] @ rnn.W_x.T + S[:-1] @ rnn.U.T) + rnn.b
+    _assert_same("rnn_forward: a (one step)", a[1:], a_step)
+    _assert_same("rnn_forward: S (one step)", S[1:], np.tanh(a[1:]))
+
+
+def _assert_lstm_forward_steps(lstm, x, h0, C0):
+    pre, gates, h, C = kernels.lstm_forward(lstm.W_x, lstm.W_h, lstm.b, x, h0, C0)
+    assert np.array_equal(h[0], h0) and np.array_equal(C[0], C0)
+    assert not np.any(pre[0]) and not np.any(gates[0])
+    pre_step = (np.einsum("gid,td->tgi", lstm.W_x, x[1:]) + np.einsum("gij,tj->tgi", lstm.W_h, h[:-1])) + lstm.b
+    _assert_same("lstm_forward: pre (one step)", pre[1:], pre_step)
+    sig, p = reference.sigmoid, pre[1:]
+    gates_step = np.stack([sig(p[:, 0]), sig(p[:, 1]), np.tanh(p[:, 2]), sig(p[:, 3])], axis=1)
+    _assert_same("lstm_forward: gates (one step)", gates[1:], gates_step)
+    i, f, g, o = (gates[1:, k] for k in range(4))
+    _assert_same("lstm_forward: C (one step)", C[1:], f * C[:-1] + i * g)
+    _assert_same("lstm_forward: h (one step)", h[1:], o * np.tanh(C[1:]))
+
+
+def assert_kernels_agree_on_same_inputs(setup: Setup) -> None:
+    """Every kernel compute() calls, fed the reference's own arrays, returns the reference's result."""
+    from simulator.weights import initial_states, input_sequence, lstm_params, rnn_params
+
+    T = setup.steps
+    x = input_sequence(setup)
+    S0, h0, C0 = initial_states(setup)
+    target = np.float64(setup.target)
+    rnn, lstm = rnn_params(setup), lstm_params(setup)
+
+    _assert_rnn_forward_steps(rnn, x, S0)
+    a, S = reference.rnn_forward(rnn.W_x, rnn.U, rnn.b, x, S0)
+    _same_outputs("rnn_factor_summary", (rnn.U, a), ("norm", "diag_mean"))
+    _same_outputs("rnn_longrange_log10", (rnn.U, a, T), ("log10",))
+    _same_outputs("rnn_bptt", (rnn.U, rnn.V, rnn.c, target, a, S, T), ("delta", "log10_scale"))
+
+    _assert_lstm_forward_steps(lstm, x, h0, C0)
+    pre, gates, h, C = reference.lstm_forward(lstm.W_x, lstm.W_h, lstm.b, x, h0, C0)
+    _same_outputs("lstm_factor_summary", (lstm.W_h, pre, C), ("norm", "diag_mean"))
+    _same_outputs("lstm_longrange_log10", (lstm.W_h, pre, C, T), ("exact_log10", "naive_log10"))
+    _same_outputs("lstm_bptt", (lstm.W_h, lstm.V, lstm.c, target, pre, gates, h, C, T),
+                  ("delta", "log10_scale"))
+
+
+@settings(max_examples=60, deadline=None,
+          suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
+@given(setups())
+@example(Setup(hidden_size=1, steps=30))
+@example(Setup(hidden_size=5, steps=20, knobs=Knobs(U=-2.5, W_hf=-3.0, W_hi=2.0, W_hg=-1.0, W_ho=3.0)))
+@example(Setup(hidden_size=4, steps=10, knobs=Knobs(U=0.0, W_hi=0.0, W_hf=0.0, W_hg=0.0, W_ho=0.0)))
+@example(Setup(hidden_size=3, steps=12, input=InputSignal(kind="zeros")))
+@example(Setup(hidden_size=2, steps=1, knobs=Knobs(U=5e-324, W_hi=0.0, W_hf=0.0, W_hg=0.0, W_ho=0.0)))
+def test_each_kernel_equals_its_reference_on_random_setups(setup):
+    assert_kernels_agree_on_same_inputs(setup)
+
+
+@pytest.mark.parametrize(
+    "setup",
+    [
+        Setup(hidden_size=24, steps=60, seed=3),  # larger: the non-trivial norm paths
+        Setup(hidden_size=17, input_size=4, steps=40, input=InputSignal(kind="sine", amplitude=2.0),
+              knobs=Knobs(U=1.1, W_hi=-1.2, W_hf=2.5, W_hg=0.8, W_ho=-1.5, b_f=-2.0)),
+        # deep saturation: tiny derivatives, norms near underflow of their squares
+        Setup(hidden_size=8, steps=40, input=InputSignal(kind="constant", amplitude=30.0),
+              knobs=Knobs(U=20.0, W_hi=20.0, W_hf=-20.0, W_hg=20.0, W_ho=20.0, input_gain=20.0)),
+        # long lags: hundreds of decades, carried as log10 scales
+        # (zero input: the RNN sits at S = 0 and the LSTM settles, so nothing is chaotic)
+        Setup(hidden_size=6, steps=600, input=InputSignal(kind="zeros"), initial=InitialState(C0=1.0),
+              knobs=Knobs(U=4.0, W_hf=1.5, W_hi=-1.5, W_hg=1.5, W_ho=1.5, b_f=3.0)),
+        Setup(hidden_size=1, steps=400, input=InputSignal(kind="zeros"), knobs=Knobs(U=3.0)),
+        Setup(hidden_size=1, steps=60, input=InputSignal(kind="impulse"),
+              knobs=Knobs(U=-0.8, W_hf=-1.0, W_hi=0.7, b_f=2.0)),
+        Setup(hidden_size=3, steps=5, knobs=Knobs(U=0.0, W_hi=0.0, W_hf=0.0, W_hg=0.0, W_ho=0.0)),
+    ],
+    ids=["H24", "H17-sine", "saturated", "long-lags", "scalar-exploding", "scalar-impulse", "zero-weights"],
+)
+def test_compute_numba_equals_reference_on_chosen_setups(setup):
+    assert_backends_agree(setup)
+
+
+def test_explicit_non_orthogonal_weights_take_the_general_path():
+    # Explicit base matrices that are not orthogonal: the RNN factor norm cannot use max|d| * s.
+    rng = np.random.default_rng(7)
+    H = 5
+    weights = {name: rng.standard_normal((H, H)).tolist() for name in ("U", "W_hi", "W_hf", "W_hg", "W_ho")}
+    setup = Setup(hidden_size=H, steps=30, weights=weights, knobs=Knobs(U=0.7))
+    assert_backends_agree(setup)
+    # and the orthogonal shortcut is really not taken: the norm differs from max|d| * sigma_max(U)
+    results = compute(setup, "numba")
+    d = reference.tanh_prime(results.rnn_a[1:])
+    shortcut = np.abs(d).max(axis=1) * np.linalg.norm(results.rnn_U, 2)
+    assert np.all(results.rnn_factor_norm[1:] < shortcut * (1 - 1e-6))
+
+
+def test_spectral_norm_matches_lapack_on_hard_matrices():
+    rng = np.random.default_rng(11)
+    cases = [
+        np.zeros((3, 3)),
+        np.array([[-2.5]]),
+        np.eye(4) * 1e-300,  # squares underflow
+        rng.standard_normal((6, 6)) * 1e-160,
+        rng.standard_normal((6, 6)) * 1e150,
+        rng.standard_normal((6, 6)) * 1e-96,  # Gram fine, its squares not: the scaled path
+        rng.standard_normal((6, 6)) * 1e-55,
+        rng.standard_normal((6, 6)) * 1e80,
+        np.diag([1.0, 1.0, 1.0 - 1e-15, 0.5]),  # clustered top
+        np.outer(rng.standard_normal(7), rng.standard_normal(7)),  # rank one
+        np.diag(rng.uniform(0.5, 1.0, 9)) @ np.linalg.qr(rng.standard_normal((9, 9)))[0],
+        # like an (L4) term at H = 40: orthogonal between diagonals, clustered top singular values
+        np.diag(rng.uniform(0.0, 0.25, 40)) @ np.linalg.qr(rng.standard_normal((40, 40)))[0]
+        @ np.diag(rng.uniform(0.0, 1.0, 40)),
+    ]
+    for M in cases:
+        want = np.linalg.norm(M, 2)
+        got = kernels.spectral_norm(np.ascontiguousarray(M))
+        assert got == pytest.approx(want, rel=REL, abs=0.0), M
+
+
+def test_dominant_norm_is_certified_only_when_the_top_singular_value_dominates():
+    rng = np.random.default_rng(5)
+    H = 10
+    Q1, Q2 = (np.linalg.qr(rng.standard_normal((H, H)))[0] for _ in range(2))
+    dominated = Q1 @ np.diag([1.0] + [0.05] * (H - 1)) @ Q2  # like a long product
+    flat = Q1 @ np.diag(np.linspace(1.0, 0.9, H)) @ Q2  # like one step's factor
+    w, Pw = np.empty(H), np.empty(H)
+    u = kernels._start_vector(H)
+    answers = [kernels._dominant_norm(dominated, u, w, Pw) for _ in range(3)]  # u is warm after the first
+    assert answers[0] == -1.0 or answers[0] == pytest.approx(np.linalg.norm(dominated, 2), rel=REL)
+    for got in answers[1:]:
+        assert got == pytest.approx(np.linalg.norm(dominated, 2), rel=REL, abs=0.0)
+    assert kernels._dominant_norm(flat, kernels._start_vector(H), w, Pw) == -1.0  # not certifiable
+    assert kernels._dominant_norm(np.zeros((H, H)), kernels._start_vector(H), w, Pw) == -1.0
+
+
+def test_long_products_take_the_certified_path_and_agree():
+    # An expanding RNN: the product's top singular value soon dominates, so _dominant_norm answers.
+    setup = Setup(hidden_size=8, steps=150, seed=2, knobs=Knobs(U=1.6, W_hf=2.0, W_hi=-1.5, W_ho=1.2))
+    results = compute(setup, "reference")
+    a, U = results.rnn_a, results.rnn_U
+    product = np.eye(8)
+    for t in range(150, 100, -1):
+        product = product @ (reference.tanh_prime(a[t])[:, None] * U)
+        product /= np.abs(product).max()
+    u = kernels._start_vector(8)
+    for _ in range(3):
+        certified = kernels._dominant_norm(product, u, np.empty(8), np.empty(8))
+    assert certified > 0.0
+    # U = 1.6 is chaotic (the forward passes drift apart by round-off): same inputs for both
+    _same_outputs("rnn_longrange_log10", (U, a, setup.steps), ("log10",))
+    _same_outputs("lstm_longrange_log10", (results.lstm_W_h, results.lstm_pre, results.lstm_C, setup.steps),
+                  ("exact_log10", "naive_log10"))
+
