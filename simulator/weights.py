@@ -27,7 +27,8 @@ def _semi_orthogonal(rng: np.random.Generator, rows: int, cols: int) -> np.ndarr
     tall = max(rows, cols)
     q, r = np.linalg.qr(rng.standard_normal((tall, min(rows, cols))))
     q = q * np.sign(np.diag(r))  # sign fix: Haar-distributed
-    return q if rows >= cols else q.T
+    # C order always: the numba kernels are compiled for C-contiguous arrays
+    return np.ascontiguousarray(q if rows >= cols else q.T)
 
 
 @lru_cache(maxsize=32)

@@ -57,3 +57,13 @@ def test_exploding_rnn_at_zero_state_reaches_hundreds_of_decades(backend):
     setup = Setup(hidden_size=1, steps=1000, input=InputSignal(kind="zeros"), knobs=Knobs(U=3.0))
     results = compute(setup, backend)
     assert results.rnn_longrange_log10[0] == pytest.approx(1000 * np.log10(3.0), rel=1e-12)
+
+
+@pytest.mark.parametrize("hidden, inputs", [(1, 1), (1, 3), (2, 3), (5, 2)])
+def test_kernel_inputs_are_c_contiguous(hidden, inputs):
+    # The numba kernels are compiled for C order; another layout would compile again at run time.
+    from simulator.weights import lstm_params, rnn_params
+
+    setup = Setup(hidden_size=hidden, input_size=inputs, steps=2)
+    arrays = [*vars(rnn_params(setup)).values(), *vars(lstm_params(setup)).values()]
+    assert all(array.flags["C_CONTIGUOUS"] for array in arrays)
