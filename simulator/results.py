@@ -8,6 +8,7 @@ with either the numba kernels or the numpy reference (same functions, same array
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import cached_property
 
 import numpy as np
 
@@ -71,8 +72,8 @@ class Results:
     def steps(self) -> int:
         return self.setup.steps
 
-    @property
-    def sigma_max_U(self) -> float:
+    @cached_property
+    def sigma_max_U(self) -> float:  # an SVD: computed once
         return float(np.linalg.norm(self.rnn_U, 2))
 
     def lags(self) -> np.ndarray:

@@ -37,6 +37,11 @@ class Simulation:
         """Validated change of top-level setup fields, e.g. update(hidden_size=8, seed=3)."""
         self.set_setup(self._setup.replace(**changes))
 
+    def adopt_results(self, results: Results) -> None:
+        """Take results computed elsewhere (the app's worker thread) together with their setup."""
+        self._setup, self._results = results.setup, results
+        self.t = min(self.t, results.setup.steps)
+
     @property
     def results(self) -> Results:
         if self._results is None or self._results.setup is not self._setup:

@@ -1,0 +1,210 @@
+"""Responsiveness of the main window (offscreen). Prints a table; not a test.
+
+    QT_QPA_PLATFORM=offscreen python bench/bench_ui.py [--changes 100] [--budget 60]
+
+1. knob change -> repainted latency: move the U slider, wait for the results to be drawn and for
+   plot 2 to receive its paint event; median and 95th percentile over N changes, at
+   (H, T) = (32, 100) and (128, 1000). Baseline in the same run: the bare `simulator.compute`
+   of the same setup on this thread, so the ratio is the window's overhead.
+2. longest UI-thread block while a slider is dragged at 60 Hz (a 2 ms QTimer heartbeat measures
+   the largest gap between its ticks), at (128, 1000).
+3. process start -> window shown and -> first drawn frame (plot 2 painted with data), from a
+   fresh interpreter with a warm numba cache; median of several runs.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")  # as ui/app.py does for the app
+
+# The child process for the start-up measurement: what ui.app.run_app does, with time stamps.
+STARTUP_CHILD = r"""
+import sys, time, json
+start = time.time()
+sys.path.insert(0, sys.argv[1])
+from PySide6.QtCore import QEvent, QObject, QTimer
+from PySide6.QtWidgets import QApplication
+from ui.app import initial_setup_and_view
+from ui.main_window import MainWindow
+stamps = {"python_start": start}
+app = QApplication([])
+setup, view = initial_setup_and_view(None)
+window = MainWindow(setup, warm_up=True)
+if view:
+    window.apply_view_state(view)
+class PaintWatch(QObject):
+    def eventFilter(self, obj, event):
+        if event.type() == QEvent.Type.Paint:
+            stamps.setdefault("shown", time.time())  # the window's first painted pixels
+            if obj is plot and window.results is not None and "first_frame" not in stamps:
+                stamps["first_frame"] = time.time()  # plot 2 painted with data
+                QTimer.singleShot(0, app.quit)
+        return False
+watch = PaintWatch()
+plot = window.long_range_plot.viewport()
+plot.installEventFilter(watch)
+window.centralWidget().installEventFilter(watch)
+window.knobs.installEventFilter(watch)
+window.show()
+QTimer.singleShot(60000, app.quit)
+app.exec()
+window.close()
+print(json.dumps(stamps))
+"""
+
+
+def percentile(values, q):
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(q / 100 * (len(ordered) - 1)))]
+
+
+def bench_startup(runs: int) -> dict:
+    shown, first = [], []
+    for run in range(runs + 1):  # run 0 warms numba's cache and the OS file cache
+        launched = time.time()
+        done = subprocess.run([sys.executable, "-c", STARTUP_CHILD, str(ROOT)], capture_output=True,
+                              text=True, timeout=600, env={**os.environ, "QT_QPA_PLATFORM": "offscreen"})
+        stamps = json.loads(done.stdout.strip().splitlines()[-1])
+        if run:
+            shown.append(stamps["shown"] - launched)
+            first.append(stamps.get("first_frame", float("nan")) - launched)
+    return {"shown": statistics.median(shown), "first_frame": statistics.median(first), "runs": runs}
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--changes", type=int, default=100)
+    parser.add_argument("--budget", type=float, default=90.0, help="seconds per latency measurement")
+    parser.add_argument("--startup-runs", type=int, default=5)
+    args = parser.parse_args()
+
+    from PySide6.QtCore import QEvent, QEventLoop, QObject, QTimer
+    from PySide6.QtWidgets import QApplication
+
+    from simulator import Setup, compute, warm_up
+    from ui.main_window import MainWindow
+    from ui.worker import default_backend
+
+    app = QApplication.instance() or QApplication([])
+    backend = default_backend()
+    if backend == "numba":
+        warm_up()
+    rows = []
+
+    def wait_for(predicate, timeout_s: float) -> bool:
+        """Run the Qt event loop (idle, not a busy loop: that would steal the GIL and a core from
+        the worker) until predicate() holds, polling it every 2 ms."""
+        deadline = time.perf_counter() + timeout_s
+        loop = QEventLoop()
+        poll = QTimer()
+        poll.setInterval(2)
+
+        def check():
+            if predicate() or time.perf_counter() > deadline:
+                loop.quit()
+
+        poll.timeout.connect(check)
+        poll.start()
+        if not predicate():
+            loop.exec()
+        poll.stop()
+        return bool(predicate())
+
+    class PaintWatch(QObject):
+        painted_at = 0.0
+
+        def eventFilter(self, obj, event):
+            if event.type() == QEvent.Type.Paint:
+                self.painted_at = time.perf_counter()
+            return False
+
+    for H, T in ((32, 100), (128, 1000)):
+        setup = Setup(hidden_size=H, steps=T, seed=0)
+        t0 = time.perf_counter()
+        compute(setup, backend=backend)
+        baseline = time.perf_counter() - t0
+        window = MainWindow(setup)
+        window.resize(1600, 1000)
+        window.show()
+        wait_for(lambda: window.results is not None, 3600)
+        watch = PaintWatch()
+        window.long_range_plot.viewport().installEventFilter(watch)
+        drawn = []
+        window.results_changed.connect(lambda: drawn.append(time.perf_counter()))
+        slider = window.knobs.sliders["U"].slider
+        latencies = []
+        started = time.perf_counter()
+        for i in range(args.changes):
+            if time.perf_counter() - started > args.budget:
+                break
+            drawn.clear()
+            value = 50 + (i * 7) % 150  # U in 0.50 .. 1.99
+            if value == slider.value():
+                value += 1
+            t_change = time.perf_counter()
+            slider.setValue(value)
+            if not wait_for(lambda: drawn and watch.painted_at > drawn[0], 3600):
+                break
+            latencies.append(watch.painted_at - t_change)
+        rows.append((f"knob→repainted H={H} T={T}", len(latencies),
+                     statistics.median(latencies) * 1000, percentile(latencies, 95) * 1000, baseline * 1000))
+
+        if (H, T) == (128, 1000):  # the UI thread while a slider is dragged at 60 Hz
+            gaps, last = [0.0], [time.perf_counter()]
+
+            def beat():
+                now = time.perf_counter()
+                gaps.append(now - last[0])
+                last[0] = now
+
+            heartbeat = QTimer()
+            heartbeat.setInterval(2)
+            heartbeat.timeout.connect(beat)
+            drag = QTimer()
+            drag.setInterval(16)
+            position = [100]
+
+            def move():
+                position[0] = 100 + (position[0] - 99) % 100
+                slider.setValue(position[0])
+
+            drag.timeout.connect(move)
+            drag_seconds = min(10.0, args.budget)
+            last[0] = time.perf_counter()
+            heartbeat.start()
+            drag.start()
+            wait_for(lambda: False, drag_seconds)
+            drag.stop()
+            wait_for(lambda: not window.is_computing(), 3600)
+            heartbeat.stop()
+            rows.append((f"longest UI block, 60 Hz drag {drag_seconds:.0f} s, H={H} T={T}", len(gaps) - 1,
+                         statistics.median(gaps) * 1000, max(gaps) * 1000, baseline * 1000))
+        window.close()
+
+    startup = bench_startup(args.startup_runs)
+    print(f"backend: {backend}   (times in ms; baseline = bare simulator.compute of the same setup)")
+    print(f"{'measurement':<48} {'n':>5} {'median':>9} {'p95/max':>9} {'baseline':>9} {'ratio':>7}")
+    for name, n, median, p95, base in rows:
+        print(f"{name:<48} {n:>5} {median:>9.1f} {p95:>9.1f} {base:>9.1f} {median / base:>7.2f}")
+    print(f"{'process start → window shown (warm cache)':<48} {startup['runs']:>5} "
+          f"{startup['shown'] * 1000:>9.0f}")
+    print(f"{'process start → first drawn frame (warm cache)':<48} {startup['runs']:>5} "
+          f"{startup['first_frame'] * 1000:>9.0f}")
+    print("targets: median ≤ 33 ms at (32, 100); UI block ≤ 100 ms at (128, 1000); "
+          "shown ≤ 1500 ms; first frame ≤ 2500 ms")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

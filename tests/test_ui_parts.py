@@ -1,0 +1,141 @@
+"""The window's parts on their own: knob panel, worker, formula panel, plots' display clipping."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+pytest.importorskip("pytestqt")
+from PySide6.QtCore import Qt  # noqa: E402
+
+from simulator import KNOB_NAMES, LOG10_OF_ZERO, Knobs, Setup, compute  # noqa: E402
+from ui.formula_panel import FormulaPanel, fmt, parse_number, signed_sum  # noqa: E402
+from ui.heatmaps import symmetric_level  # noqa: E402
+from ui.knobs import KnobPanel  # noqa: E402
+from ui.plots import clip_log10, display_floor  # noqa: E402
+from ui.worker import ComputeWorker  # noqa: E402
+
+
+@pytest.fixture
+def panel(qtbot):
+    panel = KnobPanel(Setup(hidden_size=2, steps=10))
+    qtbot.addWidget(panel)
+    return panel
+
+
+def test_every_knob_has_a_slider_with_a_tooltip_in_the_notes_notation(panel):
+    assert set(panel.sliders) == set(KNOB_NAMES)
+    assert "(1 − S_t²)·U" in panel.sliders["U"].slider.toolTip()
+    for name in ("W_hi", "W_hf", "W_hg"):
+        assert name in panel.sliders[name].spin.toolTip() and "(L4)" in panel.sliders[name].spin.toolTip()
+    assert "σ(b_f)" in panel.sliders["b_f"].label.toolTip()
+
+
+def test_moving_a_slider_emits_a_validated_setup_and_updates_its_value_box(qtbot, panel):
+    with qtbot.waitSignal(panel.setup_edited) as blocker:
+        panel.sliders["W_hg"].slider.setValue(-125)
+    setup = blocker.args[0]
+    assert setup.knobs.W_hg == -1.25 and panel.sliders["W_hg"].spin.value() == -1.25
+    assert panel.setup() == setup
+
+
+def test_reset_button_and_double_click_restore_the_default(qtbot, panel):
+    panel.sliders["U"].slider.setValue(300)
+    with qtbot.waitSignal(panel.setup_edited) as blocker:
+        qtbot.mouseClick(panel.sliders["U"].reset_button, Qt.MouseButton.LeftButton)
+    assert blocker.args[0].knobs.U == Knobs().U
+    panel.sliders["b_f"].slider.setValue(-300)
+    with qtbot.waitSignal(panel.setup_edited) as blocker:
+        qtbot.mouseDClick(panel.sliders["b_f"].slider, Qt.MouseButton.LeftButton)
+    assert blocker.args[0].knobs.b_f == Knobs().b_f
+
+
+def test_spin_boxes_and_signal_choice_change_the_setup(qtbot, panel):
+    edited = []
+    panel.setup_edited.connect(edited.append)
+    panel.hidden_spin.setValue(5)
+    panel.steps_spin.setValue(77)
+    panel.seed_spin.setValue(9)
+    panel.signal_combo.setCurrentIndex(panel.signal_combo.findData("sine"))
+    panel.amplitude_spin.setValue(0.25)
+    last = edited[-1]
+    assert (last.hidden_size, last.steps, last.seed) == (5, 77, 9)
+    assert last.input.kind == "sine" and last.input.amplitude == 0.25
+    assert len(edited) == 5
+
+
+def test_changing_H_drops_per_unit_offsets_sized_for_the_old_H(qtbot, panel):
+    panel.set_setup(Setup(hidden_size=2, bias_offsets={"b_f": [1.0, 2.0]}))
+    with qtbot.waitSignal(panel.setup_edited) as blocker:
+        panel.hidden_spin.setValue(3)
+    assert blocker.args[0].hidden_size == 3 and blocker.args[0].bias_offsets.b_f is None
+
+
+def test_set_setup_writes_the_widgets_without_emitting(qtbot, panel):
+    edited = []
+    panel.setup_edited.connect(edited.append)
+    setup = Setup(hidden_size=6, steps=33, seed=4, input={"kind": "impulse", "amplitude": 2.0}).with_knob("W_ho", 1.5)
+    panel.set_setup(setup)
+    assert edited == []
+    assert panel.sliders["W_ho"].value() == 1.5 and panel.sliders["W_ho"].slider.value() == 150
+    assert panel.hidden_spin.value() == 6 and panel.steps_spin.value() == 33
+    assert panel.signal_combo.currentData() == "impulse" and panel.amplitude_spin.value() == 2.0
+
+
+def test_worker_computes_only_the_latest_of_requests_made_while_busy(qtbot):
+    worker = ComputeWorker(backend="reference")
+    delivered = []
+    worker.result_ready.connect(lambda rid, results, seconds: delivered.append((rid, results.setup)))
+    try:
+        slow = Setup(hidden_size=24, steps=120)  # keeps the worker busy while we submit more
+        worker.submit(slow)
+        qtbot.waitUntil(lambda: worker.busy, timeout=10_000)
+        later = [Setup(hidden_size=1, steps=5 + i) for i in range(4)]
+        for setup in later:
+            last_id = worker.submit(setup)
+        qtbot.waitUntil(lambda: bool(delivered) and delivered[-1][0] == last_id, timeout=60_000)
+        assert [setup for _, setup in delivered] == [slow, later[-1]]
+    finally:
+        worker.stop()
+
+
+def test_worker_reports_a_failure_instead_of_dying(qtbot):
+    worker = ComputeWorker(backend="no-such-backend")
+    try:
+        with qtbot.waitSignal(worker.failed, timeout=10_000) as blocker:
+            worker.submit(Setup())
+        assert "backend" in blocker.args[1]
+    finally:
+        worker.stop()
+
+
+def test_formula_numbers_format_and_parse_back():
+    assert fmt(0.98765) == "0.988" and fmt(-0.5) == "−0.500" and fmt(0.0) == "0.000"
+    assert fmt(1.5e-7) == "1.500e−07"
+    assert parse_number(fmt(-1.5e-7)) == -1.5e-7
+    assert signed_sum([0.95, 0.02, -0.01, 0.03]) == "0.950 + 0.020 − 0.010 + 0.030"
+
+
+def test_formula_panel_for_H_above_one_says_it_shows_diagonal_means(qtbot):
+    panel = FormulaPanel()
+    qtbot.addWidget(panel)
+    results = compute(Setup(hidden_size=3, steps=8), backend="reference")
+    panel.set_results(results)
+    panel.set_selected_step(5)
+    assert "diagonal" in panel.text() and "t = 5" in panel.text()
+    assert panel.shown["total"] == results.lstm_term_diag_mean[5, 4]
+    panel.set_selected_step(0)
+    assert "initial" in panel.text()
+
+
+def test_display_clipping_keeps_real_values_and_floors_exact_zeros():
+    values = np.array([0.0, -3.0, LOG10_OF_ZERO, -7.5])
+    floor = display_floor(values)
+    assert floor == -9.0
+    np.testing.assert_array_equal(clip_log10(values, floor), [0.0, -3.0, -9.0, -7.5])
+    assert display_floor(np.full(3, LOG10_OF_ZERO)) == -20.0
+
+
+def test_heatmap_levels_are_symmetric_and_at_least_one():
+    assert symmetric_level(np.array([0.2, -0.9])) == 1.0
+    assert symmetric_level(np.array([0.2, -2.3])) == 2.5

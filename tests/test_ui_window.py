@@ -1,0 +1,310 @@
+"""The main window, driven as a user would (pytest-qt, offscreen). Behaviour, never timing."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+import warnings
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+pytest.importorskip("pytestqt")
+from PySide6.QtCore import QPoint, Qt  # noqa: E402
+
+from simulator import TERM_NAMES, Setup  # noqa: E402
+from ui.formula_panel import parse_number  # noqa: E402
+from ui.main_window import MainWindow  # noqa: E402
+
+ROOT = Path(__file__).resolve().parents[1]
+WAIT_MS = 120_000  # first use may compile or load the numba kernels
+
+
+def small_setup(**changes) -> Setup:
+    return Setup(hidden_size=4, steps=40, seed=1).replace(**changes)
+
+
+@pytest.fixture
+def make_window(qtbot):
+    def make(setup: Setup) -> MainWindow:
+        window = MainWindow(setup)
+        qtbot.addWidget(window)
+        with qtbot.waitSignal(window.results_changed, timeout=WAIT_MS):
+            window.show()
+        return window
+
+    return make
+
+
+def change_and_wait(qtbot, window, action) -> None:
+    with qtbot.waitSignal(window.results_changed, timeout=WAIT_MS):
+        action()
+    qtbot.waitUntil(lambda: not window.is_computing(), timeout=WAIT_MS)
+
+
+def type_into(qtbot, spin, text: str) -> None:
+    """Select the value box's text, type a new value and press Enter, like a user."""
+    spin.setFocus()
+    spin.lineEdit().selectAll()
+    qtbot.keyClicks(spin.lineEdit(), text)
+    qtbot.keyClick(spin.lineEdit(), Qt.Key.Key_Return)
+
+
+def slope(x: np.ndarray, y: np.ndarray) -> float:
+    return float(np.polyfit(x, y, 1)[0])
+
+
+def test_window_builds_and_every_panel_shows_data_after_reset(make_window):
+    setup = small_setup()
+    window = make_window(setup)
+    window.run_to_end()
+    window.reset()
+    T, H = setup.steps, setup.hidden_size
+    assert window.simulation.t == 0
+    assert window.simulation.setup == setup
+    # heatmaps: the whole sequence, units x time, finite
+    for key in ("rnn_S", "lstm_h", "lstm_C"):
+        image = window.heatmaps.image_data(key)
+        assert image.shape == (H, T + 1) and image.dtype == np.float32
+        assert np.isfinite(image).all() and np.abs(image).max() > 0
+    # gradient plots
+    assert len(window.factor_plot.rnn_faded.getData()[0]) == T
+    for name in ("rnn", "lstm", "naive"):
+        lags, values = window.long_range_plot.curve_data(name)
+        assert len(lags) == T + 1 and np.isfinite(values).all()
+    assert np.count_nonzero(window.terms_plot.values) >= 2
+    assert np.isfinite(window.bptt_plot.bar_heights("U")).all()
+    assert len(window.bptt_plot.bar_heights("W_hf")) == T
+    # formulas, status bar, unrolled view
+    assert "∂C" in window.formula_panel.text() and "∂S" in window.formula_panel.text()
+    assert "lag" in window.reading_label.text() and "σ_max(U)" in window.sigma_label.text()
+    if window.unrolled_view is not None:
+        assert window.unrolled_view.results() is window.simulation.results
+    assert set(window.plot_widgets) == {"dashboard", "factors", "long-range", "terms", "bptt",
+                                        "heatmaps", "unrolled"}
+    assert window.file_menu is not None and window.export_menu is not None
+
+
+def test_raising_U_through_the_widget_flips_the_rnn_long_range_slope(qtbot, make_window):
+    # Zero input and zero state: S_t = 0, tanh' = 1, so dS_T/dS_k = U^lag exactly (H = 1).
+    setup = Setup(hidden_size=1, steps=60, input={"kind": "zeros"}).with_knob("U", 0.5)
+    window = make_window(setup)
+    lags, values = window.long_range_plot.curve_data("rnn")
+    assert slope(lags, values) == pytest.approx(np.log10(0.5))
+    with qtbot.waitSignal(window.setup_changed, timeout=WAIT_MS):
+        change_and_wait(qtbot, window, lambda: type_into(qtbot, window.knobs.sliders["U"].spin, "2"))
+    assert window.simulation.setup.knobs.U == 2.0
+    assert window.knobs.sliders["U"].slider.value() == 200
+    lags, values = window.long_range_plot.curve_data("rnn")
+    assert slope(lags, values) == pytest.approx(np.log10(2.0))
+    assert slope(lags, values) > 0
+
+
+def test_raising_b_f_brings_the_lstm_factor_closer_to_one(qtbot, make_window):
+    window = make_window(small_setup(hidden_size=8, steps=100).with_knob("b_f", 0.0))
+
+    def distance_from_one() -> float:
+        _, lstm = window.factor_plot.lstm_faded.getData()
+        return float(np.mean(np.abs(lstm - 1.0)))
+
+    before = distance_from_one()
+    change_and_wait(qtbot, window, lambda: window.knobs.sliders["b_f"].slider.setValue(300))
+    assert window.simulation.setup.knobs.b_f == 3.0
+    assert distance_from_one() < before / 3
+
+
+def test_step_adds_exactly_one_step_to_every_view(qtbot, make_window):
+    window = make_window(small_setup())
+    window.reset()
+    for expected in (1, 2, 3):
+        qtbot.keyClick(window, Qt.Key.Key_Right)  # the → shortcut
+        assert window.simulation.t == expected
+        assert window.heatmaps.revealed_columns() == expected + 1
+        assert window.factor_plot.revealed_points() == expected
+        if window.unrolled_view is not None:
+            assert window.unrolled_view.revealed_step() == expected
+        assert window.selected_step() == expected
+
+
+def test_play_advances_pause_stops_reset_returns_to_zero(qtbot, make_window):
+    window = make_window(small_setup(steps=400))
+    window.reset()
+    window.speed_spin.setValue(200)
+    qtbot.keyClick(window, Qt.Key.Key_Space)  # play
+    assert window.is_playing()
+    qtbot.waitUntil(lambda: window.simulation.t >= 5, timeout=10_000)
+    qtbot.keyClick(window, Qt.Key.Key_Space)  # pause
+    assert not window.is_playing()
+    paused_at = window.simulation.t
+    qtbot.wait(100)  # several play intervals: nothing may move while paused
+    assert window.simulation.t == paused_at
+    qtbot.keyClick(window, Qt.Key.Key_R)
+    assert window.simulation.t == 0
+    assert window.heatmaps.revealed_columns() == 1
+    assert window.factor_plot.revealed_points() == 0
+    window.run_to_end()
+    assert window.simulation.t == 400 and window.heatmaps.revealed_columns() == 401
+
+
+def click_plot_at_step(qtbot, plot, t: int) -> None:
+    vb = plot.plotItem.vb
+    y = sum(vb.viewRange()[1]) / 2
+    scene_point = vb.mapViewToScene(pg_point(plot.step_to_x(t), y))
+    widget_point = plot.mapFromScene(scene_point)
+    qtbot.mouseClick(plot.viewport(), Qt.MouseButton.LeftButton, pos=QPoint(round(widget_point.x()), round(widget_point.y())))
+
+
+def pg_point(x: float, y: float):
+    from PySide6.QtCore import QPointF
+
+    return QPointF(x, y)
+
+
+def test_clicking_a_step_selects_it_and_the_formula_shows_the_simulator_numbers(qtbot, make_window):
+    window = make_window(Setup(hidden_size=1, steps=30, seed=3))
+    window.run_to_end()
+    with qtbot.waitSignal(window.selected_step_changed, timeout=5000) as blocker:
+        click_plot_at_step(qtbot, window.factor_plot, 17)
+    t = blocker.args[0]
+    assert abs(t - 17) <= 1  # a pixel's rounding
+    assert window.selected_step() == t == window.heatmaps.selected
+    values = window.simulation.results.lstm_term_values(t)
+    text = window.formula_panel.text()
+    assert f"t = {t}" in text
+    # "= f + via_f + via_i + via_g = sum", the signs written as operators
+    line = next(line.strip() for line in text.splitlines() if line.strip().startswith("= "))
+    _, terms, total = line.split("=")
+    tokens = terms.split()
+    shown = [parse_number(tokens[0])]
+    for operator, magnitude in zip(tokens[1::2], tokens[2::2]):
+        shown.append(parse_number(magnitude) * (1 if operator == "+" else -1))
+    shown.append(parse_number(total.strip()))
+    expected = [values[name] for name in TERM_NAMES]
+    np.testing.assert_allclose(shown, expected, rtol=2e-3, atol=6e-4)
+    assert window.formula_panel.shown == {"rnn": window.simulation.results.rnn_factor_diag_mean[t],
+                                          **values}
+    # the RNN line: (1 - S_t^2) U with the simulator's value
+    rnn = window.simulation.results.rnn_factor_diag_mean[t]
+    assert f"{rnn:.3f}".replace("-", "−") in text
+
+
+def test_extreme_knobs_give_finite_plots_and_no_warnings(qtbot, make_window):
+    window = make_window(small_setup(steps=50))
+    # Zero input and state: the RNN factor is exactly U = 4 at every step, 4^5000 = 10^3010.
+    extreme = Setup(hidden_size=4, steps=5000, seed=2, input={"kind": "zeros"}).with_knob("U", 4.0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        with np.errstate(all="raise"):
+            change_and_wait(qtbot, window, lambda: window.apply_setup(extreme))
+            window.run_to_end()
+            window.set_selected_step(4999)
+    assert window.simulation.setup == extreme
+    for name in ("rnn", "lstm", "naive"):
+        _, values = window.long_range_plot.curve_data(name)
+        assert len(values) == 5001 and np.isfinite(values).all()
+    assert window.long_range_plot.curve_data("rnn")[1].max() == pytest.approx(5000 * np.log10(4.0))
+    for item in (window.factor_plot.rnn_curve, window.factor_plot.lstm_curve,
+                 window.bptt_plot.rnn_bars, window.bptt_plot.lstm_bars):
+        assert np.isfinite(item.getData()[1]).all()
+    assert np.isfinite(window.terms_plot.values).all()
+    for key in ("rnn_S", "lstm_h", "lstm_C"):
+        assert np.isfinite(window.heatmaps.image_data(key)).all()
+
+
+def test_apply_setup_and_view_state_do_not_count_as_user_changes(qtbot, make_window):
+    window = make_window(small_setup())
+    user_changes = []
+    window.setup_changed.connect(lambda: user_changes.append(1))
+    new = small_setup(steps=25).with_knob("W_hf", -1.5)
+    change_and_wait(qtbot, window, lambda: window.apply_setup(new))
+    assert user_changes == []
+    assert window.simulation.setup == new
+    assert window.knobs.sliders["W_hf"].value() == -1.5 and window.knobs.steps_spin.value() == 25
+    window.apply_view_state({"selected_step": 12, "visible_panels": ["factors", "long-range"]})
+    assert window.view_state() == {"selected_step": 12, "visible_panels": ["factors", "long-range"]}
+    assert window.heatmaps.isHidden() and not window.factor_plot.isHidden()
+    window.apply_view_state({"selected_step": 999, "visible_panels": ["heatmaps"]})
+    assert window.selected_step() == 25  # clipped to T
+
+
+def test_main_starts_and_quits_cleanly():
+    done = subprocess.run(
+        [sys.executable, "main.py", "--quit-after", "2"], cwd=ROOT, capture_output=True, text=True,
+        timeout=300, env={**__import__("os").environ, "QT_QPA_PLATFORM": "offscreen"},
+    )
+    assert done.returncode == 0, done.stderr
+    assert "Traceback" not in done.stderr
+
+
+def test_main_rejects_an_unknown_preset_with_one_line():
+    done = subprocess.run(
+        [sys.executable, "main.py", "--preset", "no-such-preset"], cwd=ROOT, capture_output=True,
+        text=True, timeout=120, env={**__import__("os").environ, "QT_QPA_PLATFORM": "offscreen"},
+    )
+    assert done.returncode != 0
+    assert len(done.stderr.strip().splitlines()) == 1 and "no-such-preset" in done.stderr
+
+
+def test_first_launch_says_preparing_kernels_then_shows_results(qtbot):
+    from ui.worker import kernels_available
+
+    window = MainWindow(small_setup(), warm_up=True)
+    qtbot.addWidget(window)
+    if kernels_available():
+        assert "Preparing kernels" in window.busy_label.text()
+        with qtbot.waitSignal(window.worker.warm_up_done, timeout=WAIT_MS):
+            window.show()
+        assert "Preparing" not in window.busy_label.text()
+    else:
+        window.show()
+    qtbot.waitUntil(lambda: window.results is not None, timeout=WAIT_MS)
+    assert window.simulation.setup == small_setup()
+
+
+def test_heatmap_gates_on_demand_hover_read_out_and_click_selects(qtbot, make_window):
+    window = make_window(small_setup())
+    heatmaps = window.heatmaps
+    assert heatmaps.visible_rows() == ["rnn_S", "lstm_h", "lstm_C"]
+    heatmaps.gates_box.setChecked(True)
+    assert heatmaps.visible_rows()[-4:] == ["gate_i", "gate_f", "gate_g", "gate_o"]
+    forget = heatmaps.image_data("gate_f")
+    np.testing.assert_array_equal(forget, window.simulation.results.lstm_gates[:, 1, :].T.astype(np.float32))
+    plot = heatmaps.rows["lstm_C"]["plot"]
+    scene_point = plot.vb.mapViewToScene(pg_point(12, 2))
+    heatmaps._hovered(scene_point)
+    value = window.simulation.results.lstm_C[12, 2]
+    assert "unit 2" in heatmaps.readout.text() and "t = 12" in heatmaps.readout.text()
+    assert f"{value:+.4f}" in heatmaps.readout.text()
+    view_point = heatmaps.graphics.mapFromScene(scene_point)
+    with qtbot.waitSignal(window.selected_step_changed, timeout=5000) as blocker:
+        qtbot.mouseClick(heatmaps.graphics.viewport(), Qt.MouseButton.LeftButton,
+                         pos=QPoint(round(view_point.x()), round(view_point.y())))
+    assert blocker.args == [12]
+    assert window.factor_plot.selection_line.value() == 12
+
+
+@pytest.mark.parametrize("size", [(1280, 800), (1920, 1080)])
+def test_every_panel_gets_room_from_1280x800_up(qtbot, make_window, size):
+    window = make_window(small_setup())
+    window.resize(*size)
+    qtbot.waitUntil(lambda: window.width() == size[0], timeout=5000)
+    for name, widget in window.plot_widgets.items():
+        assert widget.isVisible(), name
+        assert widget.width() >= 200 and widget.height() >= 150, (name, widget.size())
+    assert window.formula_panel.width() >= 250 and window.knobs_dock.isVisible()
+
+
+def test_a_failed_compute_keeps_the_shown_results_and_says_why(qtbot, make_window):
+    window = make_window(small_setup())
+    shown = window.simulation.setup
+    errors = []
+    window.show_error = lambda title, message: errors.append((title, message))
+    window.worker.backend = "no-such-backend"  # the next compute raises in the worker
+    with qtbot.waitSignal(window.worker.failed, timeout=WAIT_MS):
+        window.knobs.sliders["U"].slider.setValue(150)
+    qtbot.waitUntil(lambda: bool(errors), timeout=5000)
+    assert "backend" in errors[-1][1]
+    assert window.simulation.setup == shown and window.requested_setup() == shown
+    assert window.knobs.sliders["U"].value() == shown.knobs.U and not window.is_computing()

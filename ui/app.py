@@ -1,0 +1,78 @@
+"""Start the desktop app: QApplication, main window, extensions (presets, export)."""
+
+from __future__ import annotations
+
+import os
+import sys
+import time
+
+# Before numpy loads: one BLAS thread. The matrices are small (<= 512 x 512); on a 2-core laptop
+# OpenBLAS's threads only compete with the UI thread and the compute worker (UI stalls measured).
+os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
+
+from simulator import Setup  # noqa: E402
+
+START_TIME = time.perf_counter()
+
+
+def initial_setup_and_view(preset_name: str | None) -> tuple[Setup, dict | None]:
+    """The setup (and view state) to start on. Raises ValueError (PresetError) on a bad --preset."""
+    from simulator import presets
+
+    preset = presets.resolve_preset(preset_name) if preset_name else presets.default_preset()
+    return preset.setup, preset.view.model_dump()
+
+
+def attach_extensions(window, args=None) -> None:
+    """Attach the preset (File menu) and export (Export menu, right-click) controllers.
+    `args.preset` names the preset the window started on, so Save writes back to that file."""
+    from ui.export_controller import ExportController
+    from ui.preset_controller import PresetController
+
+    window.preset_controller = PresetController(window, origin=getattr(args, "preset", None))
+    window.export_controller = ExportController(window)
+
+
+def run_app(args) -> int:
+    try:
+        setup, view = initial_setup_and_view(getattr(args, "preset", None))
+    except Exception as exc:  # PresetError, SetupError, OSError: one line, non-zero exit
+        message = " ".join(str(exc).splitlines())
+        print(f"rnn-gradient-lab: {message}", file=sys.stderr)
+        return 2
+
+    from PySide6.QtCore import QTimer
+    from PySide6.QtWidgets import QApplication
+
+    app = QApplication.instance() or QApplication(sys.argv[:1])
+    app.setApplicationName("RNN Gradient Lab")
+    app.setOrganizationName("rnn-gradient-lab")
+
+    from .main_window import MainWindow
+
+    window = MainWindow(setup, warm_up=True)
+    if view:
+        window.apply_view_state(view)
+    attach_extensions(window, args)
+    window.show()
+
+    # First results drawn: reveal the sequence as an animation (a live demo), unless a test;
+    # when it has played, select the step the preset asks for (the selection follows the play).
+    def first_results() -> None:
+        window.results_changed.disconnect(first_results)
+        if getattr(args, "quit_after", None) is None:
+            window.play_action.toggled.connect(intro_finished)
+            window.play()
+
+    def intro_finished(playing: bool) -> None:
+        if not playing:
+            window.play_action.toggled.disconnect(intro_finished)
+            if view and window.simulation.at_end:
+                window.set_selected_step(view.get("selected_step", window.selected_step()))
+
+    window.results_changed.connect(first_results)
+
+    quit_after = getattr(args, "quit_after", None)
+    if quit_after is not None:
+        QTimer.singleShot(int(quit_after * 1000), window.close)
+    return app.exec()

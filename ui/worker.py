@@ -1,0 +1,141 @@
+"""One worker thread for every recompute, so the window never freezes.
+
+`ComputeWorker.submit(setup)` replaces whatever request is still waiting: when the user drags
+a slider faster than the simulator can follow, only the newest setup is computed
+(latest request wins) and the older ones are dropped, never queued. The result comes back to
+the UI thread through a queued signal together with the request's id, so the window can tell
+a current answer from a stale one.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import threading
+import time
+import traceback
+
+from PySide6.QtCore import QObject, Signal
+
+from simulator import Setup, compute
+
+
+def default_backend() -> str:
+    """The numba kernels when they are installed, else the numpy reference (same results)."""
+    return "numba" if importlib.util.find_spec("simulator.kernels") is not None else "reference"
+
+
+def sigma_max_of_U(results) -> float:
+    """sigma_max(U) of the results (a cached SVD; the worker computes it off the UI thread)."""
+    return results.sigma_max_U
+
+
+def kernels_available() -> bool:
+    return default_backend() == "numba"
+
+
+class ComputeWorker(QObject):
+    """Runs `simulator.compute` (and `simulator.warm_up`) on one daemon thread.
+
+    The thread is a Python daemon thread, not a QThread: quitting the app while a long compute
+    runs must not wait for it (nor abort on a QThread destroyed while running). Signals are
+    emitted from that thread; Qt queues them to the UI thread, where this object lives.
+    """
+
+    result_ready = Signal(int, object, float)  # request id, Results, seconds spent computing
+    failed = Signal(int, str)  # request id, message
+    warm_up_done = Signal(float)  # seconds
+
+    def __init__(self, backend: str | None = None):
+        super().__init__()
+        self.backend = backend or default_backend()
+        self._condition = threading.Condition()
+        self._pending: tuple[int, Setup, str | None] | None = None
+        self._warm_after: int | None = None  # warm up once requests up to this id are taken
+        self._next_id = 0
+        self._stopping = False
+        self.busy = False
+        self._thread = threading.Thread(target=self._run, name="rnn-gradient-lab compute", daemon=True)
+        self._thread.start()
+
+    # --- called from the UI thread --------------------------------------------------------
+    def submit(self, setup: Setup, backend: str | None = None) -> int:
+        """Ask for `setup` to be computed (with `backend`, default the worker's); returns the
+        request id. Replaces a request that is still waiting."""
+        with self._condition:
+            self._next_id += 1
+            request_id = self._next_id
+            self._pending = (request_id, setup, backend)
+            self._condition.notify()
+        return request_id
+
+    def warm_up(self) -> None:
+        """Compile (or load from numba's cache) the kernels, after the requests made so far."""
+        with self._condition:
+            self._warm_after = self._next_id
+            self._condition.notify()
+
+    @property
+    def latest_id(self) -> int:
+        with self._condition:
+            return self._next_id
+
+    def stop(self, timeout: float = 0.5) -> None:
+        """Drop waiting work and let the thread end; never waits long for a running compute."""
+        with self._condition:
+            self._stopping = True
+            self._pending = None
+            self._warm_after = None
+            self._condition.notify()
+        self._thread.join(timeout)
+
+    # --- the worker thread ----------------------------------------------------------------
+    def _next_job(self):
+        with self._condition:
+            while not self._stopping and self._pending is None and self._warm_after is None:
+                self._condition.wait()
+            if self._stopping:
+                return None
+            if self._warm_after is not None and (self._pending is None or self._pending[0] > self._warm_after):
+                self._warm_after = None
+                return ("warm",)
+            job, self._pending = self._pending, None
+            return ("compute", *job)
+
+    def _emit(self, signal, *args) -> None:
+        try:
+            signal.emit(*args)
+        except RuntimeError:  # the window (and this QObject) is gone: nobody is listening
+            pass
+
+    def _run(self) -> None:
+        while (job := self._next_job()) is not None:
+            if job[0] == "warm":
+                self._warm_up()
+            else:
+                self._compute(*job[1:])
+
+    def _warm_up(self) -> None:
+        start = time.perf_counter()
+        if self.backend == "numba":
+            try:
+                import simulator
+
+                simulator.warm_up()
+            except Exception:  # a broken kernel must not kill the app: fall back to numpy
+                traceback.print_exc()
+                self.backend = "reference"
+        self._emit(self.warm_up_done, time.perf_counter() - start)
+
+    def _compute(self, request_id: int, setup: Setup, backend: str | None) -> None:
+        self.busy = True
+        start = time.perf_counter()
+        try:
+            results = compute(setup, backend=backend or self.backend)
+            # An SVD: do it here, not on the UI thread (where it stalled behind the BLAS threads).
+            results.sigma_max_U  # noqa: B018 (fill the cache in the worker, not on the UI thread)
+        except Exception as exc:  # reported to the UI, which keeps the previous results
+            self._emit(self.failed, request_id, f"{type(exc).__name__}: {exc}")
+        else:
+            self._emit(self.result_ready, request_id, results, time.perf_counter() - start)
+        finally:
+            self.busy = False
