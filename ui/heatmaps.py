@@ -54,6 +54,7 @@ class HeatmapPanel(QWidget):
         self.graphics = pg.GraphicsLayoutWidget()
         self.graphics.ci.setContentsMargins(2, 2, 2, 2)
         self.graphics.ci.setSpacing(2)
+        self.graphics.ci.layout.setVerticalSpacing(12)  # room between one colour bar's -1 and the next one's +1
         top = QHBoxLayout()
         top.setContentsMargins(4, 0, 4, 0)
         title = QLabel("<b>States, units × time</b>")

@@ -119,7 +119,7 @@ class StepPlot(pg.PlotWidget):
 
     def legend(self, offset=(-8, 8)) -> pg.LegendItem:
         legend = self.plotItem.addLegend(offset=offset, labelTextSize="8pt", verSpacing=-6)
-        legend.setBrush(pg.mkBrush(255, 255, 255, 210))
+        legend.setBrush(pg.mkBrush(255, 255, 255, 150))  # curves stay visible beneath (drag it away if needed)
         legend.setPen(pg.mkPen("#ced4da"))
         return legend
 
