@@ -76,6 +76,23 @@ class Results:
     def sigma_max_U(self) -> float:  # an SVD: computed once
         return float(np.linalg.norm(self.rnn_U, 2))
 
+    def forget_bias(self) -> float:
+        """The b_f of the theory line sigma(b_f)^lag: the knob, plus the largest per-unit offset if any."""
+        offsets = self.setup.bias_offsets.b_f
+        return self.setup.knobs.b_f + (max(offsets) if offsets else 0.0)
+
+    def theory_log10(self, lags: np.ndarray) -> dict[str, np.ndarray]:
+        """Theory lines vs lag: log10 sigma_max(U)^lag (the bound on R2) under "sigma_max_U" and
+        log10 sigma(b_f)^lag (a forget path alone) under "sigma_b_f"."""
+        lags = np.asarray(lags, dtype=np.float64)
+        log10_sigma_bf = -np.logaddexp(0.0, -self.forget_bias()) / np.log(10.0)  # no overflow
+        sigma = self.sigma_max_U
+        if sigma > 0.0:
+            bound = lags * np.log10(sigma)
+        else:  # 0^lag: 1 at lag 0, exactly zero after
+            bound = np.where(lags == 0, 0.0, LOG10_OF_ZERO)
+        return {"sigma_max_U": bound, "sigma_b_f": lags * log10_sigma_bf}
+
     def lags(self) -> np.ndarray:
         """Lag T - k for each entry of the long-range arrays."""
         return self.steps - np.arange(self.steps + 1)

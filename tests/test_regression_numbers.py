@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from simulator import InputSignal, Knobs, Setup, compute
+from simulator import LOG10_OF_ZERO, InputSignal, Knobs, Setup, compute
 
 BACKENDS = ["reference", "numba"]
 
@@ -67,3 +67,20 @@ def test_kernel_inputs_are_c_contiguous(hidden, inputs):
     setup = Setup(hidden_size=hidden, input_size=inputs, steps=2)
     arrays = [*vars(rnn_params(setup)).values(), *vars(lstm_params(setup)).values()]
     assert all(array.flags["C_CONTIGUOUS"] for array in arrays)
+
+
+def test_theory_lines():
+    setup = Setup(hidden_size=3, steps=20, knobs=Knobs(U=1.7, b_f=-40.0))
+    results = compute(setup, "reference")
+    lags = results.lags()
+    theory = results.theory_log10(lags)
+    np.testing.assert_allclose(theory["sigma_max_U"], lags * np.log10(1.7), rtol=1e-12)
+    # log10 sigma(-40) = -40 / ln 10 - log10(1 + e^-40): precise far in the tail
+    np.testing.assert_allclose(theory["sigma_b_f"], lags * (-40.0 / np.log(10.0) - np.log10(1 + np.exp(-40.0))),
+                               rtol=1e-12)
+    # with per-unit offsets the line follows the largest b_f (the slowest-forgetting unit)
+    offsets = Setup.from_dict({**setup.to_dict(), "bias_offsets": {"b_f": [0.0, 41.0, 1.0]}})
+    results = compute(offsets.replace(knobs={**setup.knobs.model_dump(), "U": 0.0}), "reference")
+    sigma_1 = 1.0 / (1.0 + np.exp(-1.0))
+    np.testing.assert_allclose(results.theory_log10(lags)["sigma_b_f"], lags * np.log10(sigma_1), rtol=1e-12)
+    assert np.all(results.theory_log10(lags)["sigma_max_U"][:-1] == LOG10_OF_ZERO)  # U = 0: exactly zero

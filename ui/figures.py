@@ -213,28 +213,12 @@ class Table:
 
 
 def _sigma(x):
-    return 0.5 * (1.0 + np.tanh(0.5 * np.asarray(x, dtype=float)))
+    return float(np.exp(-np.logaddexp(0.0, -x)))
 
 
 def forget_bias(results: Results) -> tuple[float, str]:
-    """The forget-gate bias used by the theory line sigma(b_f)^lag: the knob, or the largest
-    per-unit value (knob + offset) when offsets are set."""
-    setup = results.setup
-    offsets = setup.bias_offsets.b_f
-    if offsets:
-        return setup.knobs.b_f + max(offsets), r"\max\, b_f"
-    return setup.knobs.b_f, "b_f"
-
-
-def theory_log10(results: Results, lags: np.ndarray) -> dict[str, np.ndarray]:
-    """log10 of sigma_max(U)^lag (R2's bound) and sigma(b_f)^lag (a forget path alone)."""
-    out = {}
-    for name, base in (("sigma_max_U", results.sigma_max_U), ("sigma_b_f", float(_sigma(forget_bias(results)[0])))):
-        if base > 0.0:
-            out[name] = lags * math.log10(base)
-        else:  # 0^lag: 1 at lag 0, exactly zero after
-            out[name] = np.where(lags == 0, 0.0, LOG10_OF_ZERO)
-    return out
+    """The forget-gate bias of the theory line sigma(b_f)^lag (Results.forget_bias) and its symbol."""
+    return results.forget_bias(), (r"\max\, b_f" if results.setup.bias_offsets.b_f else "b_f")
 
 
 def plot_tables(results: Results, plot: str, step=None, revealed=None) -> list[Table]:
@@ -257,7 +241,7 @@ def plot_tables(results: Results, plot: str, step=None, revealed=None) -> list[T
     if plot == "long-range":
         k = np.arange(0, r + 1)
         lags = T - k
-        theory = theory_log10(results, lags.astype(float))
+        theory = results.theory_log10(lags)
         return [Table("long-range", {
             "k": k,
             "lag": lags,
@@ -419,7 +403,7 @@ def draw_long_range(fig, results: Results, t: int, r: int, compact: bool = False
     c = table.columns
     T = results.steps
     all_lags = results.lags().astype(float)
-    full_theory = theory_log10(results, all_lags)
+    full_theory = results.theory_log10(all_lags)
     floor, _ = _log_floor(results.rnn_longrange_log10, results.lstm_longrange_log10,
                           results.lstm_naive_longrange_log10, *full_theory.values())
     any_zero = any(bool(_is_zero_log(c[name]).any()) for name in list(c)[2:])

@@ -239,14 +239,12 @@ class LongRangePlot(StepPlot):
         self.rnn_curve.setData(lags, clip_log10(rnn, self.floor)[order])
         self.lstm_curve.setData(lags, clip_log10(exact, self.floor)[order])
         self.naive_curve.setData(lags, clip_log10(naive, self.floor)[order])
-        sigma = sigma_max_of_U(results)
-        if sigma > 0:
-            self.rnn_bound.setData(lags, lags * math.log10(sigma))
+        theory = results.theory_log10(lags)  # the same lines the exports draw
+        if sigma_max_of_U(results) > 0:
+            self.rnn_bound.setData(lags, theory["sigma_max_U"])
         else:
             self.rnn_bound.setData([], [])
-        b_f = results.setup.knobs.b_f
-        log10_sigma_bf = -math.log10(1.0 + math.exp(-b_f)) if b_f > -700 else b_f / math.log(10)
-        self.forget_floor.setData(lags, lags * log10_sigma_bf)
+        self.forget_floor.setData(lags, theory["sigma_b_f"])
         self.plotItem.setXRange(0, max(T, 1), padding=0.02)
         self.plotItem.enableAutoRange(axis="y")
         self.selection_line.setPos(self.step_to_x(self.selected))
