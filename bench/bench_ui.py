@@ -35,8 +35,9 @@ start = time.time()
 sys.path.insert(0, sys.argv[1])
 from PySide6.QtCore import QEvent, QObject, QTimer
 from PySide6.QtWidgets import QApplication
-from ui.app import initial_setup_and_view
+from ui.app import attach_export_in_background, initial_setup_and_view
 from ui.main_window import MainWindow
+from ui.preset_controller import PresetController
 stamps = {"python_start": start}
 app = QApplication([])
 setup, view = initial_setup_and_view(None)
@@ -56,7 +57,9 @@ plot = window.long_range_plot.viewport()
 plot.installEventFilter(watch)
 window.centralWidget().installEventFilter(watch)
 window.knobs.installEventFilter(watch)
+window.preset_controller = PresetController(window)
 window.show()
+attach_export_in_background(window)
 QTimer.singleShot(60000, app.quit)
 app.exec()
 window.close()

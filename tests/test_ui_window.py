@@ -308,3 +308,13 @@ def test_a_failed_compute_keeps_the_shown_results_and_says_why(qtbot, make_windo
     assert "backend" in errors[-1][1]
     assert window.simulation.setup == shown and window.requested_setup() == shown
     assert window.knobs.sliders["U"].value() == shown.knobs.U and not window.is_computing()
+
+
+def test_export_controller_attaches_in_the_background(qtbot, make_window):
+    from ui.app import attach_export_in_background
+
+    window = make_window(small_setup())
+    attach_export_in_background(window)
+    qtbot.waitUntil(lambda: hasattr(window, "export_controller"), timeout=30000)
+    texts = [action.text() for action in window.export_menu.actions()]
+    assert any("Export" in text for text in texts)

@@ -23,14 +23,36 @@ def initial_setup_and_view(preset_name: str | None) -> tuple[Setup, dict | None]
     return preset.setup, preset.view.model_dump()
 
 
-def attach_extensions(window, args=None) -> None:
-    """Attach the preset (File menu) and export (Export menu, right-click) controllers.
-    `args.preset` names the preset the window started on, so Save writes back to that file."""
-    from ui.export_controller import ExportController
-    from ui.preset_controller import PresetController
+def attach_export(window) -> None:
+    """The Export menu and right-click export on every plot."""
+    from ui.export_controller import ExportController  # imports matplotlib: about a second
 
-    window.preset_controller = PresetController(window, origin=getattr(args, "preset", None))
     window.export_controller = ExportController(window)
+
+
+def attach_export_in_background(window) -> None:
+    """The export controller pulls in matplotlib (about a second): import it on a background
+    thread once the window is up, then attach the controller on the UI thread."""
+    import threading
+
+    from PySide6.QtCore import QObject, Signal, Slot
+
+    class ExportLoader(QObject):
+        imported = Signal()
+
+        @Slot()
+        def attach(self) -> None:  # runs on the UI thread (queued: this object lives there)
+            attach_export(window)
+
+    loader = ExportLoader(window)
+    loader.imported.connect(loader.attach)
+
+    def load() -> None:
+        import ui.export_controller  # noqa: F401
+
+        loader.imported.emit()
+
+    threading.Thread(target=load, name="load-export", daemon=True).start()
 
 
 def run_app(args) -> int:
@@ -53,8 +75,11 @@ def run_app(args) -> int:
     window = MainWindow(setup, warm_up=True)
     if view:
         window.apply_view_state(view)
-    attach_extensions(window, args)
+    from ui.preset_controller import PresetController
+
+    window.preset_controller = PresetController(window, origin=getattr(args, "preset", None))
     window.show()
+    attach_export_in_background(window)
 
     # First results drawn: reveal the sequence as an animation (a live demo), unless a test;
     # when it has played, select the step the preset asks for (the selection follows the play).
