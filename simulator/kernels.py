@@ -9,10 +9,9 @@ structural savings that change no value beyond round-off:
   J_t (L6): X' = X diag(alpha) W_ho + Z A_t and Y' = Z diag(f_t), where Z = X diag(beta) + Y,
   alpha = tanh(C_t) sigma'(o), beta = o_t tanh'(C_t). That is one (H x 2H)(2H x H) product per
   step instead of an (H x 2H)(2H x 2H) one.
-- Spectral norms (the costly part, ~7 per step) avoid LAPACK's SVD: exact shortcuts where they
-  exist (diag(f): max|f|; diag(d) U with U a multiple of an orthogonal matrix: s max|d|; H = 1:
-  |m|), a certified power step for dominated long products, otherwise the top eigenvalue of the
-  Gram matrix (see "Spectral norm" below).
+- Spectral norms (the costly part, ~7 per step): exact shortcuts where they exist (diag(f):
+  max|f|; diag(d) U with U a multiple of an orthogonal matrix: s max|d|; H = 1: |m|), a
+  certified power step for dominated long products, otherwise LAPACK's SVD (see below).
 - sigmoid is computed from exp(-|a|) (accurate everywhere); see `sigmoid`.
 """
 
@@ -31,7 +30,7 @@ from .reference import LOG10_OF_ZERO, TERM_NAMES  # noqa: F401  (same constants 
 I, F, G, O = 0, 1, 2, 3  # gate rows
 
 # error_model="numpy": a float division by zero gives inf/nan instead of raising (no checks in the
-# loops); every division here has a nonzero divisor, or is guarded (Laguerre's step).
+# loops); every division here has a nonzero divisor, or is guarded.
 _jit = njit(cache=True, nogil=True, error_model="numpy")
 
 
@@ -128,198 +127,29 @@ def renormalise_vector(vector):
 # ----------------------------------------------------------------------------------------------
 # Spectral norm
 #
-# np.linalg.norm(M, 2) (LAPACK's SVD, ~200 us at H = 64 here) would be called ~7 times per step.
-# Exact and ~2-3x cheaper: the largest eigenvalue of the Gram matrix M^T M (one BLAS product),
-# reduced to tridiagonal form by Householder reflections, then found by Laguerre's method checked by
-# Sturm counts (bisection as the fallback). When max|M| is outside (1e-60, 1e60), M / max|M| is
-# used instead, so tiny norms stay exact (their fourth powers would underflow). The largest eigenvalue of
-# a Gram matrix is well conditioned: the relative error is a few units of round-off, like LAPACK's
-# (measured <= 3e-15 against np.linalg.norm; the tests demand 1e-12).
-# For long products whose top singular value dominates there is a cheaper certified path,
-# `_dominant_norm` (a few matrix-vector products).
-# Iterative methods alone (Lanczos, power) were measured and rejected: the per-step factors have
-# clustered top singular values (s2/s1 ~ 0.98-0.999 at H = 64), so Lanczos needs 15-60 steps to
-# reach 1e-14 and has no cheap certificate that it found the largest one.
+# General matrices: np.linalg.norm(M, 2), LAPACK's SVD, as the reference (~200 us at H = 64).
+# A Gram-matrix tridiagonal eigen-solve tried before was 2-3x cheaper but returned the wrong
+# eigenvalue for nearly degenerate matrices (found by the random-setup test), so it was removed.
+# Exact shortcuts are used where they exist (diag(f): max|f|; gain x orthogonal: s max|d|;
+# H = 1: |m|), and for long products whose top singular value dominates there is a cheaper
+# certified path, `_dominant_norm` (a few matrix-vector products).
 # ----------------------------------------------------------------------------------------------
 
 _FAST = {"contract", "reassoc"}  # lets LLVM vectorise the reductions; no change beyond round-off
 
 
-@njit(cache=True, nogil=True, error_model="numpy", fastmath=_FAST)
-def _tridiagonalise(B, d, e, v, p):
-    """Householder reduction of the symmetric matrix B (its lower triangle, overwritten) to
-    tridiagonal (d, e): d the diagonal, e[k] the entry below d[k]."""
-    n = B.shape[0]
-    for k in range(n - 2):
-        m = k + 1
-        d[k] = B[k, k]
-        x0 = B[m, k]
-        tail = 0.0
-        for i in range(m + 1, n):
-            tail += B[i, k] * B[i, k]
-        if tail == 0.0:  # column already reduced
-            e[k] = x0
-            continue
-        alpha = -np.sqrt(x0 * x0 + tail) if x0 >= 0.0 else np.sqrt(x0 * x0 + tail)
-        size = n - m
-        vt = v[m:]  # views from 0: loops that LLVM can vectorise
-        pt = p[m:]
-        vt[0] = x0 - alpha
-        for i in range(m + 1, n):
-            v[i] = B[i, k]
-        tau = 2.0 / (vt[0] * vt[0] + tail)
-        # p = tau B22 v, reading only the lower triangle of B22 (row j: B[j, m..j])
-        for jj in range(size):
-            pt[jj] = 0.0
-        for j in range(m, n):
-            row = B[j, m:j + 1]
-            last = j - m
-            s = tau * v[j]
-            acc = row[last] * vt[last]
-            for jj in range(last):
-                acc += row[jj] * vt[jj]
-                pt[jj] += s * row[jj]
-            pt[last] += tau * acc
-        K = 0.0
-        for jj in range(size):
-            K += pt[jj] * vt[jj]
-        K *= 0.5 * tau
-        for jj in range(size):  # w = p - K v
-            pt[jj] -= K * vt[jj]
-        for i in range(m, n):  # lower triangle of B22 -= v w^T + w v^T
-            row = B[i, m:i + 1]
-            vi, wi = v[i], p[i]
-            for jj in range(i - m + 1):
-                row[jj] -= vi * pt[jj] + wi * vt[jj]
-        e[k] = alpha
-    if n >= 2:
-        d[n - 2] = B[n - 2, n - 2]
-        e[n - 2] = B[n - 1, n - 2]
-    d[n - 1] = B[n - 1, n - 1]
-
-
 @_jit
-def _count_below(d, e2, x, pivmin):
-    """Number of eigenvalues of the tridiagonal (d, e) below x (Sturm sequence)."""
-    q = d[0] - x
-    count = 1 if q < 0.0 else 0
-    for i in range(1, d.shape[0]):
-        if abs(q) < pivmin:
-            q = -pivmin
-        q = d[i] - x - e2[i - 1] / q
-        if q < 0.0:
-            count += 1
-    return count
-
-
-@_jit
-def _laguerre_sums(d, e2, x):
-    """For p(x) = det(T - x I): (G, Hs) = (sum 1/(x - l_i), sum 1/(x - l_i)^2) over the eigenvalues
-    l_i of T, from the ratios q_i of the Sturm recurrence and their derivatives. x > max l_i."""
-    q, dq, ddq = d[0] - x, -1.0, 0.0
-    G = dq / q
-    Hs = -(ddq * q - dq * dq) / (q * q)
-    for i in range(1, d.shape[0]):
-        c = e2[i - 1]
-        q_new = d[i] - x - c / q
-        dq_new = -1.0 + c * dq / (q * q)
-        ddq_new = c * (ddq * q - 2.0 * dq * dq) / (q * q * q)
-        q, dq, ddq = q_new, dq_new, ddq_new
-        G += dq / q
-        Hs -= (ddq * q - dq * dq) / (q * q)
-    return G, Hs
-
-
-@_jit
-def _tridiagonal_top_eigenvalue(d, e, e2):
-    """Largest eigenvalue of the symmetric tridiagonal (d, e), to round-off (d, e are rescaled).
-
-    Laguerre's method from a Gershgorin bound above: for a polynomial with real roots it moves
-    monotonically down to the largest root, cubically near it. The result is then checked by two
-    Sturm counts (no eigenvalue above it, one within 1e-14 below); bisection takes over otherwise.
-    """
-    n = d.shape[0]
-    if n == 1:
-        return d[0]
-    lo, hi, big = d[0], d[0], 0.0
-    for i in range(n):
-        radius = (abs(e[i - 1]) if i > 0 else 0.0) + (abs(e[i]) if i < n - 1 else 0.0)
-        hi = max(hi, d[i] + radius)  # Gershgorin
-        lo = max(lo, d[i])
-        big = max(big, abs(d[i]) + radius)
-    if big == 0.0:
-        return 0.0
-    # work on T / big (eigenvalues in [-1, 1]): the cubes in the Laguerre sums stay representable
-    for i in range(n):
-        d[i] /= big
-    for i in range(n - 1):
-        e[i] /= big
-        e2[i] = e[i] * e[i]
-    lo, hi = lo / big, hi / big
-    pivmin = 1e-290
-    x = hi * (1.0 + 1e-12) + 1e-290
-    for _ in range(60):
-        if _count_below(d, e2, x, pivmin) != n:  # not above every eigenvalue: stop, bisect
-            break
-        hi = x
-        G, Hs = _laguerre_sums(d, e2, x)
-        disc = (n - 1) * (n * Hs - G * G)
-        step = n / (G + np.sqrt(max(disc, 0.0)))
-        if not (step > 0.0) or not (step < 4.0) or step <= 1e-16 * abs(x):
-            break  # converged, or a non-finite sum (x on an eigenvalue): bisection finishes
-        x = x - step
-    # verify: hi is above every eigenvalue; is one within 1e-14 below it?
-    near = hi - 1e-14 * abs(hi)
-    if _count_below(d, e2, near, pivmin) < n:
-        lo = max(lo, near)
-    for _ in range(200):  # bisection (only the last few bits unless Laguerre stalled)
-        if hi - lo <= 4.0e-16 * max(abs(lo), abs(hi)):
-            break
-        mid = 0.5 * (lo + hi)
-        if mid <= lo or mid >= hi:
-            break
-        if _count_below(d, e2, mid, pivmin) == n:
-            hi = mid
-        else:
-            lo = mid
-    return 0.5 * (lo + hi) * big
-
-
-@_jit
-def _norm_workspace(H):
-    return (np.empty((H, H)), np.empty((H, H)), np.empty(H), np.empty(H), np.empty(H),
-            np.empty(H), np.empty(H))
-
-
-@_jit
-def _spectral_norm(M, work):
+def _spectral_norm(M):
     """Largest singular value of M (H x H), as the reference's np.linalg.norm(M, 2)."""
     if M.shape[0] == 1 and M.shape[1] == 1:
         return abs(M[0, 0])
-    scaled, gram, d, e, e2, v, p = work
-    n = M.shape[0]
-    size = 0.0
-    for i in range(n):
-        for j in range(n):
-            size = max(size, abs(M[i, j]))
-    if size == 0.0:
-        return 0.0
-    if 1e-60 < size < 1e60:  # Gram entries and their squares (in _tridiagonalise) stay normal
-        np.dot(M.T, M, gram)
-        size = 1.0
-    else:
-        for i in range(n):
-            for j in range(n):
-                scaled[i, j] = M[i, j] / size
-        np.dot(scaled.T, scaled, gram)
-    _tridiagonalise(gram, d, e, v, p)
-    return size * np.sqrt(max(_tridiagonal_top_eigenvalue(d, e, e2), 0.0))
+    return np.linalg.norm(np.ascontiguousarray(M), 2)
 
 
 @_jit
 def spectral_norm(M):
-    """np.linalg.norm(M, 2) for a square matrix (allocates its workspace: for tests and one-offs)."""
-    return _spectral_norm(M, _norm_workspace(M.shape[0]))
+    """np.linalg.norm(M, 2) for a square matrix (for tests and one-offs)."""
+    return _spectral_norm(M)
 
 
 @njit(cache=True, nogil=True, error_model="numpy", fastmath=_FAST)
@@ -379,13 +209,13 @@ def _log10(norm, log10_scale):
 
 
 @_jit
-def _chain_log10_norm(M, log10_scale, u, w, Pw, work):
+def _chain_log10_norm(M, log10_scale, u, w, Pw):
     """log10 of ||M|| 10**log10_scale for a running product M (certified fast path first)."""
     norm = -1.0
     if M.shape[0] > 1:
         norm = _dominant_norm(M, u, w, Pw)
     if norm < 0.0:
-        norm = _spectral_norm(M, work)
+        norm = _spectral_norm(M)
     return _log10(norm, log10_scale)
 
 
@@ -457,7 +287,6 @@ def rnn_factor_summary(U, a):
     gain = _orthogonal_gain(U) if H > 1 else -1.0
     factor = np.empty((H, H))
     d = np.empty(H)
-    work = _norm_workspace(H)
     for t in range(1, T + 1):
         trace = 0.0
         largest = 0.0
@@ -472,7 +301,7 @@ def rnn_factor_summary(U, a):
             for i in range(H):
                 for j in range(H):
                     factor[i, j] = d[i] * U[i, j]
-            norm[t] = _spectral_norm(factor, work)
+            norm[t] = _spectral_norm(factor)
     return norm, diag_mean
 
 
@@ -484,7 +313,6 @@ def rnn_longrange_log10(U, a, horizon):
     product = np.eye(H)
     scaled = np.empty((H, H))
     log10_scale = 0.0
-    work = _norm_workspace(H)
     u, w, Pw = _start_vector(H), np.empty(H), np.empty(H)
     for k in range(horizon - 1, -1, -1):
         # product @ diag(tanh'(a_{k+1})) U   (latest step on the left)
@@ -494,7 +322,7 @@ def rnn_longrange_log10(U, a, horizon):
                 scaled[i, j] = product[i, j] * d
         np.dot(scaled, U, product)
         log10_scale += renormalise(product)
-        out[k] = _chain_log10_norm(product, log10_scale, u, w, Pw, work)
+        out[k] = _chain_log10_norm(product, log10_scale, u, w, Pw)
     return out
 
 
@@ -580,7 +408,6 @@ def lstm_factor_summary(W_h, pre, C):
     weight_of = (F, I, G)
     term = np.empty((H, H))
     total = np.empty((H, H))
-    work = _norm_workspace(H)
     for t in range(1, T + 1):
         _dh_dC(pre, C, t - 1, D_prev)
         _gate_path_scales(pre, C, t, scales[0], scales[1], scales[2])
@@ -606,12 +433,12 @@ def lstm_factor_summary(W_h, pre, C):
                     total[i, j] += v
                 trace += term[i, i]
             diag_mean[t, 1 + p] = trace / H
-            norm[t, 1 + p] = _spectral_norm(term, work)
+            norm[t, 1 + p] = _spectral_norm(term)
         trace = 0.0
         for i in range(H):
             trace += total[i, i]
         diag_mean[t, 4] = trace / H
-        norm[t, 4] = _spectral_norm(total, work)
+        norm[t, 4] = _spectral_norm(total)
     return norm, diag_mean
 
 
@@ -635,7 +462,6 @@ def lstm_longrange_log10(W_h, pre, C, horizon):
     D_prev = np.empty(H)
     D_k = np.empty(H)
     dC_dC = np.empty((H, H))
-    work = _norm_workspace(H)
     u_exact, u_naive, w, Pw = _start_vector(H), _start_vector(H), np.empty(H), np.empty(H)
     for k in range(horizon - 1, -1, -1):
         t = k + 1
@@ -678,8 +504,8 @@ def lstm_longrange_log10(W_h, pre, C, horizon):
         for i in range(H):
             for j in range(H):
                 dC_dC[i, j] = X[i, j] * D_k[j] + Y[i, j]
-        exact[k] = _chain_log10_norm(dC_dC, rows_scale, u_exact, w, Pw, work)
-        naive[k] = _chain_log10_norm(chain, chain_scale, u_naive, w, Pw, work)
+        exact[k] = _chain_log10_norm(dC_dC, rows_scale, u_exact, w, Pw)
+        naive[k] = _chain_log10_norm(chain, chain_scale, u_naive, w, Pw)
     return exact, naive
 
 
