@@ -97,7 +97,7 @@ def main() -> int:
 
     from simulator import Setup, compute, warm_up
     from ui.main_window import MainWindow
-    from ui.worker import default_backend
+    from simulator import default_backend
 
     app = QApplication.instance() or QApplication([])
     backend = default_backend()

@@ -7,6 +7,7 @@ with either the numba kernels or the numpy reference (same functions, same array
 
 from __future__ import annotations
 
+import importlib.util
 from dataclasses import dataclass, field
 from functools import cached_property
 
@@ -19,6 +20,11 @@ from .weights import GATES, base_matrices, initial_states, input_sequence, lstm_
 
 BACKENDS = ("numba", "reference")
 LSTM_RECURRENT = ("W_hi", "W_hf", "W_hg", "W_ho")  # same order as GATES
+
+
+def default_backend() -> str:
+    """The numba kernels when they are installed, else the numpy reference (same results)."""
+    return "numba" if importlib.util.find_spec("simulator.kernels") is not None else "reference"
 
 
 def _backend_module(backend: str):
@@ -179,4 +185,4 @@ def compute(setup: Setup, backend: str = "numba") -> Results:
     )
 
 
-__all__ = ["BACKENDS", "GATES", "LOG10_OF_ZERO", "LSTM_RECURRENT", "Results", "TERM_NAMES", "compute"]
+__all__ = ["BACKENDS", "default_backend", "GATES", "LOG10_OF_ZERO", "LSTM_RECURRENT", "Results", "TERM_NAMES", "compute"]

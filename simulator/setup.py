@@ -9,7 +9,6 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 MAX_HIDDEN = 512
@@ -161,6 +160,3 @@ def describe_validation_error(exc: ValidationError) -> str:
         lines.append(f"{where}: {msg}")
     return "; ".join(lines)
 
-
-def is_finite_number(value: object) -> bool:
-    return isinstance(value, (int, float)) and not isinstance(value, bool) and bool(np.isfinite(value))

@@ -14,7 +14,6 @@ from PySide6.QtWidgets import QFrame, QTextBrowser, QVBoxLayout, QWidget
 
 from simulator import TERM_NAMES, Results
 
-from .worker import sigma_max_of_U
 
 MINUS = "−"
 
@@ -103,7 +102,7 @@ class FormulaPanel(QWidget):
             rows.append(
                 "<p style='margin:0 0 0 10px'>∂S<sub>t</sub>/∂S<sub>t−1</sub> = diag(1 − S<sub>t</sub>²)·U"
                 f" &nbsp;→&nbsp; diagonal mean = <b>{fmt(rnn_value)}</b>, "
-                f"‖·‖₂ = {fmt(rnn_norm)} ≤ σ_max(U) = {fmt(sigma_max_of_U(r))}</p>"
+                f"‖·‖₂ = {fmt(rnn_norm)} ≤ σ_max(U) = {fmt(r.sigma_max_U)}</p>"
             )
 
         rows.append("<p style='margin:6px 0 0 0'><b style='color:#1864ab'>LSTM</b> (L4)</p>")

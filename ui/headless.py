@@ -18,7 +18,6 @@ No Qt is imported on this path (matplotlib's Agg backend only).
 
 from __future__ import annotations
 
-import importlib.util
 import os
 import sys
 import tempfile
@@ -50,14 +49,14 @@ BACKEND_VARIABLE = "RNN_GRADIENT_LAB_BACKEND"  # "numba" or "reference": overrid
 def pick_backend() -> str:
     """numba when the kernels exist, else the numpy reference; the environment variable
     RNN_GRADIENT_LAB_BACKEND can force one (tests use the reference: no compile time)."""
-    from simulator import BACKENDS
+    from simulator import BACKENDS, default_backend
 
     forced = os.environ.get(BACKEND_VARIABLE, "").strip().lower()
     if forced:
         if forced not in BACKENDS:
             raise HeadlessError(f"{BACKEND_VARIABLE}={forced!r}: use one of {', '.join(BACKENDS)}")
         return forced
-    return "numba" if importlib.util.find_spec("simulator.kernels") is not None else "reference"
+    return default_backend()
 
 
 def _one_line(text: object) -> str:

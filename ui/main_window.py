@@ -31,14 +31,14 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from simulator import LOG10_OF_ZERO, Results, Setup, Simulation
+from simulator import LOG10_OF_ZERO, Results, Setup, Simulation, default_backend
 
 from . import PLOT_NAMES
 from .formula_panel import FormulaPanel
 from .heatmaps import HeatmapPanel
 from .knobs import KnobPanel
 from .plots import BPTTPlot, FactorPlot, LongRangePlot, TermsPlot
-from .worker import ComputeWorker, default_backend, kernels_available, sigma_max_of_U
+from .worker import ComputeWorker, kernels_available
 
 pg.setConfigOptions(antialias=True, background="w", foreground="#212529")
 
@@ -381,7 +381,7 @@ class MainWindow(QMainWindow):
         self.formula_panel.set_results(results)
         self.formula_panel.set_selected_step(self._selected)
         self._update_step_labels()
-        self.sigma_label.setText(f"σ_max(U) = {sigma_max_of_U(results):.3g}  ")
+        self.sigma_label.setText(f"σ_max(U) = {results.sigma_max_U:.3g}  ")
         self.reading_label.setText(reading(results))
         latest = request_id == self.worker.latest_id
         if not self._warming_up:

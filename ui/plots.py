@@ -18,7 +18,6 @@ from PySide6.QtGui import QColor, QFont
 
 from simulator import LOG10_OF_ZERO, TERM_NAMES, Results
 
-from .worker import sigma_max_of_U
 
 RNN_COLOUR = "#d9480f"  # orange-red: vanilla RNN everywhere
 LSTM_COLOUR = "#1864ab"  # blue: LSTM everywhere
@@ -166,7 +165,7 @@ class FactorPlot(StepPlot):
             self.rnn_y = np.asarray(results.rnn_factor_norm[1:], dtype=np.float64)
             self.lstm_y = np.asarray(results.lstm_term_norm[1:, 4], dtype=np.float64)
             self.set_left_label(f"spectral norm ‖·‖₂ (H = {H})")
-            sigma = sigma_max_of_U(results)
+            sigma = results.sigma_max_U
             sigma_text = f"σ_max(U) = {sigma:.3g} (bound on RNN)"
         if sigma_text != self.sigma_line.label.format:
             self.sigma_line.label.setFormat(sigma_text)
@@ -240,7 +239,7 @@ class LongRangePlot(StepPlot):
         self.lstm_curve.setData(lags, clip_log10(exact, self.floor)[order])
         self.naive_curve.setData(lags, clip_log10(naive, self.floor)[order])
         theory = results.theory_log10(lags)  # the same lines the exports draw
-        if sigma_max_of_U(results) > 0:
+        if results.sigma_max_U > 0:
             self.rnn_bound.setData(lags, theory["sigma_max_U"])
         else:
             self.rnn_bound.setData([], [])

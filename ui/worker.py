@@ -9,24 +9,13 @@ a current answer from a stale one.
 
 from __future__ import annotations
 
-import importlib.util
 import threading
 import time
 import traceback
 
 from PySide6.QtCore import QObject, Signal
 
-from simulator import Setup, compute
-
-
-def default_backend() -> str:
-    """The numba kernels when they are installed, else the numpy reference (same results)."""
-    return "numba" if importlib.util.find_spec("simulator.kernels") is not None else "reference"
-
-
-def sigma_max_of_U(results) -> float:
-    """sigma_max(U) of the results (a cached SVD; the worker computes it off the UI thread)."""
-    return results.sigma_max_U
+from simulator import Setup, compute, default_backend
 
 
 def kernels_available() -> bool:
