@@ -72,6 +72,7 @@ class Results:
     lstm_delta: np.ndarray  # (T+1, 4, H) dL/d(gate pre-activation) mantissas
     lstm_delta_log10_scale: np.ndarray
     bases: dict = field(repr=False, default_factory=dict)
+    backend: str = "reference"  # which kernels computed the arrays
 
     # --- sizes and theory -----------------------------------------------------------------
     @property
@@ -128,8 +129,8 @@ class Results:
         Entry 0 (no step 0) and exactly-zero contributions are LOG10_OF_ZERO."""
         delta, scale, state = self._delta_and_prev_state(weight)
         out = np.full(self.steps + 1, LOG10_OF_ZERO)
-        delta_norm = np.linalg.norm(delta[1:], axis=1)
-        state_norm = np.linalg.norm(state[:-1], axis=1)  # ||S_{k-1}|| for k = 1..T
+        delta_norm = np.sqrt(np.einsum("ki,ki->k", delta[1:], delta[1:]))  # row norms (mantissas: no overflow)
+        state_norm = np.sqrt(np.einsum("ki,ki->k", state[:-1], state[:-1]))  # ||S_{k-1}|| for k = 1..T
         nonzero = (delta_norm > 0) & (state_norm > 0)
         with np.errstate(divide="ignore"):
             logs = np.log10(delta_norm) + np.log10(state_norm) + scale[1:]
@@ -153,36 +154,99 @@ class Results:
         return np.outer(delta[k], state[k - 1]) * 10.0 ** scale[k]
 
 
-def compute(setup: Setup, backend: str = "numba") -> Results:
-    kern = _backend_module(backend)
-    T = setup.steps
-    x = input_sequence(setup)
-    S0, h0, C0 = initial_states(setup)
-    target = np.float64(setup.target)
+# What each network's arrays depend on. A knob change that touches only one network (U for the
+# RNN; W_h*, b_* for the LSTM) leaves the other's arrays valid, so `compute(..., previous=...)`
+# reuses them instead of recomputing (tests/test_partial_recompute.py checks every field).
+_RNN_WEIGHTS = ("U", "W_x", "V")
+_LSTM_WEIGHTS = ("W_hi", "W_hf", "W_hg", "W_ho", "W_xi", "W_xf", "W_xg", "W_xo", "V")
 
+
+def _shared_inputs(setup: Setup) -> tuple:
+    return (setup.hidden_size, setup.input_size, setup.steps, setup.seed, setup.input,
+            setup.target, setup.knobs.input_gain)
+
+
+def _explicit_weights(setup: Setup, names: tuple[str, ...]) -> dict:
+    return {name: rows for name, rows in (setup.weights or {}).items() if name in names}
+
+
+def rnn_inputs(setup: Setup) -> tuple:
+    """Everything the RNN's arrays depend on (compared with ==)."""
+    return (_shared_inputs(setup), setup.knobs.U, setup.initial.S0, _explicit_weights(setup, _RNN_WEIGHTS))
+
+
+def lstm_inputs(setup: Setup) -> tuple:
+    """Everything the LSTM's arrays depend on (compared with ==)."""
+    k = setup.knobs
+    return (_shared_inputs(setup), (k.W_hi, k.W_hf, k.W_hg, k.W_ho, k.b_i, k.b_f, k.b_g, k.b_o),
+            setup.bias_offsets, setup.initial.h0, setup.initial.C0,
+            _explicit_weights(setup, _LSTM_WEIGHTS))
+
+
+_RNN_FIELDS = ("x", "rnn_U", "rnn_a", "rnn_S", "rnn_factor_norm", "rnn_factor_diag_mean",
+               "rnn_longrange_log10", "rnn_delta", "rnn_delta_log10_scale")
+_LSTM_FIELDS = ("lstm_W_h", "lstm_pre", "lstm_gates", "lstm_h", "lstm_C", "lstm_term_norm",
+                "lstm_term_diag_mean", "lstm_longrange_log10", "lstm_naive_longrange_log10",
+                "lstm_delta", "lstm_delta_log10_scale")
+
+
+def _compute_rnn(setup: Setup, kern, x: np.ndarray) -> dict:
+    T = setup.steps
+    S0 = initial_states(setup)[0]
+    target = np.float64(setup.target)
     rnn = rnn_params(setup)
     rnn_a, rnn_S = kern.rnn_forward(rnn.W_x, rnn.U, rnn.b, x, S0)
     rnn_norm, rnn_diag = kern.rnn_factor_summary(rnn.U, rnn_a)
     rnn_long = kern.rnn_longrange_log10(rnn.U, rnn_a, T)
     rnn_delta, rnn_scale = kern.rnn_bptt(rnn.U, rnn.V, rnn.c, target, rnn_a, rnn_S, T)
+    return dict(x=x, rnn_U=rnn.U, rnn_a=rnn_a, rnn_S=rnn_S,
+                rnn_factor_norm=rnn_norm, rnn_factor_diag_mean=rnn_diag,
+                rnn_longrange_log10=rnn_long, rnn_delta=rnn_delta, rnn_delta_log10_scale=rnn_scale)
 
+
+def _compute_lstm(setup: Setup, kern, x: np.ndarray) -> dict:
+    T = setup.steps
+    _, h0, C0 = initial_states(setup)
+    target = np.float64(setup.target)
     lstm = lstm_params(setup)
     pre, gates, h, C = kern.lstm_forward(lstm.W_x, lstm.W_h, lstm.b, x, h0, C0)
     term_norm, term_diag = kern.lstm_factor_summary(lstm.W_h, pre, C)
     exact, naive = kern.lstm_longrange_log10(lstm.W_h, pre, C, T)
     lstm_delta, lstm_scale = kern.lstm_bptt(lstm.W_h, lstm.V, lstm.c, target, pre, gates, h, C, T)
+    return dict(lstm_W_h=lstm.W_h, lstm_pre=pre, lstm_gates=gates, lstm_h=h, lstm_C=C,
+                lstm_term_norm=term_norm, lstm_term_diag_mean=term_diag,
+                lstm_longrange_log10=exact, lstm_naive_longrange_log10=naive,
+                lstm_delta=lstm_delta, lstm_delta_log10_scale=lstm_scale)
 
-    return Results(
-        setup=setup, x=x,
-        rnn_U=rnn.U, rnn_a=rnn_a, rnn_S=rnn_S,
-        rnn_factor_norm=rnn_norm, rnn_factor_diag_mean=rnn_diag,
-        rnn_longrange_log10=rnn_long, rnn_delta=rnn_delta, rnn_delta_log10_scale=rnn_scale,
-        lstm_W_h=lstm.W_h, lstm_pre=pre, lstm_gates=gates, lstm_h=h, lstm_C=C,
-        lstm_term_norm=term_norm, lstm_term_diag_mean=term_diag,
-        lstm_longrange_log10=exact, lstm_naive_longrange_log10=naive,
-        lstm_delta=lstm_delta, lstm_delta_log10_scale=lstm_scale,
-        bases=base_matrices(setup),
-    )
+
+def _read_only(arrays: dict) -> dict:
+    for value in arrays.values():
+        value.setflags(write=False)  # shared between Results objects when reused
+    return arrays
+
+
+def compute(setup: Setup, backend: str = "numba", previous: Results | None = None) -> Results:
+    """Every array for `setup`. With `previous` (results of an earlier setup, same backend), the
+    arrays of a network whose inputs did not change are taken over from it instead of recomputed:
+    turning U recomputes only the RNN, turning a gate knob only the LSTM (identical values)."""
+    kern = _backend_module(backend)
+    previous = previous if previous is not None and previous.backend == backend else None
+    reuse_rnn = previous is not None and rnn_inputs(previous.setup) == rnn_inputs(setup)
+    reuse_lstm = previous is not None and lstm_inputs(previous.setup) == lstm_inputs(setup)
+    x = previous.x if (reuse_rnn or reuse_lstm) else input_sequence(setup)
+    x.setflags(write=False)
+    if reuse_rnn:
+        rnn = {name: getattr(previous, name) for name in _RNN_FIELDS}
+    else:
+        rnn = _read_only(_compute_rnn(setup, kern, x))
+    if reuse_lstm:
+        lstm = {name: getattr(previous, name) for name in _LSTM_FIELDS}
+    else:
+        lstm = _read_only(_compute_lstm(setup, kern, x))
+    results = Results(setup=setup, **rnn, **lstm, bases=base_matrices(setup), backend=backend)
+    if reuse_rnn and "sigma_max_U" in previous.__dict__:  # same U: keep the cached SVD
+        results.sigma_max_U = previous.sigma_max_U
+    return results
 
 
 __all__ = ["BACKENDS", "default_backend", "GATES", "LOG10_OF_ZERO", "LSTM_RECURRENT", "Results", "TERM_NAMES", "compute"]

@@ -25,7 +25,8 @@ class Simulation:
 
     def set_setup(self, setup: Setup) -> None:
         """Replace the setup (already validated: it is a Setup) and recompute. t is kept in range."""
-        results = compute(setup, self.backend)  # compute first: a failure changes nothing
+        # compute first: a failure changes nothing; an unchanged network's arrays are reused
+        results = compute(setup, self.backend, previous=self._results)
         self._setup, self._results = setup, results
         self.t = min(self.t, setup.steps)
 

@@ -43,6 +43,7 @@ class ComputeWorker(QObject):
         self._next_id = 0
         self._stopping = False
         self.busy = False
+        self._last_results = None  # worker thread only: lets compute() reuse an unchanged network
         self._thread = threading.Thread(target=self._run, name="rnn-gradient-lab compute", daemon=True)
         self._thread.start()
 
@@ -119,12 +120,14 @@ class ComputeWorker(QObject):
         self.busy = True
         start = time.perf_counter()
         try:
-            results = compute(setup, backend=backend or self.backend)
+            # previous=: turning U recomputes only the RNN, a gate knob only the LSTM
+            results = compute(setup, backend=backend or self.backend, previous=self._last_results)
             # An SVD: do it here, not on the UI thread (where it stalled behind the BLAS threads).
             results.sigma_max_U  # noqa: B018 (fill the cache in the worker, not on the UI thread)
         except Exception as exc:  # reported to the UI, which keeps the previous results
             self._emit(self.failed, request_id, f"{type(exc).__name__}: {exc}")
         else:
+            self._last_results = results
             self._emit(self.result_ready, request_id, results, time.perf_counter() - start)
         finally:
             self.busy = False
