@@ -263,3 +263,17 @@ def test_hover_text_reads_the_simulator_numbers(qtbot, short_results):
     view.set_revealed_step(3)
     assert view.hover_text(5) == "t = 5 (not reached yet)"
     assert view.hover_text(31) == ""
+
+
+def test_state_colours_are_the_lookup_table_entries():
+    # the fast 4-byte lookup must give exactly lut[index] (states arrive as (T+1, H), transposed here)
+    from ui.unrolled_view import _lut, _state_rgba, STATE_COLORMAP
+
+    lut = _lut(STATE_COLORMAP)
+    values = np.random.default_rng(0).uniform(-1.2, 1.2, size=(7, 5))
+    values[0, 0], values[1, 1] = np.nan, np.inf
+    rgba = _state_rgba(values, 1.0, lut)
+    v = np.nan_to_num(values.T, nan=0.0, posinf=1.0, neginf=-1.0)
+    expected = lut[np.clip((v + 1.0) * 127.5, 0, 255).astype(np.uint8)]
+    assert rgba.shape == (5, 7, 4) and rgba.flags.c_contiguous
+    np.testing.assert_array_equal(rgba, expected)

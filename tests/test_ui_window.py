@@ -70,6 +70,8 @@ def test_window_builds_and_every_panel_shows_data_after_reset(make_window):
         assert image.shape == (H, T + 1) and image.dtype == np.float32
         assert np.isfinite(image).all() and np.abs(image).max() > 0
     # gradient plots
+    assert len(window.factor_plot.t) == T and np.isfinite(window.factor_plot.rnn_y).all()
+    # the faded curve draws only the part not yet revealed (t = 0: all of it)
     assert len(window.factor_plot.rnn_faded.getData()[0]) == T
     for name in ("rnn", "lstm", "naive"):
         lags, values = window.long_range_plot.curve_data(name)
@@ -106,8 +108,7 @@ def test_raising_b_f_brings_the_lstm_factor_closer_to_one(qtbot, make_window):
     window = make_window(small_setup(hidden_size=8, steps=100).with_knob("b_f", 0.0))
 
     def distance_from_one() -> float:
-        _, lstm = window.factor_plot.lstm_faded.getData()
-        return float(np.mean(np.abs(lstm - 1.0)))
+        return float(np.mean(np.abs(window.factor_plot.lstm_y - 1.0)))
 
     before = distance_from_one()
     change_and_wait(qtbot, window, lambda: window.knobs.sliders["b_f"].slider.setValue(300))

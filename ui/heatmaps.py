@@ -130,6 +130,7 @@ class HeatmapPanel(QWidget):
         if self.results is not None:
             for row in self.rows.values():
                 row["data"] = np.zeros((0, 0), np.float32)  # force axes and bars to be redone
+                row["source"] = None
             self._shown_steps = -1
             self.set_results(self.results)
 
@@ -142,6 +143,11 @@ class HeatmapPanel(QWidget):
             arrays[f"gate_{g}"] = results.lstm_gates[:, gate_index, :]
         for key in self.visible_rows():
             row = self.rows[key]
+            # Turning U leaves the LSTM's arrays untouched (the same objects): nothing to redraw.
+            source = results.lstm_gates if key.startswith("gate_") else arrays[key]
+            if row.get("source") is source:
+                continue
+            row["source"] = source
             data = np.ascontiguousarray(np.nan_to_num(arrays[key]).T, dtype=np.float32)  # (H, T+1)
             level = symmetric_level(data) if key == "lstm_C" else 1.0
             unchanged_shape = row["data"].shape == data.shape and row["level"] == level

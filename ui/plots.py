@@ -27,6 +27,9 @@ SELECT_COLOUR = "#2b8a3e"  # green: the selected step in every view
 TERM_COLOURS = ("#1864ab", "#e67700", "#c2255c", "#2f9e44", "#212529")
 TERM_LABELS = ("forget f_t", "via W_hf", "via W_hi", "via W_hg", "sum")
 FADED_ALPHA = 70  # the part of a curve not yet revealed by the transport
+# Above this many points a curve has several points per pixel column of a plot: antialiasing a
+# zigzag that dense shows no difference but doubles its paint time (measured at T = 1000).
+ANTIALIAS_MAX_POINTS = 400
 
 
 def clip_log10(values: np.ndarray, floor: float) -> np.ndarray:
@@ -45,6 +48,35 @@ def display_floor(*arrays: np.ndarray, margin: float = 1.0, default: float = -20
         if real.size:
             lows.append(real.min())
     return (math.floor(min(lows)) - margin) if lows else default
+
+
+def nice_step(span: float) -> float:
+    """A 1-2-5 step that cuts `span` into at most ~8 intervals."""
+    raw = span / 8.0
+    magnitude = 10.0 ** math.floor(math.log10(raw))
+    for factor in (1.0, 2.0, 5.0, 10.0):
+        if raw <= factor * magnitude:
+            return factor * magnitude
+    return 10.0 * magnitude
+
+
+def sticky_range(current: tuple[float, float] | None, low: float, high: float) -> tuple[float, float]:
+    """A y range holding [low, high], snapped to a 1-2-5 grid, that stays put while the data fits.
+
+    While a knob is dragged the data moves a little on every change: keeping the axis still
+    (unless the data leaves the range or shrinks to under a third of it) is calmer to watch and
+    spares pyqtgraph an auto-range pass and a re-layout of the axis on every frame.
+    """
+    if not (math.isfinite(low) and math.isfinite(high)):
+        return current if current is not None else (-1.0, 1.0)
+    if current is not None:
+        a, b = current
+        if a <= low and high <= b and (high - low) >= (b - a) / 3.0:
+            return current
+    span = max(high - low, 1e-9 * max(1.0, abs(high), abs(low)))
+    padded_low, padded_high = low - 0.06 * span, high + 0.06 * span
+    step = nice_step(padded_high - padded_low)
+    return (math.floor(padded_low / step) * step, math.ceil(padded_high / step) * step)
 
 
 def faded(colour: str, alpha: int = FADED_ALPHA) -> QColor:
@@ -77,6 +109,29 @@ class StepPlot(pg.PlotWidget):
         self.plotItem.addItem(self.selection_line, ignoreBounds=True)
         self.scene().sigMouseClicked.connect(self._clicked)
         self.setMinimumSize(200, 150)
+
+    def set_y_data_range(self, *arrays: np.ndarray) -> None:
+        """Set the y range to hold the finite values of `arrays` (see `sticky_range`)."""
+        values = np.concatenate([np.ravel(np.asarray(a, dtype=np.float64)) for a in arrays])
+        values = values[np.isfinite(values)]
+        if not values.size:
+            return
+        new = sticky_range(getattr(self, "_y_range", None), float(values.min()), float(values.max()))
+        if new != getattr(self, "_y_range", None):
+            self._y_range = new
+            self.plotItem.setYRange(*new, padding=0)
+
+    def set_curve_antialias(self, points: int) -> None:
+        """Antialias the curves unless they are denser than the plot's pixels (see ANTIALIAS_MAX_POINTS)."""
+        antialias = points <= ANTIALIAS_MAX_POINTS
+        for item in self.plotItem.listDataItems():
+            item.opts["antialias"] = antialias  # applied at the item's next setData
+
+    def set_title_text(self, text: str) -> None:
+        """Set the title only when it changes (its HTML layout costs a few ms)."""
+        if getattr(self, "_title_text", None) != text:
+            self._title_text = text
+            self.setTitle(text, size="11pt")
 
     def set_left_label(self, text: str) -> None:
         """Set the y label only when it changes (re-laying out its HTML costs a few ms)."""
@@ -176,10 +231,9 @@ class FactorPlot(StepPlot):
             self.range_keeper.setData([0.0, 0.0], [sigma + 0.08 * max(abs(sigma), 1.0), 1.0])
         else:
             self.range_keeper.setData([0.0], [1.0])
-        self.rnn_faded.setData(self.t, self.rnn_y)
-        self.lstm_faded.setData(self.t, self.lstm_y)
+        self.set_curve_antialias(results.steps)
         self.plotItem.setXRange(0, max(results.steps, 1), padding=0.02)
-        self.plotItem.enableAutoRange(axis="y")
+        self.set_y_data_range(self.rnn_y, self.lstm_y, self.range_keeper.getData()[1])
         self._revealed_changed()
 
     def revealed_points(self) -> int:
@@ -191,6 +245,10 @@ class FactorPlot(StepPlot):
         n = min(self.revealed, len(self.t))
         self.rnn_curve.setData(self.t[:n], self.rnn_y[:n])
         self.lstm_curve.setData(self.t[:n], self.lstm_y[:n])
+        # the faded curves draw only what is not revealed yet (from the last revealed point on)
+        start = max(n - 1, 0)
+        self.rnn_faded.setData(self.t[start:], self.rnn_y[start:])
+        self.lstm_faded.setData(self.t[start:], self.lstm_y[start:])
 
 
 class LongRangePlot(StepPlot):
@@ -235,6 +293,7 @@ class LongRangePlot(StepPlot):
         self.floor = display_floor(rnn, exact, naive)
         order = np.argsort(lags)
         lags = lags[order]
+        self.set_curve_antialias(T)
         self.rnn_curve.setData(lags, clip_log10(rnn, self.floor)[order])
         self.lstm_curve.setData(lags, clip_log10(exact, self.floor)[order])
         self.naive_curve.setData(lags, clip_log10(naive, self.floor)[order])
@@ -245,7 +304,9 @@ class LongRangePlot(StepPlot):
             self.rnn_bound.setData([], [])
         self.forget_floor.setData(lags, theory["sigma_b_f"])
         self.plotItem.setXRange(0, max(T, 1), padding=0.02)
-        self.plotItem.enableAutoRange(axis="y")
+        # the theory lines do not set the range: they may run off far below the data
+        self.set_y_data_range(self.rnn_curve.getData()[1], self.lstm_curve.getData()[1],
+                              self.naive_curve.getData()[1])
         self.selection_line.setPos(self.step_to_x(self.selected))
 
     def curve_data(self, name: str) -> tuple[np.ndarray, np.ndarray]:
@@ -315,11 +376,11 @@ class TermsPlot(StepPlot):
             self.norm_dots.setData([], [])
         has_dots = self.results.setup.hidden_size > 1 and t >= 1
         for i, (label, value) in enumerate(zip(self.value_labels, self.values)):
-            label.setText(f"{value:.3g}")
-            label.setAnchor((0.5, 1.0))
+            if label.toPlainText() != f"{value:.3g}":  # a text layout costs ~0.2 ms
+                label.setText(f"{value:.3g}")
             # above the bar, its norm marker and the zero line: never on a marker or the axis labels
             label.setPos(i, max(value, self.norms[i] if has_dots else 0.0, 0.0))
-        self.setTitle(f"③ ∂C_t/∂C_{{t-1}} terms (L4) at t = {t}", size="11pt")
+        self.set_title_text(f"③ ∂C_t/∂C_{{t-1}} terms (L4) at t = {t}")
         top = max(1.1, float(np.max(np.r_[self.values, self.norms])) * 1.2)
         bottom = min(0.0, float(np.min(self.values)) * 1.2)
         self.plotItem.setYRange(bottom - 0.05, top, padding=0)
@@ -350,11 +411,12 @@ class BPTTPlot(StepPlot):
         lstm = np.asarray(results.bptt_log10("W_hf"))[1:]
         self.floor = display_floor(rnn, lstm)
         edges = np.arange(T + 1, dtype=np.float64) + 0.5  # bar k spans k +- 1/2, k = 1..T
+        self.set_curve_antialias(T)
         for item, values in ((self.rnn_bars, rnn), (self.lstm_bars, lstm)):
             item.setData(edges, clip_log10(values, self.floor))
             item.setFillLevel(self.floor)
         self.plotItem.setXRange(0, max(T, 1) + 0.5, padding=0.02)
-        self.plotItem.enableAutoRange(axis="y")
+        self.set_y_data_range(clip_log10(rnn, self.floor), clip_log10(lstm, self.floor), [self.floor])
         # An exactly-zero gradient has no logarithm: say so instead of letting the floor look like data.
         zero = [name for name, values in (("∂L_T/∂U", rnn), ("∂L_T/∂W_hf", lstm))
                 if not np.any(values > LOG10_OF_ZERO / 2)]

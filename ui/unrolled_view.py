@@ -99,7 +99,9 @@ def _state_rgba(values: np.ndarray, limit: float, lut: np.ndarray) -> np.ndarray
     """(T+1, H) states -> (H, T+1, 4) colours with fixed symmetric levels +-limit."""
     v = np.nan_to_num(values.T, nan=0.0, posinf=limit, neginf=-limit)
     index = np.clip((v / limit + 1.0) * 127.5, 0, 255).astype(np.uint8)
-    return np.ascontiguousarray(lut[index])
+    # one 4-byte lookup per cell instead of four 1-byte ones (3x faster at 128 x 1000)
+    colours = np.ascontiguousarray(lut, dtype=np.uint8).view(np.uint32).reshape(256)
+    return np.ascontiguousarray(colours[index]).view(np.uint8).reshape(*index.shape, 4)
 
 
 def gradient_scale(*log10_arrays: np.ndarray) -> tuple[int, int]:
@@ -855,13 +857,25 @@ class UnrolledView(QWidget):
         self.plot_item.getAxis("bottom").showLabel(self.height() >= COMPACT_HEIGHT)
         super().resizeEvent(event)
 
+    def _state_image(self, name: str, values: np.ndarray, limit: float) -> QImage:
+        """The cells' colours of one state array, redone only when the array changed: turning U
+        leaves the LSTM's arrays (the same objects) as they were, and 3 x 128 x 1000 colours
+        cost ~15 ms of the UI thread."""
+        cache = self.__dict__.setdefault("_state_images", {})
+        cached = cache.get(name)
+        if cached is not None and cached[0] is values and cached[1] == limit:
+            return cached[2]
+        image = _rgba_image(_state_rgba(values, limit, self._state_lut))
+        cache[name] = (values, limit, image)
+        return image
+
     def _prepare(self, r: Results) -> dict:
         """Colours and widths for every step, computed once per result set."""
         limit_C = float(np.nanmax(np.abs(r.lstm_C))) if r.lstm_C.size else 1.0
         limit_C = max(1.0, _nice_ceiling(limit_C))
-        rnn_rgba = _state_rgba(r.rnn_S, 1.0, self._state_lut)
-        C_rgba = _state_rgba(r.lstm_C, limit_C, self._state_lut)
-        h_rgba = _state_rgba(r.lstm_h, 1.0, self._state_lut)
+        rnn_img = self._state_image("rnn", r.rnn_S, 1.0)
+        C_img = self._state_image("C", r.lstm_C, limit_C)
+        h_img = self._state_image("h", r.lstm_h, 1.0)
         rnn_factor = np.nan_to_num(r.rnn_factor_norm, nan=0.0, posinf=1e300)  # (R1)
         lstm_factor = np.nan_to_num(r.lstm_term_norm[:, 4], nan=0.0, posinf=1e300)  # (L4) total
         lo, hi = gradient_scale(r.rnn_longrange_log10, r.lstm_longrange_log10)
@@ -873,7 +887,7 @@ class UnrolledView(QWidget):
         data = {
             "hidden": r.rnn_S.shape[1], "limit_C": limit_C,
             "rnn_S": r.rnn_S, "lstm_C": r.lstm_C, "lstm_h": r.lstm_h,
-            "rnn_img": _rgba_image(rnn_rgba), "C_img": _rgba_image(C_rgba), "h_img": _rgba_image(h_rgba),
+            "rnn_img": rnn_img, "C_img": C_img, "h_img": h_img,
             "rnn_factor": rnn_factor, "lstm_factor": lstm_factor,
             "rnn_width": factor_to_width(rnn_factor), "lstm_width": factor_to_width(lstm_factor),
         }
