@@ -9,9 +9,11 @@ structural savings that change no value beyond round-off:
   J_t (L6): X' = X diag(alpha) W_ho + Z A_t and Y' = Z diag(f_t), where Z = X diag(beta) + Y,
   alpha = tanh(C_t) sigma'(o), beta = o_t tanh'(C_t). That is one (H x 2H)(2H x H) product per
   step instead of an (H x 2H)(2H x 2H) one.
-- Spectral norms (the costly part, ~7 per step): exact shortcuts where they exist (diag(f):
-  max|f|; diag(d) U with U a multiple of an orthogonal matrix: s max|d|; H = 1: |m|), a
-  certified power step for dominated long products, otherwise LAPACK's SVD (see below).
+- Spectral norms (the costly part, ~4 per step: the (L4) sum and the three long-range chains;
+  each (L4) term's own norm is computed on demand, one step at a time, by
+  `Results.lstm_term_norms`): exact shortcuts where they exist (diag(d) U with U a multiple of
+  an orthogonal matrix: s max|d|; H = 1: |m|), a certified power step for dominated long
+  products, otherwise LAPACK's SVD (see below).
 - sigmoid is computed from exp(-|a|) (accurate everywhere); see `sigmoid`.
 """
 
@@ -399,24 +401,21 @@ def _gate_path_scales(pre, C, t, via_f, via_i, via_g):
 
 @_jit
 def lstm_factor_summary(W_h, pre, C):
-    """Per t and term (TERM_NAMES order): spectral norm and diagonal mean of (L4), each (T + 1, 5)."""
+    """Per t: spectral norm of the (L4) sum, (T + 1,), and diagonal means of the terms and the sum, (T + 1, 5)."""
     T, H = pre.shape[0] - 1, C.shape[1]
-    norm, diag_mean = np.zeros((T + 1, 5)), np.zeros((T + 1, 5))
+    total_norm, diag_mean = np.zeros(T + 1), np.zeros((T + 1, 5))
     D_prev = np.empty(H)
     f = np.empty(H)
     scales = np.empty((3, H))  # rows: via W_hf, W_hi, W_hg
     weight_of = (F, I, G)
-    term = np.empty((H, H))
     total = np.empty((H, H))
     for t in range(1, T + 1):
         _dh_dC(pre, C, t - 1, D_prev)
         _gate_path_scales(pre, C, t, scales[0], scales[1], scales[2])
-        largest_f, trace_f = 0.0, 0.0
+        trace_f = 0.0
         for i in range(H):
             f[i] = sigmoid(pre[t, F, i])
-            largest_f = max(largest_f, abs(f[i]))
             trace_f += f[i]
-        norm[t, 0] = largest_f  # ||diag(f)|| = max|f|
         diag_mean[t, 0] = trace_f / H
         for i in range(H):
             for j in range(H):
@@ -429,17 +428,16 @@ def lstm_factor_summary(W_h, pre, C):
                 s = scales[p, i]
                 for j in range(H):
                     v = s * W[i, j] * D_prev[j]  # (L4) diag(scale) W D_{t-1}
-                    term[i, j] = v
                     total[i, j] += v
-                trace += term[i, i]
+                    if i == j:
+                        trace += v
             diag_mean[t, 1 + p] = trace / H
-            norm[t, 1 + p] = _spectral_norm(term)
         trace = 0.0
         for i in range(H):
             trace += total[i, i]
         diag_mean[t, 4] = trace / H
-        norm[t, 4] = _spectral_norm(total)
-    return norm, diag_mean
+        total_norm[t] = _spectral_norm(total)
+    return total_norm, diag_mean
 
 
 @_jit

@@ -165,16 +165,23 @@ def lstm_factor_terms(W_h, pre, C, t):
 
 
 def lstm_factor_summary(W_h, pre, C):
-    """Per t and term (TERM_NAMES order): spectral norm and diagonal mean, each (T + 1, 5)."""
+    """Per t: the spectral norm of the (L4) sum, (T + 1,), and the diagonal mean of each term and
+    of the sum in TERM_NAMES order, (T + 1, 5). (Each term's own norm: `lstm_term_norms`, on demand.)"""
     T = pre.shape[0] - 1
-    norm, diag_mean = np.zeros((T + 1, 5)), np.zeros((T + 1, 5))
+    total_norm, diag_mean = np.zeros(T + 1), np.zeros((T + 1, 5))
     for t in range(1, T + 1):
         terms = lstm_factor_terms(W_h, pre, C, t)
         terms = (*terms, sum(terms))
         for j, term in enumerate(terms):
-            norm[t, j] = np.linalg.norm(term, 2)
             diag_mean[t, j] = np.mean(np.diag(term))
-    return norm, diag_mean
+        total_norm[t] = np.linalg.norm(terms[-1], 2)
+    return total_norm, diag_mean
+
+
+def lstm_term_norms(W_h, pre, C, t):
+    """Spectral norms of the four (L4) terms and of their sum at step t >= 1, (5,), TERM_NAMES order."""
+    terms = lstm_factor_terms(W_h, pre, C, t)
+    return np.array([np.linalg.norm(term, 2) for term in (*terms, sum(terms))])
 
 
 def lstm_state_jacobian(W_h, pre, C, t):

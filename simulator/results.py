@@ -65,7 +65,7 @@ class Results:
     lstm_gates: np.ndarray  # (T+1, 4, H) i, f, g, o
     lstm_h: np.ndarray  # (T+1, H)
     lstm_C: np.ndarray  # (T+1, H)
-    lstm_term_norm: np.ndarray  # (T+1, 5) ||term|| per TERM_NAMES (L4)
+    lstm_factor_norm: np.ndarray  # (T+1,) ||dC_t/dC_{t-1}||, the norm of the (L4) sum
     lstm_term_diag_mean: np.ndarray  # (T+1, 5) diagonal means (signed values when H = 1)
     lstm_longrange_log10: np.ndarray  # (T+1,) log10 ||dC_T/dC_k|| exact (L7)
     lstm_naive_longrange_log10: np.ndarray  # (T+1,) log10 ||prod of (L4) factors||
@@ -112,6 +112,30 @@ class Results:
         """(L4) at step t: the four terms and their sum, as H x H matrices, keyed by TERM_NAMES."""
         terms = reference.lstm_factor_terms(self.lstm_W_h, self.lstm_pre, self.lstm_C, t)
         return dict(zip(TERM_NAMES, (*terms, sum(terms))))
+
+    def lstm_term_norms(self, t: int) -> np.ndarray:
+        """Spectral norms of the four (L4) terms and their sum at step t (TERM_NAMES order), (5,).
+        On demand: the app shows them for the selected step only (4 SVDs; cached per step)."""
+        if not 1 <= t <= self.steps:
+            return np.zeros(5)
+        cache = self.__dict__.setdefault("_term_norms", {})
+        if t not in cache:
+            if self.setup.hidden_size == 1:  # 1 x 1: the norm is |value|
+                cache[t] = np.abs(self.lstm_term_diag_mean[t])
+            else:
+                cache[t] = reference.lstm_term_norms(self.lstm_W_h, self.lstm_pre, self.lstm_C, t)
+            cache[t].setflags(write=False)
+        return cache[t]
+
+    @cached_property
+    def lstm_term_norm(self) -> np.ndarray:
+        """(T+1, 5) every step's `lstm_term_norms` (row 0 zero), for tables and exports. Costly for
+        large H and T (4 SVDs per step): computed on first use."""
+        out = np.zeros((self.steps + 1, 5))
+        for t in range(1, self.steps + 1):
+            out[t] = self.lstm_term_norms(t)
+        out.setflags(write=False)
+        return out
 
     def lstm_term_values(self, t: int) -> dict[str, float]:
         """The signed per-term summary at step t (exact values when H = 1; diagonal means otherwise)."""
@@ -185,7 +209,7 @@ def lstm_inputs(setup: Setup) -> tuple:
 
 _RNN_FIELDS = ("x", "rnn_U", "rnn_a", "rnn_S", "rnn_factor_norm", "rnn_factor_diag_mean",
                "rnn_longrange_log10", "rnn_delta", "rnn_delta_log10_scale")
-_LSTM_FIELDS = ("lstm_W_h", "lstm_pre", "lstm_gates", "lstm_h", "lstm_C", "lstm_term_norm",
+_LSTM_FIELDS = ("lstm_W_h", "lstm_pre", "lstm_gates", "lstm_h", "lstm_C", "lstm_factor_norm",
                 "lstm_term_diag_mean", "lstm_longrange_log10", "lstm_naive_longrange_log10",
                 "lstm_delta", "lstm_delta_log10_scale")
 
@@ -210,11 +234,11 @@ def _compute_lstm(setup: Setup, kern, x: np.ndarray) -> dict:
     target = np.float64(setup.target)
     lstm = lstm_params(setup)
     pre, gates, h, C = kern.lstm_forward(lstm.W_x, lstm.W_h, lstm.b, x, h0, C0)
-    term_norm, term_diag = kern.lstm_factor_summary(lstm.W_h, pre, C)
+    total_norm, term_diag = kern.lstm_factor_summary(lstm.W_h, pre, C)
     exact, naive = kern.lstm_longrange_log10(lstm.W_h, pre, C, T)
     lstm_delta, lstm_scale = kern.lstm_bptt(lstm.W_h, lstm.V, lstm.c, target, pre, gates, h, C, T)
     return dict(lstm_W_h=lstm.W_h, lstm_pre=pre, lstm_gates=gates, lstm_h=h, lstm_C=C,
-                lstm_term_norm=term_norm, lstm_term_diag_mean=term_diag,
+                lstm_factor_norm=total_norm, lstm_term_diag_mean=term_diag,
                 lstm_longrange_log10=exact, lstm_naive_longrange_log10=naive,
                 lstm_delta=lstm_delta, lstm_delta_log10_scale=lstm_scale)
 

@@ -161,7 +161,7 @@ def test_csv_factors_terms_bptt_heatmaps_equal_the_simulator(results, tmp_path):
     header, rows = _read_csv(figures.write_csv(results, "factors", tmp_path / "f.csv", revealed=t))
     assert len(rows) == t  # steps 1..t: only the revealed steps, as plotted (as the app's transport)
     np.testing.assert_array_equal(_column(header, rows, "rnn_dS_t_dS_t-1_norm"), results.rnn_factor_norm[1: t + 1])
-    np.testing.assert_array_equal(_column(header, rows, "lstm_dC_t_dC_t-1_norm"), results.lstm_term_norm[1: t + 1, 4])
+    np.testing.assert_array_equal(_column(header, rows, "lstm_dC_t_dC_t-1_norm"), results.lstm_factor_norm[1: t + 1])
 
     header, rows = _read_csv(figures.write_csv(results, "terms", tmp_path / "t.csv", step=t))
     assert [row[header.index("term")] for row in rows] == [*TERM_NAMES, "rnn_factor"]

@@ -160,10 +160,11 @@ def test_lstm_step_factor_L4_terms_sum(backend, setup):
         terms = results.lstm_factor_terms(t)
         assert_matches(terms["forget_path"] + terms["via_W_hf"] + terms["via_W_hi"] + terms["via_W_hg"], fd)
         assert_matches(terms["total"], fd)
-        assert results.lstm_term_norm[t, 4] == pytest.approx(spectral(fd), rel=REL, abs=1e-9)
+        assert results.lstm_factor_norm[t] == pytest.approx(spectral(fd), rel=REL, abs=1e-9)  # the kernel's
+        assert results.lstm_term_norms(t)[4] == pytest.approx(spectral(fd), rel=REL, abs=1e-9)  # on demand
         assert results.lstm_term_diag_mean[t, 4] == pytest.approx(np.mean(np.diag(fd)), rel=REL, abs=1e-9)
         for j, name in enumerate(("forget_path", "via_W_hf", "via_W_hi", "via_W_hg")):
-            assert results.lstm_term_norm[t, j] == pytest.approx(spectral(terms[name]), rel=1e-12, abs=1e-14)
+            assert results.lstm_term_norms(t)[j] == pytest.approx(spectral(terms[name]), rel=1e-12, abs=1e-14)
 
 
 @pytest.mark.parametrize("backend", BACKENDS)
@@ -260,7 +261,8 @@ def test_notes_scalar_formula_equals_kernel(backend, setup):
         via_W_hg = o_prev * tanh_prime_C_prev * i * (1 - g**2) * W_hg
         notes = [forget_path, via_W_hf, via_W_hi, via_W_hg, forget_path + via_W_hf + via_W_hi + via_W_hg]
         np.testing.assert_allclose(results.lstm_term_diag_mean[t], np.ravel(notes), rtol=1e-12, atol=1e-14)
-        np.testing.assert_allclose(results.lstm_term_norm[t], np.abs(np.ravel(notes)), rtol=1e-12, atol=1e-14)
+        np.testing.assert_allclose(results.lstm_term_norms(t), np.abs(np.ravel(notes)), rtol=1e-12, atol=1e-14)
+        assert results.lstm_factor_norm[t] == pytest.approx(abs(notes[-1]), rel=1e-12, abs=1e-14)
         # RNN: dS_t/dS_{t-1} = (1 - S_t^2) U
         rnn = (1 - results.rnn_S[t, 0] ** 2) * k.U
         assert results.rnn_factor_diag_mean[t] == pytest.approx(rnn, rel=1e-9, abs=1e-14)

@@ -47,7 +47,7 @@ def test_lag_5000_at_U_5_is_finite(backend):
     for name in ("U", "W_hf", "W_hi", "W_hg", "W_ho"):
         assert np.all(np.isfinite(results.bptt_log10(name)))
     for array in (results.rnn_longrange_log10, results.lstm_longrange_log10,
-                  results.lstm_naive_longrange_log10, results.rnn_factor_norm, results.lstm_term_norm):
+                  results.lstm_naive_longrange_log10, results.rnn_factor_norm, results.lstm_factor_norm, results.lstm_term_norm):
         assert np.all(np.isfinite(array))
 
 

@@ -259,7 +259,7 @@ def test_hover_text_reads_the_simulator_numbers(qtbot, short_results):
     assert text.startswith("t = 5")
     assert f"S = {short_results.rnn_S[5, 0]:+.3f}" in text
     assert f"‖∂S_t/∂S_t−1‖ = {short_results.rnn_factor_norm[5]:.3f}" in text
-    assert f"‖∂C_t/∂C_t−1‖ = {short_results.lstm_term_norm[5, 4]:.3f}" in text
+    assert f"‖∂C_t/∂C_t−1‖ = {short_results.lstm_factor_norm[5]:.3f}" in text
     view.set_revealed_step(3)
     assert view.hover_text(5) == "t = 5 (not reached yet)"
     assert view.hover_text(31) == ""

@@ -236,7 +236,7 @@ def plot_tables(results: Results, plot: str, step=None, revealed=None) -> list[T
         return [Table("factors", {
             "t": steps,
             "rnn_dS_t_dS_t-1_norm": results.rnn_factor_norm[1: r + 1],
-            "lstm_dC_t_dC_t-1_norm": results.lstm_term_norm[1: r + 1, TERM_NAMES.index("total")],
+            "lstm_dC_t_dC_t-1_norm": results.lstm_factor_norm[1: r + 1],
         })]
     if plot == "long-range":
         k = np.arange(0, r + 1)
@@ -254,7 +254,7 @@ def plot_tables(results: Results, plot: str, step=None, revealed=None) -> list[T
     if plot == "terms":
         names = list(TERM_NAMES) + ["rnn_factor"]
         signed = list(results.lstm_term_diag_mean[t]) + [float(results.rnn_factor_diag_mean[t])]
-        norms = list(results.lstm_term_norm[t]) + [float(results.rnn_factor_norm[t])]
+        norms = list(results.lstm_term_norms(t)) + [float(results.rnn_factor_norm[t])]
         return [Table("terms", {
             "step": [t] * len(names),
             "term": names,
@@ -278,7 +278,6 @@ def plot_tables(results: Results, plot: str, step=None, revealed=None) -> list[T
         return [Table("heatmaps", columns)]
     if plot == "unrolled":
         cells = unrolled_window(results, t, UNROLLED_CELLS)
-        total = TERM_NAMES.index("total")
         return [Table("unrolled", {
             "t": cells,
             "revealed": (cells <= r).astype(int),
@@ -286,7 +285,7 @@ def plot_tables(results: Results, plot: str, step=None, revealed=None) -> list[T
             "rnn_factor_norm": results.rnn_factor_norm[cells],
             "lstm_C_mean": results.lstm_C[cells].mean(axis=1),
             "lstm_h_mean": results.lstm_h[cells].mean(axis=1),
-            "lstm_factor_norm": results.lstm_term_norm[cells, total],
+            "lstm_factor_norm": results.lstm_factor_norm[cells],
         })]
     raise AssertionError(plot)
 
@@ -387,7 +386,7 @@ def draw_factors(fig, results: Results, t: int, r: int, compact: bool = False):
         _step_marker(ax, t)
     ax.set_xlim(0, max(T, 1) + 0.5)
     top = max(1.2, float(np.max(results.rnn_factor_norm)) * 1.08,
-              float(np.max(results.lstm_term_norm[:, -1])) * 1.08)
+              float(np.max(results.lstm_factor_norm)) * 1.08)
     ax.set_ylim(0, top)
     ax.set_xlabel("step $t$")
     ax.set_ylabel("per-step factor" if compact else "per-step factor (norm)")

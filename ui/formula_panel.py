@@ -88,7 +88,7 @@ class FormulaPanel(QWidget):
         values = [terms[name] for name in TERM_NAMES]
         rnn_value = float(r.rnn_factor_diag_mean[t])
         self.shown = {"rnn": rnn_value, **{name: float(v) for name, v in zip(TERM_NAMES, values)}}
-        rnn_norm, lstm_norm = float(r.rnn_factor_norm[t]), float(r.lstm_term_norm[t, 4])
+        rnn_norm, lstm_norm = float(r.rnn_factor_norm[t]), float(r.lstm_factor_norm[t])
         rows = [f"<p style='margin-bottom:2px'>{head}</p>"]
 
         rows.append("<p style='margin:4px 0 0 0'><b style='color:#d9480f'>Vanilla RNN</b> (R1)</p>")

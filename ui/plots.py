@@ -218,7 +218,7 @@ class FactorPlot(StepPlot):
             sigma_text = f"U = {sigma:.3g} (bound |(1−S²)U| ≤ |U|)"
         else:
             self.rnn_y = np.asarray(results.rnn_factor_norm[1:], dtype=np.float64)
-            self.lstm_y = np.asarray(results.lstm_term_norm[1:, 4], dtype=np.float64)
+            self.lstm_y = np.asarray(results.lstm_factor_norm[1:], dtype=np.float64)
             self.set_left_label(f"spectral norm ‖·‖₂ (H = {H})")
             sigma = results.sigma_max_U
             sigma_text = f"σ_max(U) = {sigma:.3g} (bound on RNN)"
@@ -353,7 +353,10 @@ class TermsPlot(StepPlot):
         return
 
     def set_results(self, results: Results) -> None:
+        unchanged = self.results is not None and self.results.lstm_pre is results.lstm_pre
         self.results = results
+        if unchanged:  # only the RNN changed (e.g. U turned): these bars are as they were
+            return
         H = results.setup.hidden_size
         if H == 1:
             self.set_left_label("value (H = 1: signed)")
@@ -369,7 +372,7 @@ class TermsPlot(StepPlot):
         self.values = np.nan_to_num(values, nan=0.0, posinf=1e300, neginf=-1e300)
         self.bars.setOpts(height=self.values)
         if self.results.setup.hidden_size > 1 and t >= 1:
-            self.norms = np.nan_to_num(np.asarray(self.results.lstm_term_norm[t], dtype=np.float64))
+            self.norms = np.nan_to_num(np.asarray(self.results.lstm_term_norms(t), dtype=np.float64))
             self.norm_dots.setData(np.arange(5), self.norms)
         else:
             self.norms = np.abs(self.values)

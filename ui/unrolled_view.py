@@ -270,8 +270,10 @@ class _UnrolledItem(pg.GraphicsObject):
     def _paint_cells(self, p, data, t0, t1, revealed, px_per_unit_y, pal) -> None:
         half = CELL_WIDTH / 2
         shown_end = min(t1, revealed)
-        # edges first, in the gaps between cells: RNN chain, C highway, thin h chain
+        # edges first, in the gaps between cells: RNN chain, C highway, thin h chain. A horizontal
+        # edge is drawn as a filled rectangle (no pen per edge: ~3x cheaper for T = 100).
         p.setRenderHint(QPainter.RenderHint.Antialiasing, True)
+        ghost_half_height = 0.5 / px_per_unit_y  # one pixel
         for row, widths, factors in (
             (RNN_ROW, data["rnn_width"], data["rnn_factor"]),
             (LSTM_C_ROW, data["lstm_width"], data["lstm_factor"]),
@@ -279,22 +281,20 @@ class _UnrolledItem(pg.GraphicsObject):
             yc = (row[0] + row[1]) / 2
             for t in range(max(1, t0), t1 + 1):
                 if t <= revealed:
-                    px = max(1.0, widths[t] * px_per_unit_y)
-                    pen = QPen(edge_color(factors[t], pal), px)
+                    half_height = max(1.0, widths[t] * px_per_unit_y) / 2 / px_per_unit_y
+                    colour = edge_color(factors[t], pal)
                 else:
-                    pen = QPen(pal.ghost_outline, 1.0)
+                    half_height, colour = ghost_half_height, pal.ghost_outline
+                p.fillRect(QRectF(t - 1 + half, yc - half_height, 1 - 2 * half, 2 * half_height), colour)
+        yc = (LSTM_H_ROW[0] + LSTM_H_ROW[1]) / 2
+        for colour, steps in ((pal.h_chain, range(max(1, t0), min(t1, revealed) + 1)),
+                              (pal.ghost_outline, range(max(1, t0, revealed + 1), t1 + 1))):
+            if len(steps):
+                pen = QPen(colour, max(1.0, H_CHAIN_WIDTH * px_per_unit_y))
                 pen.setCosmetic(True)
                 pen.setCapStyle(Qt.PenCapStyle.FlatCap)
                 p.setPen(pen)
-                p.drawLine(QPointF(t - 1 + half, yc), QPointF(t - half, yc))
-        yc = (LSTM_H_ROW[0] + LSTM_H_ROW[1]) / 2
-        for t in range(max(1, t0), t1 + 1):
-            color = pal.h_chain if t <= revealed else pal.ghost_outline
-            pen = QPen(color, max(1.0, H_CHAIN_WIDTH * px_per_unit_y))
-            pen.setCosmetic(True)
-            pen.setCapStyle(Qt.PenCapStyle.FlatCap)
-            p.setPen(pen)
-            p.drawLine(QPointF(t - 1 + half, yc), QPointF(t - half, yc))
+                p.drawLines([QLineF(t - 1 + half, yc, t - half, yc) for t in steps])
         p.setRenderHint(QPainter.RenderHint.Antialiasing, False)
 
         # coloured cells (per-unit strips), then ghosts for steps not revealed yet
@@ -877,7 +877,7 @@ class UnrolledView(QWidget):
         C_img = self._state_image("C", r.lstm_C, limit_C)
         h_img = self._state_image("h", r.lstm_h, 1.0)
         rnn_factor = np.nan_to_num(r.rnn_factor_norm, nan=0.0, posinf=1e300)  # (R1)
-        lstm_factor = np.nan_to_num(r.lstm_term_norm[:, 4], nan=0.0, posinf=1e300)  # (L4) total
+        lstm_factor = np.nan_to_num(r.lstm_factor_norm, nan=0.0, posinf=1e300)  # (L4) total
         lo, hi = gradient_scale(r.rnn_longrange_log10, r.lstm_longrange_log10)
         self._gradient_lo, self._gradient_hi = lo, hi
         both = np.concatenate([r.rnn_longrange_log10, r.lstm_longrange_log10])
@@ -928,7 +928,7 @@ class UnrolledView(QWidget):
                  + (f"   ‖∂S_t/∂S_t−1‖ = {r.rnn_factor_norm[t]:.3f}" if t > 0 else "")
                  + f"   ‖∂S_T/∂S_t‖ = {decades(r.rnn_longrange_log10[t])}",
                  f"LSTM  h = {r.lstm_h[t].mean():+.3f}   C = {r.lstm_C[t].mean():+.3f}"
-                 + (f"   ‖∂C_t/∂C_t−1‖ = {r.lstm_term_norm[t, 4]:.3f}" if t > 0 else "")
+                 + (f"   ‖∂C_t/∂C_t−1‖ = {r.lstm_factor_norm[t]:.3f}" if t > 0 else "")
                  + f"   ‖∂C_T/∂C_t‖ = {decades(r.lstm_longrange_log10[t])}"]
         return "\n".join(lines)
 
