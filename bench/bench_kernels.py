@@ -6,8 +6,12 @@ Prints one table: the median wall time of `compute(setup, backend)` (forward pas
 factor and term with its spectral norm, the long-range log-norms and the BPTT passes) for each size,
 for both backends in the same run, and their ratio. When PyTorch is importable, also the time to
 get the same per-step LSTM factors dC_t/dC_{t-1} (L4) with torch.autograd.functional.jacobian.
-Then the first-call compile time of the kernels with an empty numba cache and with a warm one,
-each in a fresh interpreter with NUMBA_CACHE_DIR pointed at a temporary folder.
+Then a cost floor for the targets of (32, 100) and (64, 200): the time of only the matrix
+products the three long-range chains need (R2: one H x H x H product per step; L7: one
+(H x 2H)(2H x H); the naive L4 chain: one H x H x H), with no norm at all, and of one exact
+spectral norm (LAPACK SVD) of an H x H matrix. Then the first-call compile time of the kernels
+with an empty numba cache and with a warm one, each in a fresh interpreter with NUMBA_CACHE_DIR
+pointed at a temporary folder.
 """
 
 from __future__ import annotations
@@ -78,6 +82,42 @@ def torch_factor_time(setup, repeats: int) -> float | None:
     return median_time(run, repeats)
 
 
+def floor_seconds(H: int, T: int, repeats: int) -> tuple[float, float]:
+    """(seconds for the long-range chains' matrix products alone, seconds per exact H x H spectral
+    norm), both through the same single-threaded BLAS/LAPACK the kernels use."""
+    from numba import njit
+
+    import simulator.kernels  # noqa: F401  (sets SciPy's OpenBLAS to one thread, as the app)
+
+    @njit(nogil=True)
+    def chain_products(steps, A, B, L, R):
+        P1, P2, P3 = np.eye(A.shape[0]), np.empty_like(A), np.eye(A.shape[0])
+        X = np.empty_like(A)
+        for _ in range(steps):
+            np.dot(P1, A, P2)  # (R2) product @ factor
+            P1[:, :] = P2
+            np.dot(L, R, X)  # (L7) [X diag(alpha) | Z] @ [W_ho ; A_t]
+            np.dot(P3, B, P2)  # naive (L4) chain
+            P3[:, :] = P2
+        return P1[0, 0] + X[0, 0] + P3[0, 0]
+
+    @njit(nogil=True)
+    def norms(count, M):
+        total = 0.0
+        for _ in range(count):
+            total += np.linalg.norm(M, 2)
+        return total
+
+    rng = np.random.default_rng(0)
+    A, B = (np.linalg.qr(rng.standard_normal((H, H)))[0] for _ in range(2))
+    L, R = rng.standard_normal((H, 2 * H)) / H, rng.standard_normal((2 * H, H)) / H
+    chain_products(2, A, B, L, R)
+    norms(1, A)
+    products = median_time(lambda: chain_products(T, A, B, L, R), repeats)
+    per_norm = median_time(lambda: norms(50, A), repeats) / 50
+    return products, per_norm
+
+
 def startup_seconds(cache_dir: str) -> tuple[float, float, float]:
     """In a fresh interpreter with the given numba cache: seconds for (import simulator: numpy,
     pydantic, the setup model; import numba + simulator.kernels; simulator.warm_up(): load or
@@ -140,6 +180,15 @@ def main(argv=None) -> int:
                      "checked equal to the simulator's at t = 2")
     for note in notes:
         print(f"  note: {note}")
+
+    print()
+    print("cost floor of an exact recompute (no norm at all in the first column)")
+    for (H, T), target in TARGETS_MS.items():
+        products, per_norm = floor_seconds(H, T, args.repeats)
+        # per step: the (L4) sum's norm and one per long-range chain, when no shortcut applies
+        print(f"  ({H:>2}, {T:>3}): long-range chain products alone {products * 1e3:6.2f} ms | "
+              f"one {H}x{H} spectral norm {per_norm * 1e6:6.1f} us, x 4 per step = "
+              f"{4 * T * per_norm * 1e3:6.1f} ms | target {target:g} ms")
 
     print()
     print("start-up (fresh interpreter; import simulator | import numba + kernels | warm_up())")

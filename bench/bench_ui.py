@@ -92,6 +92,7 @@ def main() -> int:
     parser.add_argument("--changes", type=int, default=100)
     parser.add_argument("--budget", type=float, default=90.0, help="seconds per latency measurement")
     parser.add_argument("--startup-runs", type=int, default=5)
+    parser.add_argument("--sizes", default="32x100,128x1000", help="H x T list (default 32x100,128x1000)")
     args = parser.parse_args()
 
     from PySide6.QtCore import QEvent, QEventLoop, QObject, QTimer
@@ -134,7 +135,8 @@ def main() -> int:
                 self.painted_at = time.perf_counter()
             return False
 
-    for H, T in ((32, 100), (128, 1000)):
+    sizes = [tuple(int(n) for n in size.split("x")) for size in args.sizes.split(",")]
+    for H, T in sizes:
         setup = Setup(hidden_size=H, steps=T, seed=0)
         t0 = time.perf_counter()
         compute(setup, backend=backend)

@@ -31,8 +31,9 @@ def attach_export(window) -> None:
 
 
 def attach_export_in_background(window) -> None:
-    """The export controller pulls in matplotlib (about a second): import it on a background
-    thread once the window is up, then attach the controller on the UI thread."""
+    """The export controller pulls in matplotlib (about a second, holding the GIL): import it on
+    a background thread once the window has drawn its first results (so neither the first paint
+    nor the first compute waits for it), then attach the controller on the UI thread."""
     import threading
 
     from PySide6.QtCore import QObject, Signal, Slot
@@ -52,7 +53,18 @@ def attach_export_in_background(window) -> None:
 
         loader.imported.emit()
 
-    threading.Thread(target=load, name="load-export", daemon=True).start()
+    def start() -> None:
+        threading.Thread(target=load, name="load-export", daemon=True).start()
+
+    if window.results is not None:
+        start()
+        return
+
+    def first_results() -> None:
+        window.results_changed.disconnect(first_results)
+        start()
+
+    window.results_changed.connect(first_results)
 
 
 def run_app(args) -> int:

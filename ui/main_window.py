@@ -132,13 +132,22 @@ class MainWindow(QMainWindow):
         if warm_up and kernels_available():
             self._warming_up = True
             self._set_busy("Preparing kernels… (numba compiles them once; later launches are quick)")
-            if is_cheap_for_numpy(setup):  # draw the first frame with numpy while numba loads
+        # The first compute (and numba's warm-up, which holds the GIL while it loads the kernels)
+        # starts from the event loop, so the window's first paint does not wait for either.
+        QTimer.singleShot(0, lambda: self._start_work(setup))
+
+    def _start_work(self, setup: Setup) -> None:
+        already_requested = self.worker.latest_id > 0  # a setup was applied before the loop ran
+        if self._warming_up:
+            if already_requested:
+                self.worker.warm_up()
+            elif is_cheap_for_numpy(setup):  # draw the first frame with numpy while numba loads
                 self._request(setup, user=False, backend="reference")
                 self.worker.warm_up()
             else:
                 self.worker.warm_up()
                 self._request(setup, user=False)
-        else:
+        elif not already_requested:
             self._request(setup, user=False)
 
     # --- construction ---------------------------------------------------------------------
@@ -388,7 +397,7 @@ class MainWindow(QMainWindow):
             self._set_busy(f"computed in {seconds * 1000:.0f} ms" if latest else "computing…")
         if not self._froze_after_first_results:
             self._froze_after_first_results = True
-            _freeze_long_lived_objects()
+            QTimer.singleShot(0, _freeze_long_lived_objects)  # after this first frame is painted
         if self._user_edit_pending and latest:
             self._user_edit_pending = False
             self.setup_changed.emit()
