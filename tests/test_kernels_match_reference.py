@@ -346,3 +346,56 @@ def test_long_products_take_the_certified_path_and_agree():
     _same_outputs("lstm_longrange_log10", (results.lstm_W_h, results.lstm_pre, results.lstm_C, setup.steps),
                   ("exact_log10", "naive_log10"))
 
+
+
+def _hard_matrices(rng, count):
+    """Matrices on which an iterative top-singular-value solver is easily wrong: clustered and
+    nearly repeated top values, all values equal, nearly rank one, random."""
+    for trial in range(count):
+        H = int(rng.integers(2, 24))
+        kind = trial % 5
+        Q1, Q2 = (np.linalg.qr(rng.standard_normal((H, H)))[0] for _ in range(2))
+        if kind == 0:
+            M = rng.standard_normal((H, H))
+        elif kind == 1:  # repeated diagonal values, a tiny perturbation
+            M = np.diag(rng.choice([0.2, 0.5, 0.5, 1.0], H)) + 1e-160 * rng.standard_normal((H, H))
+        elif kind == 2:  # top two singular values 1e-16 .. 1e-6 apart
+            values = np.sort(rng.uniform(0.9, 1.0, H))[::-1]
+            values[1] = values[0] * (1.0 - 10.0 ** rng.uniform(-16, -6))
+            M = Q1 @ np.diag(values) @ Q2
+        elif kind == 3:  # every singular value equal
+            M = 0.7 * Q1
+        else:  # nearly rank one, like a long product
+            M = np.outer(rng.standard_normal(H), rng.standard_normal(H)) + 1e-3 * rng.standard_normal((H, H))
+        yield kind, np.ascontiguousarray(M / np.abs(M).max())
+
+
+def test_lanczos_norm_is_exact_or_declines_even_from_a_blind_start():
+    # The certificate (a Rayleigh quotient below, a Cholesky factorisation above) must make a wrong
+    # answer impossible: here the start vector is often orthogonal to the top singular vector,
+    # where plain Lanczos converges to the second singular value.
+    rng = np.random.default_rng(17)
+    accepted = 0
+    for kind, M in _hard_matrices(rng, 600):
+        H = M.shape[0]
+        top_left = np.linalg.svd(M)[0][:, 0]
+        u = rng.standard_normal(H)
+        if rng.random() < 0.5:
+            u -= (u @ top_left) * top_left
+        u /= np.linalg.norm(u)
+        got = kernels._lanczos_norm(M, u, kernels._lanczos_workspace(H))
+        if got == -1.0:
+            continue
+        accepted += 1
+        assert got == pytest.approx(np.linalg.norm(M, 2), rel=2e-13, abs=0.0), (kind, M)
+    assert accepted > 300  # and it does answer most of the time
+
+
+def test_lanczos_norm_certificate_rejects_a_value_below_the_top():
+    # theta (1 + margin) I - G is not positive definite when theta is the second eigenvalue
+    M = np.diag([1.0, 0.8, 0.3])
+    L = np.empty((3, 3))
+    G = M @ M.T
+    assert kernels._below_all_eigenvalues(G, 1.0 * (1 + 1e-13), L)
+    assert not kernels._below_all_eigenvalues(G, 0.64 * (1 + 1e-13), L)
+    assert not kernels._below_all_eigenvalues(G, 1.0 * (1 - 1e-12), L)
