@@ -399,3 +399,12 @@ def test_lanczos_norm_certificate_rejects_a_value_below_the_top():
     assert kernels._below_all_eigenvalues(G, 1.0 * (1 + 1e-13), L)
     assert not kernels._below_all_eigenvalues(G, 0.64 * (1 + 1e-13), L)
     assert not kernels._below_all_eigenvalues(G, 1.0 * (1 - 1e-12), L)
+
+
+def test_spectral_norm_of_the_general_path_on_many_hard_matrices():
+    # the scaled Gram eigen-solve must give the SVD's value on clustered / repeated spectra too
+    rng = np.random.default_rng(23)
+    for kind, M in _hard_matrices(rng, 400):
+        assert kernels.spectral_norm(M) == pytest.approx(np.linalg.norm(M, 2), rel=1e-13, abs=0.0), (kind, M)
+        for scale in (1e-200, 1e200):  # the SVD path for extreme scales
+            assert kernels.spectral_norm(M * scale) == pytest.approx(np.linalg.norm(M * scale, 2), rel=1e-13)
