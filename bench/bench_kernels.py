@@ -9,7 +9,8 @@ get the same per-step LSTM factors dC_t/dC_{t-1} (L4) with torch.autograd.functi
 Then a cost floor for the targets of (32, 100) and (64, 200): the time of only the matrix
 products the three long-range chains need (R2: one H x H x H product per step; L7: one
 (H x 2H)(2H x H); the naive L4 chain: one H x H x H), with no norm at all, and of one exact
-spectral norm (LAPACK SVD) of an H x H matrix. Then the first-call compile time of the kernels
+spectral norm of an H x H matrix by the kernels' general path (a step needs up to four: the (L4)
+sum's and, when the certified fast paths decline, one per chain). Then the first-call compile time of the kernels
 with an empty numba cache and with a warm one, each in a fresh interpreter with NUMBA_CACHE_DIR
 pointed at a temporary folder.
 """
@@ -84,7 +85,7 @@ def torch_factor_time(setup, repeats: int) -> float | None:
 
 def floor_seconds(H: int, T: int, repeats: int) -> tuple[float, float]:
     """(seconds for the long-range chains' matrix products alone, seconds per exact H x H spectral
-    norm), both through the same single-threaded BLAS/LAPACK the kernels use."""
+    norm by the kernels' general path), both through the single-threaded BLAS/LAPACK the kernels use."""
     from numba import njit
 
     import simulator.kernels  # noqa: F401  (sets SciPy's OpenBLAS to one thread, as the app)
@@ -101,11 +102,13 @@ def floor_seconds(H: int, T: int, repeats: int) -> tuple[float, float]:
             P3[:, :] = P2
         return P1[0, 0] + X[0, 0] + P3[0, 0]
 
+    from simulator.kernels import spectral_norm
+
     @njit(nogil=True)
     def norms(count, M):
         total = 0.0
         for _ in range(count):
-            total += np.linalg.norm(M, 2)
+            total += spectral_norm(M)  # the kernels' general exact path
         return total
 
     rng = np.random.default_rng(0)

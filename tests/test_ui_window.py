@@ -9,6 +9,7 @@ import warnings
 from pathlib import Path
 
 import numpy as np
+import pyqtgraph as pg
 import pytest
 
 pytest.importorskip("pytestqt")
@@ -319,3 +320,26 @@ def test_export_controller_attaches_in_the_background(qtbot, make_window):
     qtbot.waitUntil(lambda: hasattr(window, "export_controller"), timeout=30000)
     texts = [action.text() for action in window.export_menu.actions()]
     assert any("Export" in text for text in texts)
+
+
+@pytest.mark.parametrize("knob_value", [0.5, 1.0, 2.0])
+def test_legends_cover_no_data(qtbot, make_window, knob_value):
+    # Plots 1, 2 and 4 keep an empty band for their legend (vanishing, neutral, exploding RNN).
+    window = make_window(small_setup(hidden_size=8, steps=100).with_knob("U", knob_value))
+    window.resize(1600, 1000)
+    qtbot.wait(50)
+    for plot in (window.factor_plot, window.long_range_plot, window.bptt_plot):
+        legend = plot._legend.sceneBoundingRect()
+        vb = plot.plotItem.vb
+        theory = [getattr(plot, name, None) for name in ("rnn_bound", "forget_floor")]
+        for item in plot.plotItem.listDataItems():
+            if item in theory:  # overlays that may run off the range; the legend may cross them
+                continue
+            x, y = item.getData()
+            if x is None or not len(x):
+                continue
+            if len(x) == len(y) + 1:  # step-mode bars: the top of bar k spans x[k]..x[k+1]
+                x = (x[:-1] + x[1:]) / 2
+            for px, py in zip(x, y):
+                point = vb.mapViewToScene(pg.Point(float(px), float(py)))
+                assert not legend.contains(point), (type(plot).__name__, px, py)

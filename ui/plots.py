@@ -13,7 +13,7 @@ import math
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6.QtCore import Qt, Signal
+from PySide6.QtCore import Qt, QTimer, Signal
 from PySide6.QtGui import QColor, QFont
 
 from simulator import LOG10_OF_ZERO, TERM_NAMES, Results
@@ -110,16 +110,40 @@ class StepPlot(pg.PlotWidget):
         self.scene().sigMouseClicked.connect(self._clicked)
         self.setMinimumSize(200, 150)
 
-    def set_y_data_range(self, *arrays: np.ndarray) -> None:
-        """Set the y range to hold the finite values of `arrays` (see `sticky_range`)."""
+    def set_y_data_range(self, *arrays: np.ndarray, legend_side: str | None = None) -> None:
+        """Set the y range to hold the finite values of `arrays` (see `sticky_range`), with an
+        empty band for the legend at `legend_side` ("top" or "bottom") so it covers no data."""
+        self._y_data = (arrays, legend_side)
         values = np.concatenate([np.ravel(np.asarray(a, dtype=np.float64)) for a in arrays])
         values = values[np.isfinite(values)]
         if not values.size:
             return
-        new = sticky_range(getattr(self, "_y_range", None), float(values.min()), float(values.max()))
+        low, high = float(values.min()), float(values.max())
+        legend = getattr(self, "_legend", None)
+        if legend_side is not None and legend is not None:
+            # the legend's height as a share of the plot's (pixels), and that share of the range
+            share = (legend.boundingRect().height() + 10.0) / max(self.plotItem.vb.height(), 1.0)
+            share = min(max(share, 0.0), 0.55)
+            extra = max(high - low, 1e-9 * max(1.0, abs(high))) * share / (1.0 - share)
+            if legend_side == "top":
+                high += extra
+            else:
+                low -= extra
+        new = sticky_range(getattr(self, "_y_range", None), low, high)
         if new != getattr(self, "_y_range", None):
             self._y_range = new
             self.plotItem.setYRange(*new, padding=0)
+
+    def resizeEvent(self, event) -> None:
+        super().resizeEvent(event)
+        # the legend's share of the height changed: redo the range once the layout has settled
+        QTimer.singleShot(0, self._refit_y_range)
+
+    def _refit_y_range(self) -> None:
+        if getattr(self, "_y_data", None) is not None:
+            arrays, legend_side = self._y_data
+            self._y_range = None
+            self.set_y_data_range(*arrays, legend_side=legend_side)
 
     def set_curve_antialias(self, points: int) -> None:
         """Antialias the curves unless they are denser than the plot's pixels (see ANTIALIAS_MAX_POINTS)."""
@@ -171,10 +195,11 @@ class StepPlot(pg.PlotWidget):
     def _revealed_changed(self) -> None:
         pass
 
-    def legend(self, offset=(-8, 8)) -> pg.LegendItem:
-        legend = self.plotItem.addLegend(offset=offset, labelTextSize="8pt", verSpacing=-6)
+    def legend(self, offset=(-8, 8), columns: int = 1) -> pg.LegendItem:
+        legend = self.plotItem.addLegend(offset=offset, labelTextSize="8pt", verSpacing=-6, colCount=columns)
         legend.setBrush(pg.mkBrush(255, 255, 255, 150))  # curves stay visible beneath (drag it away if needed)
         legend.setPen(pg.mkPen("#ced4da"))
+        self._legend = legend
         return legend
 
 
@@ -233,7 +258,7 @@ class FactorPlot(StepPlot):
             self.range_keeper.setData([0.0], [1.0])
         self.set_curve_antialias(results.steps)
         self.plotItem.setXRange(0, max(results.steps, 1), padding=0.02)
-        self.set_y_data_range(self.rnn_y, self.lstm_y, self.range_keeper.getData()[1])
+        self.set_y_data_range(self.rnn_y, self.lstm_y, self.range_keeper.getData()[1], legend_side="top")
         self._revealed_changed()
 
     def revealed_points(self) -> int:
@@ -260,18 +285,19 @@ class LongRangePlot(StepPlot):
         super().__init__("② Long-range gradient vs lag", parent)
         self.plotItem.setLabel("bottom", "lag T − k (steps back from the loss at T)")
         self.plotItem.setLabel("left", "log10 ‖gradient at step k‖₂")
-        self.legend(offset=(8, -8))  # bottom left: the curves start at 0 at the top left
-        self.rnn_curve = self.plot(pen=pg.mkPen(RNN_COLOUR, width=2), name="RNN ‖∂S_T/∂S_k‖ (R2)")
-        self.lstm_curve = self.plot(pen=pg.mkPen(LSTM_COLOUR, width=2), name="LSTM exact ‖∂C_T/∂C_k‖ (L7)")
+        # bottom left, in two columns, in a band kept free of data (the y label says what is drawn)
+        self.legend(offset=(8, -8), columns=2)
+        self.rnn_curve = self.plot(pen=pg.mkPen(RNN_COLOUR, width=2), name="RNN (R2)")
+        self.lstm_curve = self.plot(pen=pg.mkPen(LSTM_COLOUR, width=2), name="LSTM exact (L7)")
         self.naive_curve = self.plot(
             pen=pg.mkPen(NAIVE_COLOUR, width=1.5, style=Qt.PenStyle.DashLine),
-            name="LSTM naive ∏ of (L4) factors",
+            name="LSTM naive ∏ (L4)",
         )
         self.rnn_bound = pg.PlotDataItem(
-            pen=pg.mkPen(RNN_COLOUR, width=1, style=Qt.PenStyle.DotLine), name="lag·log10 σ_max(U) (RNN bound)"
+            pen=pg.mkPen(RNN_COLOUR, width=1, style=Qt.PenStyle.DotLine), name="σ_max(U)^lag: RNN bound"
         )
         self.forget_floor = pg.PlotDataItem(
-            pen=pg.mkPen(LSTM_COLOUR, width=1, style=Qt.PenStyle.DotLine), name="lag·log10 σ(b_f) (forget path)"
+            pen=pg.mkPen(LSTM_COLOUR, width=1, style=Qt.PenStyle.DotLine), name="σ(b_f)^lag: forget path"
         )
         # Theory lines do not drive the y range: they may run off to -inf-like values.
         self.plotItem.addItem(self.rnn_bound, ignoreBounds=True)
@@ -306,7 +332,7 @@ class LongRangePlot(StepPlot):
         self.plotItem.setXRange(0, max(T, 1), padding=0.02)
         # the theory lines do not set the range: they may run off far below the data
         self.set_y_data_range(self.rnn_curve.getData()[1], self.lstm_curve.getData()[1],
-                              self.naive_curve.getData()[1])
+                              self.naive_curve.getData()[1], legend_side="bottom")
         self.selection_line.setPos(self.step_to_x(self.selected))
 
     def curve_data(self, name: str) -> tuple[np.ndarray, np.ndarray]:
@@ -419,7 +445,8 @@ class BPTTPlot(StepPlot):
             item.setData(edges, clip_log10(values, self.floor))
             item.setFillLevel(self.floor)
         self.plotItem.setXRange(0, max(T, 1) + 0.5, padding=0.02)
-        self.set_y_data_range(clip_log10(rnn, self.floor), clip_log10(lstm, self.floor), [self.floor])
+        self.set_y_data_range(clip_log10(rnn, self.floor), clip_log10(lstm, self.floor), [self.floor],
+                              legend_side="top")
         # An exactly-zero gradient has no logarithm: say so instead of letting the floor look like data.
         zero = [name for name, values in (("∂L_T/∂U", rnn), ("∂L_T/∂W_hf", lstm))
                 if not np.any(values > LOG10_OF_ZERO / 2)]
