@@ -294,10 +294,10 @@ class LongRangePlot(StepPlot):
             name="LSTM naive ∏ (L4)",
         )
         self.rnn_bound = pg.PlotDataItem(
-            pen=pg.mkPen(RNN_COLOUR, width=1, style=Qt.PenStyle.DotLine), name="σ_max(U)^lag: RNN bound"
+            pen=pg.mkPen(RNN_COLOUR, width=1, style=Qt.PenStyle.DotLine), name="σ_max(U)^lag"
         )
         self.forget_floor = pg.PlotDataItem(
-            pen=pg.mkPen(LSTM_COLOUR, width=1, style=Qt.PenStyle.DotLine), name="σ(b_f)^lag: forget path"
+            pen=pg.mkPen(LSTM_COLOUR, width=1, style=Qt.PenStyle.DotLine), name="σ(b_f)^lag"
         )
         # Theory lines do not drive the y range: they may run off to -inf-like values.
         self.plotItem.addItem(self.rnn_bound, ignoreBounds=True)

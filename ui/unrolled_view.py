@@ -476,6 +476,14 @@ class _LegendBar(QWidget):
         bar_h = 9.0
         bar_top = H - bar_h - 5
         x = 8.0
+        # Full titles and bars when they fit; shorter ones in a narrow window (1280 px screens).
+        titles = ("state", "edge = per-step factor", "gradient reaching step k")
+        state_w, wedge_w, bar_w = 96.0, 96.0, 170.0
+        needed = (8 + sum(fm.horizontalAdvance(t) + 10 for t in titles) + state_w + wedge_w + bar_w
+                  + 10 + sfm.horizontalAdvance("(C: ±50)") + 6 + 18 + 28 + 10)
+        if needed > self.width():
+            titles = ("state", "edge ∝ factor", "gradient at k")
+            state_w, wedge_w, bar_w = 64.0, 64.0, 112.0
 
         def title(s: str) -> None:
             nonlocal x
@@ -511,9 +519,9 @@ class _LegendBar(QWidget):
 
         # 1. states: S_t and h_t in [-1, 1]; C_t is unbounded, its own symmetric limit
         limit_C = view._data["limit_C"] if view._data else 1.0
-        title("state")
-        left = colour_bar(view._state_bar, 96)
-        ticks(left, 96, [(0.0, "−1"), (0.5, "0"), (1.0, "+1")])
+        title(titles[0])
+        left = colour_bar(view._state_bar, state_w)
+        ticks(left, state_w, [(0.0, "−1"), (0.5, "0"), (1.0, "+1")])
         if limit_C != 1.0:
             p.setFont(small)
             p.setPen(pal.muted_text)
@@ -522,8 +530,7 @@ class _LegendBar(QWidget):
             x += sfm.horizontalAdvance(note) + 6
         x += 18
         # 2. edges: a wedge, thickness linear in the factor, saturating at 2
-        title("edge = per-step factor")
-        wedge_w = 96.0
+        title(titles[1])
         full = min(factor_to_width(FACTOR_SATURATION) * view.pixels_per_y_unit(), H - fm.height() - 4)
         yc = bar_top + bar_h / 2 - 1
         path = QPainterPath(QPointF(x, yc))
@@ -546,8 +553,7 @@ class _LegendBar(QWidget):
         x += wedge_w + 28
         # 3. gradient decades of the pulse strips
         lo, hi = view.gradient_range()
-        title("gradient reaching step k")
-        bar_w = 170.0
+        title(titles[2])
         left = colour_bar(view._gradient_bar, bar_w)
         labels = []
         for n in _decade_ticks(lo, hi):
