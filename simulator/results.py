@@ -8,6 +8,7 @@ with either the numba kernels or the numpy reference (same functions, same array
 from __future__ import annotations
 
 import importlib.util
+import threading
 from dataclasses import dataclass, field
 from functools import cached_property
 
@@ -228,19 +229,59 @@ def _compute_rnn(setup: Setup, kern, x: np.ndarray) -> dict:
                 rnn_longrange_log10=rnn_long, rnn_delta=rnn_delta, rnn_delta_log10_scale=rnn_scale)
 
 
-def _compute_lstm(setup: Setup, kern, x: np.ndarray) -> dict:
-    T = setup.steps
+def _lstm_forward(setup: Setup, kern, x: np.ndarray) -> tuple:
     _, h0, C0 = initial_states(setup)
-    target = np.float64(setup.target)
     lstm = lstm_params(setup)
     pre, gates, h, C = kern.lstm_forward(lstm.W_x, lstm.W_h, lstm.b, x, h0, C0)
+    return lstm, pre, gates, h, C
+
+
+def _lstm_factors(kern, forward: tuple) -> dict:
+    lstm, pre, gates, h, C = forward
     total_norm, term_diag = kern.lstm_factor_summary(lstm.W_h, pre, C)
+    return dict(lstm_factor_norm=total_norm, lstm_term_diag_mean=term_diag)
+
+
+def _lstm_long_range_and_bptt(setup: Setup, kern, forward: tuple) -> dict:
+    lstm, pre, gates, h, C = forward
+    T = setup.steps
     exact, naive = kern.lstm_longrange_log10(lstm.W_h, pre, C, T)
-    lstm_delta, lstm_scale = kern.lstm_bptt(lstm.W_h, lstm.V, lstm.c, target, pre, gates, h, C, T)
+    lstm_delta, lstm_scale = kern.lstm_bptt(lstm.W_h, lstm.V, lstm.c, np.float64(setup.target),
+                                            pre, gates, h, C, T)
     return dict(lstm_W_h=lstm.W_h, lstm_pre=pre, lstm_gates=gates, lstm_h=h, lstm_C=C,
-                lstm_factor_norm=total_norm, lstm_term_diag_mean=term_diag,
                 lstm_longrange_log10=exact, lstm_naive_longrange_log10=naive,
                 lstm_delta=lstm_delta, lstm_delta_log10_scale=lstm_scale)
+
+
+# The numba kernels release the GIL, so independent ones can use a second core: above this much
+# work (H^2 T; (32, 100) is 1e5) a helper thread pays for its start (~0.1 ms).
+PARALLEL_MIN_WORK = 20_000
+
+
+def _on_two_threads(on_helper, here) -> tuple:
+    """(on_helper(), here()), the first run on a helper thread while the second runs here.
+    A daemon thread, like the app's worker: quitting the app never waits for it."""
+    outcome: dict = {}
+
+    def run() -> None:
+        try:
+            outcome["value"] = on_helper()
+        except BaseException as exc:  # re-raised on the calling thread
+            outcome["error"] = exc
+
+    helper = threading.Thread(target=run, name="simulator helper", daemon=True)
+    helper.start()
+    try:
+        mine = here()
+    finally:
+        helper.join()
+    if "error" in outcome:
+        raise outcome["error"]
+    return outcome["value"], mine
+
+
+def _in_sequence(first, second) -> tuple:
+    return first(), second()
 
 
 def _read_only(arrays: dict) -> dict:
@@ -259,14 +300,26 @@ def compute(setup: Setup, backend: str = "numba", previous: Results | None = Non
     reuse_lstm = previous is not None and lstm_inputs(previous.setup) == lstm_inputs(setup)
     x = previous.x if (reuse_rnn or reuse_lstm) else input_sequence(setup)
     x.setflags(write=False)
-    if reuse_rnn:
-        rnn = {name: getattr(previous, name) for name in _RNN_FIELDS}
-    else:
-        rnn = _read_only(_compute_rnn(setup, kern, x))
-    if reuse_lstm:
-        lstm = {name: getattr(previous, name) for name in _LSTM_FIELDS}
-    else:
-        lstm = _read_only(_compute_lstm(setup, kern, x))
+    rnn = {name: getattr(previous, name) for name in _RNN_FIELDS} if reuse_rnn else {}
+    lstm = {name: getattr(previous, name) for name in _LSTM_FIELDS} if reuse_lstm else {}
+    forward = None if reuse_lstm else _lstm_forward(setup, kern, x)
+
+    def one_lane() -> dict:  # the RNN, and the (L4) factors' norms
+        out = {} if reuse_rnn else _compute_rnn(setup, kern, x)
+        if not reuse_lstm:
+            out.update(_lstm_factors(kern, forward))
+        return out
+
+    def other_lane() -> dict:  # the LSTM's long-range chains (L7, naive) and BPTT
+        return {} if reuse_lstm else _lstm_long_range_and_bptt(setup, kern, forward)
+
+    parallel = (backend == "numba" and not reuse_lstm
+                and setup.hidden_size ** 2 * setup.steps >= PARALLEL_MIN_WORK)
+    lanes = (_on_two_threads if parallel else _in_sequence)(one_lane, other_lane)
+    for computed in lanes:
+        _read_only(computed)
+        for name, value in computed.items():
+            (rnn if name in _RNN_FIELDS else lstm)[name] = value
     results = Results(setup=setup, **rnn, **lstm, bases=base_matrices(setup), backend=backend)
     if reuse_rnn and "sigma_max_U" in previous.__dict__:  # same U: keep the cached SVD
         results.sigma_max_U = previous.sigma_max_U

@@ -95,3 +95,30 @@ def test_shared_arrays_are_read_only():
     results = compute(BASE, BACKENDS[-1])
     with pytest.raises(ValueError):
         results.lstm_C[0, 0] = 1.0
+
+
+def test_two_lanes_give_the_same_arrays_as_one(monkeypatch):
+    # with the numba kernels, compute() runs independent kernels on two threads: same numbers
+    if "numba" not in BACKENDS:
+        pytest.skip("numba kernels not installed")
+    import simulator.results as results_module
+
+    setup = BASE.replace(hidden_size=4, bias_offsets={}, steps=30)
+    monkeypatch.setattr(results_module, "PARALLEL_MIN_WORK", 10**12)
+    one = compute(setup, "numba")
+    monkeypatch.setattr(results_module, "PARALLEL_MIN_WORK", 0)
+    two = compute(setup, "numba")
+    for name in _RNN_FIELDS + _LSTM_FIELDS:
+        assert np.array_equal(getattr(one, name), getattr(two, name)), name
+
+
+def test_an_error_on_the_helper_thread_reaches_the_caller(monkeypatch):
+    import simulator.results as results_module
+
+    def broken(*args):
+        raise FloatingPointError("from the helper lane")
+
+    monkeypatch.setattr(results_module, "PARALLEL_MIN_WORK", 0)
+    monkeypatch.setattr(results_module, "_lstm_factors", lambda kern, forward: broken())
+    with pytest.raises(FloatingPointError, match="helper lane"):
+        compute(BASE, BACKENDS[-1])

@@ -69,6 +69,9 @@ class FormulaPanel(QWidget):
         self.set_selected_step(min(self.step, results.steps))
 
     def set_selected_step(self, t: int) -> None:
+        if t == self.step and self.results is not None and getattr(self, "_shown_for", None) is self.results:
+            return  # already shown (the window repeats it after set_results)
+        self._shown_for = self.results
         self.step = t
         if self.results is None:
             self.browser.setHtml("<p>Waiting for the first results…</p>")

@@ -145,6 +145,19 @@ class StepPlot(pg.PlotWidget):
             self._y_range = None
             self.set_y_data_range(*arrays, legend_side=legend_side)
 
+    @staticmethod
+    def set_curve_data(curve, key: tuple, data) -> None:
+        """curve.setData(*data()) unless `key` (the source arrays, compared by identity, and the
+        parameters of the drawing) equals what the curve shows: turning one network's knob
+        leaves the other network's arrays (the same objects) and curves as they were."""
+        drawn = getattr(curve, "_drawn_key", None)
+        if drawn is not None and len(drawn) == len(key) and all(
+                a is b or (not isinstance(a, np.ndarray) and not isinstance(b, np.ndarray) and a == b)
+                for a, b in zip(drawn, key)):
+            return
+        curve._drawn_key = key
+        curve.setData(*data())
+
     def set_curve_antialias(self, points: int) -> None:
         """Antialias the curves unless they are denser than the plot's pixels (see ANTIALIAS_MAX_POINTS)."""
         antialias = points <= ANTIALIAS_MAX_POINTS
@@ -181,6 +194,9 @@ class StepPlot(pg.PlotWidget):
         self.step_clicked.emit(t)
 
     def set_selected_step(self, t: int) -> None:
+        if t == self.selected and getattr(self, "_selected_for", None) is self.results:
+            return  # already shown (the window repeats it after set_results)
+        self._selected_for = self.results
         self.selected = t
         self.selection_line.setPos(self.step_to_x(t))
         self._selected_changed()
@@ -189,8 +205,17 @@ class StepPlot(pg.PlotWidget):
         pass
 
     def set_revealed_step(self, t: int) -> None:
+        if t == self.revealed and getattr(self, "_revealed_for", None) is self.results:
+            return
+        self._revealed_for = self.results
         self.revealed = t
         self._revealed_changed()
+
+    def set_x_range(self, low: float, high: float, padding: float = 0.02) -> None:
+        """setXRange only when the range changes (a knob change keeps T)."""
+        if getattr(self, "_x_range", None) != (low, high, padding):
+            self._x_range = (low, high, padding)
+            self.plotItem.setXRange(low, high, padding=padding)
 
     def _revealed_changed(self) -> None:
         pass
@@ -236,12 +261,14 @@ class FactorPlot(StepPlot):
         H = results.setup.hidden_size
         self.t = np.arange(1, results.steps + 1, dtype=np.float64)
         if H == 1:  # the notes' scalar case: the factors themselves, with their sign
+            self._sources = (results.rnn_factor_diag_mean, results.lstm_term_diag_mean)
             self.rnn_y = np.asarray(results.rnn_factor_diag_mean[1:], dtype=np.float64)
             self.lstm_y = np.asarray(results.lstm_term_diag_mean[1:, 4], dtype=np.float64)
             self.set_left_label("factor value (H = 1: signed)")
             sigma = float(results.rnn_U[0, 0])
             sigma_text = f"U = {sigma:.3g} (bound |(1−S²)U| ≤ |U|)"
         else:
+            self._sources = (results.rnn_factor_norm, results.lstm_factor_norm)
             self.rnn_y = np.asarray(results.rnn_factor_norm[1:], dtype=np.float64)
             self.lstm_y = np.asarray(results.lstm_factor_norm[1:], dtype=np.float64)
             self.set_left_label(f"spectral norm ‖·‖₂ (H = {H})")
@@ -257,8 +284,9 @@ class FactorPlot(StepPlot):
         else:
             self.range_keeper.setData([0.0], [1.0])
         self.set_curve_antialias(results.steps)
-        self.plotItem.setXRange(0, max(results.steps, 1), padding=0.02)
+        self.set_x_range(0, max(results.steps, 1))
         self.set_y_data_range(self.rnn_y, self.lstm_y, self.range_keeper.getData()[1], legend_side="top")
+        self._revealed_for = results
         self._revealed_changed()
 
     def revealed_points(self) -> int:
@@ -268,12 +296,15 @@ class FactorPlot(StepPlot):
 
     def _revealed_changed(self) -> None:
         n = min(self.revealed, len(self.t))
-        self.rnn_curve.setData(self.t[:n], self.rnn_y[:n])
-        self.lstm_curve.setData(self.t[:n], self.lstm_y[:n])
+        rnn_source, lstm_source = getattr(self, "_sources", (None, None))
+        self.set_curve_data(self.rnn_curve, (rnn_source, n), lambda: (self.t[:n], self.rnn_y[:n]))
+        self.set_curve_data(self.lstm_curve, (lstm_source, n), lambda: (self.t[:n], self.lstm_y[:n]))
         # the faded curves draw only what is not revealed yet (from the last revealed point on)
         start = max(n - 1, 0)
-        self.rnn_faded.setData(self.t[start:], self.rnn_y[start:])
-        self.lstm_faded.setData(self.t[start:], self.lstm_y[start:])
+        self.set_curve_data(self.rnn_faded, (rnn_source, start, len(self.t)),
+                            lambda: (self.t[start:], self.rnn_y[start:]))
+        self.set_curve_data(self.lstm_faded, (lstm_source, start, len(self.t)),
+                            lambda: (self.t[start:], self.lstm_y[start:]))
 
 
 class LongRangePlot(StepPlot):
@@ -320,16 +351,16 @@ class LongRangePlot(StepPlot):
         order = np.argsort(lags)
         lags = lags[order]
         self.set_curve_antialias(T)
-        self.rnn_curve.setData(lags, clip_log10(rnn, self.floor)[order])
-        self.lstm_curve.setData(lags, clip_log10(exact, self.floor)[order])
-        self.naive_curve.setData(lags, clip_log10(naive, self.floor)[order])
+        floor = self.floor
+        for curve, values in ((self.rnn_curve, rnn), (self.lstm_curve, exact), (self.naive_curve, naive)):
+            self.set_curve_data(curve, (values, floor, T), lambda v=values: (lags, clip_log10(v, floor)[order]))
         theory = results.theory_log10(lags)  # the same lines the exports draw
         if results.sigma_max_U > 0:
             self.rnn_bound.setData(lags, theory["sigma_max_U"])
         else:
             self.rnn_bound.setData([], [])
         self.forget_floor.setData(lags, theory["sigma_b_f"])
-        self.plotItem.setXRange(0, max(T, 1), padding=0.02)
+        self.set_x_range(0, max(T, 1))
         # the theory lines do not set the range: they may run off far below the data
         self.set_y_data_range(self.rnn_curve.getData()[1], self.lstm_curve.getData()[1],
                               self.naive_curve.getData()[1], legend_side="bottom")
@@ -382,12 +413,14 @@ class TermsPlot(StepPlot):
         unchanged = self.results is not None and self.results.lstm_pre is results.lstm_pre
         self.results = results
         if unchanged:  # only the RNN changed (e.g. U turned): these bars are as they were
+            self._selected_for = results  # bars depend on the LSTM and t only
             return
         H = results.setup.hidden_size
         if H == 1:
             self.set_left_label("value (H = 1: signed)")
         else:
             self.set_left_label(f"diag mean (bars), ‖·‖₂ (◆), H = {H}")
+        self._selected_for = results
         self._selected_changed()
 
     def _selected_changed(self) -> None:
@@ -436,15 +469,19 @@ class BPTTPlot(StepPlot):
     def set_results(self, results: Results) -> None:
         self.results = results
         T = results.steps
-        rnn = np.asarray(results.bptt_log10("U"))[1:]
-        lstm = np.asarray(results.bptt_log10("W_hf"))[1:]
+        rnn = self._bptt_log10(results, "U", results.rnn_delta)
+        lstm = self._bptt_log10(results, "W_hf", results.lstm_delta)
         self.floor = display_floor(rnn, lstm)
         edges = np.arange(T + 1, dtype=np.float64) + 0.5  # bar k spans k +- 1/2, k = 1..T
         self.set_curve_antialias(T)
+        floor = self.floor
         for item, values in ((self.rnn_bars, rnn), (self.lstm_bars, lstm)):
-            item.setData(edges, clip_log10(values, self.floor))
-            item.setFillLevel(self.floor)
-        self.plotItem.setXRange(0, max(T, 1) + 0.5, padding=0.02)
+            if getattr(item, "_fill_level", None) != floor:
+                item._fill_level = floor
+                item._drawn_key = None  # the fill level is part of the drawing
+                item.setFillLevel(floor)
+            self.set_curve_data(item, (values, floor, T), lambda v=values: (edges, clip_log10(v, floor)))
+        self.set_x_range(0, max(T, 1) + 0.5)
         self.set_y_data_range(clip_log10(rnn, self.floor), clip_log10(lstm, self.floor), [self.floor],
                               legend_side="top")
         # An exactly-zero gradient has no logarithm: say so instead of letting the floor look like data.
@@ -452,6 +489,15 @@ class BPTTPlot(StepPlot):
                 if not np.any(values > LOG10_OF_ZERO / 2)]
         self.zero_note.setText(f"{' and '.join(zero)}: exactly 0 at every k" if zero else "")
         self.zero_note.setPos((T + 1) / 2, self.floor)
+
+    def _bptt_log10(self, results: Results, weight: str, source: np.ndarray) -> np.ndarray:
+        """results.bptt_log10(weight)[1:], recomputed only when its network changed."""
+        cache = self.__dict__.setdefault("_bptt_cache", {})
+        cached = cache.get(weight)
+        if cached is None or cached[0] is not source:
+            cached = (source, np.asarray(results.bptt_log10(weight))[1:])
+            cache[weight] = cached
+        return cached[1]
 
     def bar_heights(self, weight: str) -> np.ndarray:
         item = self.rnn_bars if weight == "U" else self.lstm_bars
