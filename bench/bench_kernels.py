@@ -133,6 +133,7 @@ def startup_seconds(cache_dir: str) -> tuple[float, float, float]:
         "print(t1 - t0, t2 - t1, t3 - t2)"
     )
     env = dict(os.environ, NUMBA_CACHE_DIR=cache_dir)
+    env.pop("PYTHONDONTWRITEBYTECODE", None)  # a user's Python caches bytecode (see bench_ui)
     done = subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True,
                           text=True, check=True)
     simulator_s, kernels_s, warm_up_s = map(float, done.stdout.strip().splitlines()[-1].split())

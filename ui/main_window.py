@@ -125,6 +125,13 @@ class MainWindow(QMainWindow):
         self._build_status_bar()
         self._fit_to_screen()
 
+        # "computing…" appears when a compute has run this long: quick ones (a knob drag at
+        # small sizes) would only make the status bar flicker and repaint on every change
+        self._busy_timer = QTimer(self)
+        self._busy_timer.setSingleShot(True)
+        self._busy_timer.setInterval(150)
+        self._busy_timer.timeout.connect(lambda: self.is_computing() and self._set_busy("computing…"))
+
         self._play_timer = QTimer(self)
         self._play_timer.timeout.connect(self._play_tick)
         self._set_speed(self.speed_spin.value())
@@ -319,6 +326,8 @@ class MainWindow(QMainWindow):
         self.step_label.setStyleSheet("font-weight: 600; padding: 0 12px 0 4px;")
         status.addWidget(self.step_label)
         self.busy_label = QLabel()
+        # wide enough for "computed in 1234 ms": a new time does not re-lay out the status bar
+        self.busy_label.setMinimumWidth(self.busy_label.fontMetrics().horizontalAdvance("computed in 00000 ms   "))
         self.sigma_label = QLabel()
         self.reading_label = QLabel()
         self.reading_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
@@ -372,8 +381,8 @@ class MainWindow(QMainWindow):
         self._requested_setup = setup
         self._user_edit_pending = self._user_edit_pending or user
         self.worker.submit(setup, backend)
-        if not self._warming_up:
-            self._set_busy("computing…")
+        if not self._warming_up and not self._busy_timer.isActive():
+            self._busy_timer.start()  # say "computing…" only if it takes a while (no flicker)
 
     def _on_results(self, request_id: int, results: Results, seconds: float) -> None:
         if request_id <= self._shown_request:  # an older answer overtaken by a newer one
@@ -394,7 +403,9 @@ class MainWindow(QMainWindow):
         self.reading_label.setText(reading(results))
         latest = request_id == self.worker.latest_id
         if not self._warming_up:
-            self._set_busy(f"computed in {seconds * 1000:.0f} ms" if latest else "computing…")
+            if latest:
+                self._busy_timer.stop()
+                self._set_busy(f"computed in {seconds * 1000:.0f} ms")
         if not self._froze_after_first_results:
             self._froze_after_first_results = True
             QTimer.singleShot(0, _freeze_long_lived_objects)  # after this first frame is painted
