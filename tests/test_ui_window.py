@@ -343,3 +343,15 @@ def test_legends_cover_no_data(qtbot, make_window, knob_value):
             for px, py in zip(x, y):
                 point = vb.mapViewToScene(pg.Point(float(px), float(py)))
                 assert not legend.contains(point), (type(plot).__name__, px, py)
+
+
+def test_plots_draw_a_draft_while_a_knob_moves_and_in_full_at_rest(qtbot, make_window):
+    window = make_window(small_setup(hidden_size=4, steps=50))
+    curve = window.long_range_plot.rnn_curve
+    assert curve.opts["antialias"]  # at rest: antialiased (50 points)
+    change_and_wait(qtbot, window, lambda: window.knobs.sliders["U"].slider.setValue(150))
+    assert window.long_range_plot.draft and not curve.opts["antialias"]
+    qtbot.waitUntil(lambda: not window.long_range_plot.draft, timeout=WAIT_MS)
+    assert curve.opts["antialias"] and curve.curve.opts["antialias"]
+    lags, values = window.long_range_plot.curve_data("rnn")  # the same data, redrawn
+    assert np.array_equal(values, np.clip(window.results.rnn_longrange_log10[::-1], -1e300, None))

@@ -159,10 +159,22 @@ class StepPlot(pg.PlotWidget):
         curve.setData(*data())
 
     def set_curve_antialias(self, points: int) -> None:
-        """Antialias the curves unless they are denser than the plot's pixels (see ANTIALIAS_MAX_POINTS)."""
-        antialias = points <= ANTIALIAS_MAX_POINTS
+        """Antialias the curves unless they are denser than the plot's pixels (see
+        ANTIALIAS_MAX_POINTS) or a knob is being dragged (see `set_draft`)."""
+        antialias = points <= ANTIALIAS_MAX_POINTS and not getattr(self, "draft", False)
         for item in self.plotItem.listDataItems():
-            item.opts["antialias"] = antialias  # applied at the item's next setData
+            if item.opts.get("antialias") != antialias:
+                item.opts["antialias"] = antialias  # applied at the item's next setData
+                item._drawn_key = None
+
+    def set_draft(self, draft: bool) -> None:
+        """Draft drawing (no antialiasing) while a knob is dragged: it halves the paint time of
+        the curves, so the plots keep up with the knob. Leaving draft mode redraws in full."""
+        if draft == getattr(self, "draft", False):
+            return
+        self.draft = draft
+        if not draft and self.results is not None:
+            self.set_results(self.results)  # every curve again, antialiased
 
     def set_title_text(self, text: str) -> None:
         """Set the title only when it changes (its HTML layout costs a few ms)."""
