@@ -477,13 +477,19 @@ class _LegendBar(QWidget):
         bar_top = H - bar_h - 5
         x = 8.0
         # Full titles and bars when they fit; shorter ones in a narrow window (1280 px screens).
-        titles = ("state", "edge = per-step factor", "gradient reaching step k")
-        state_w, wedge_w, bar_w = 96.0, 96.0, 170.0
-        needed = (8 + sum(fm.horizontalAdvance(t) + 10 for t in titles) + state_w + wedge_w + bar_w
-                  + 10 + sfm.horizontalAdvance("(C: ±50)") + 6 + 18 + 28 + 10)
-        if needed > self.width():
-            titles = ("state", "edge ∝ factor", "gradient at k")
-            state_w, wedge_w, bar_w = 64.0, 64.0, 112.0
+        limit_C = view._data["limit_C"] if view._data else 1.0
+        note_w = sfm.horizontalAdvance(f"(C: ±{limit_C:g})") + 6 if limit_C != 1.0 else 0.0
+
+        def width_of(titles, state_w, wedge_w, bar_w) -> float:  # the x steps of the layout below
+            return (8 + sum(fm.horizontalAdvance(t) + 10 for t in titles) + (state_w + 10) + note_w + 18
+                    + (wedge_w + 28) + (bar_w + 10))
+
+        full_titles = ("state", "edge = per-step factor", "gradient reaching step k")
+        short_titles = ("state", "edge ∝ factor", "gradient at k")
+        layouts = ((full_titles, 96.0, 96.0, 170.0), (full_titles, 64.0, 64.0, 112.0),
+                   (short_titles, 64.0, 64.0, 112.0))  # the first that fits
+        titles, state_w, wedge_w, bar_w = next(
+            (layout for layout in layouts if width_of(*layout) <= self.width()), layouts[-1])
 
         def title(s: str) -> None:
             nonlocal x
@@ -518,7 +524,6 @@ class _LegendBar(QWidget):
             return left
 
         # 1. states: S_t and h_t in [-1, 1]; C_t is unbounded, its own symmetric limit
-        limit_C = view._data["limit_C"] if view._data else 1.0
         title(titles[0])
         left = colour_bar(view._state_bar, state_w)
         ticks(left, state_w, [(0.0, "−1"), (0.5, "0"), (1.0, "+1")])
