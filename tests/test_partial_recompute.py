@@ -83,9 +83,11 @@ def test_turning_a_gate_knob_recomputes_only_the_lstm(backend, knob):
     assert not np.array_equal(after.lstm_C, previous.lstm_C)
 
 
+NEEDS_NUMBA = pytest.mark.skipif("numba" not in BACKENDS, reason="numba kernels not installed")
+
+
+@NEEDS_NUMBA
 def test_no_reuse_across_backends():
-    if "numba" not in BACKENDS:
-        pytest.skip("numba kernels not installed")
     previous = compute(BASE, "reference")
     after = compute(BASE.with_knob("U", 1.7), "numba", previous=previous)
     assert after.lstm_C is not previous.lstm_C
@@ -97,10 +99,9 @@ def test_shared_arrays_are_read_only():
         results.lstm_C[0, 0] = 1.0
 
 
+@NEEDS_NUMBA
 def test_two_lanes_give_the_same_arrays_as_one(monkeypatch):
     # with the numba kernels, compute() runs independent kernels on two threads: same numbers
-    if "numba" not in BACKENDS:
-        pytest.skip("numba kernels not installed")
     import simulator.results as results_module
 
     setup = BASE.replace(hidden_size=4, bias_offsets={}, steps=30)

@@ -382,7 +382,7 @@ class MainWindow(QMainWindow):
     def _on_user_setup(self, setup: Setup) -> None:
         # While knobs move, the plots draw without antialiasing (half the paint time); 300 ms
         # after the last change they are drawn in full again.
-        for plot in (self.factor_plot, self.long_range_plot, self.bptt_plot):
+        for plot in self._draft_plots():
             plot.set_draft(True)
         self._draft_timer.start()
         self._request(setup, user=True)
@@ -391,8 +391,12 @@ class MainWindow(QMainWindow):
         if self.is_computing():  # the last change is still being computed: wait for it
             self._draft_timer.start()
             return
-        for plot in (self.factor_plot, self.long_range_plot, self.bptt_plot):
+        for plot in self._draft_plots():
             plot.set_draft(False)
+
+    def _draft_plots(self) -> tuple:
+        """The plots with curves, which draw a draft while knobs move."""
+        return self.factor_plot, self.long_range_plot, self.bptt_plot
 
     def _request(self, setup: Setup, user: bool, backend: str | None = None) -> None:
         self._requested_setup = setup
@@ -419,10 +423,9 @@ class MainWindow(QMainWindow):
         self.sigma_label.setText(f"σ_max(U) = {results.sigma_max_U:.3g}  ")
         self.reading_label.setText(reading(results))
         latest = request_id == self.worker.latest_id
-        if not self._warming_up:
-            if latest:
-                self._busy_timer.stop()
-                self._set_busy(f"computed in {seconds * 1000:.0f} ms")
+        if latest and not self._warming_up:
+            self._busy_timer.stop()
+            self._set_busy(f"computed in {seconds * 1000:.0f} ms")
         if not self._froze_after_first_results:
             self._froze_after_first_results = True
             QTimer.singleShot(0, _freeze_long_lived_objects)  # after this first frame is painted

@@ -494,7 +494,7 @@ class BPTTPlot(StepPlot):
                 item.setFillLevel(floor)
             self.set_curve_data(item, (values, floor, T), lambda v=values: (edges, clip_log10(v, floor)))
         self.set_x_range(0, max(T, 1) + 0.5)
-        self.set_y_data_range(clip_log10(rnn, self.floor), clip_log10(lstm, self.floor), [self.floor],
+        self.set_y_data_range(self.rnn_bars.getData()[1], self.lstm_bars.getData()[1], [floor],
                               legend_side="top")
         # An exactly-zero gradient has no logarithm: say so instead of letting the floor look like data.
         zero = [name for name, values in (("∂L_T/∂U", rnn), ("∂L_T/∂W_hf", lstm))
