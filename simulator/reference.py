@@ -115,6 +115,16 @@ def rnn_bptt(U, V, c, target, a, S, horizon):
     return delta, log10_scale
 
 
+def rnn_pass(W_x, U, b, x, S0, V, c, target, horizon):
+    """The whole RNN as `results.compute` needs it: forward, (R1) summary, (R2), BPTT.
+    Returns (a, S, factor_norm, factor_diag_mean, longrange_log10, delta, delta_log10_scale)."""
+    a, S = rnn_forward(W_x, U, b, x, S0)
+    factor_norm, factor_diag_mean = rnn_factor_summary(U, a)
+    longrange = rnn_longrange_log10(U, a, horizon)
+    delta, delta_log10_scale = rnn_bptt(U, V, c, target, a, S, horizon)
+    return a, S, factor_norm, factor_diag_mean, longrange, delta, delta_log10_scale
+
+
 # ----------------------------------------------------------------------------------------------
 # LSTM (no peepholes). Gates i, f, g, o are rows 0..3 of W_x (4, H, D), W_h (4, H, H), b (4, H).
 # ----------------------------------------------------------------------------------------------
@@ -245,3 +255,11 @@ def lstm_bptt(W_h, V, c, target, pre, gates, h, C, horizon):
         scale_now += renormalise(carried)
         grad_h, grad_C = carried[:H], carried[H:]
     return delta, log10_scale
+
+
+def lstm_longrange_and_bptt(W_h, V, c, target, pre, gates, h, C, horizon):
+    """The LSTM's backward half as `results.compute` needs it: (L7) and the naive (L4) chain,
+    then BPTT. Returns (exact_log10, naive_log10, delta, delta_log10_scale)."""
+    exact, naive = lstm_longrange_log10(W_h, pre, C, horizon)
+    delta, delta_log10_scale = lstm_bptt(W_h, V, c, target, pre, gates, h, C, horizon)
+    return exact, naive, delta, delta_log10_scale

@@ -220,10 +220,8 @@ def _compute_rnn(setup: Setup, kern, x: np.ndarray) -> dict:
     S0 = initial_states(setup)[0]
     target = np.float64(setup.target)
     rnn = rnn_params(setup)
-    rnn_a, rnn_S = kern.rnn_forward(rnn.W_x, rnn.U, rnn.b, x, S0)
-    rnn_norm, rnn_diag = kern.rnn_factor_summary(rnn.U, rnn_a)
-    rnn_long = kern.rnn_longrange_log10(rnn.U, rnn_a, T)
-    rnn_delta, rnn_scale = kern.rnn_bptt(rnn.U, rnn.V, rnn.c, target, rnn_a, rnn_S, T)
+    rnn_a, rnn_S, rnn_norm, rnn_diag, rnn_long, rnn_delta, rnn_scale = kern.rnn_pass(
+        rnn.W_x, rnn.U, rnn.b, x, S0, rnn.V, rnn.c, target, T)
     return dict(x=x, rnn_U=rnn.U, rnn_a=rnn_a, rnn_S=rnn_S,
                 rnn_factor_norm=rnn_norm, rnn_factor_diag_mean=rnn_diag,
                 rnn_longrange_log10=rnn_long, rnn_delta=rnn_delta, rnn_delta_log10_scale=rnn_scale)
@@ -245,9 +243,8 @@ def _lstm_factors(kern, forward: tuple) -> dict:
 def _lstm_long_range_and_bptt(setup: Setup, kern, forward: tuple) -> dict:
     lstm, pre, gates, h, C = forward
     T = setup.steps
-    exact, naive = kern.lstm_longrange_log10(lstm.W_h, pre, C, T)
-    lstm_delta, lstm_scale = kern.lstm_bptt(lstm.W_h, lstm.V, lstm.c, np.float64(setup.target),
-                                            pre, gates, h, C, T)
+    exact, naive, lstm_delta, lstm_scale = kern.lstm_longrange_and_bptt(
+        lstm.W_h, lstm.V, lstm.c, np.float64(setup.target), pre, gates, h, C, T)
     return dict(lstm_W_h=lstm.W_h, lstm_pre=pre, lstm_gates=gates, lstm_h=h, lstm_C=C,
                 lstm_longrange_log10=exact, lstm_naive_longrange_log10=naive,
                 lstm_delta=lstm_delta, lstm_delta_log10_scale=lstm_scale)

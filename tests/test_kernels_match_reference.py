@@ -126,8 +126,9 @@ def _assert_same_knob_contribution(weight, fast, slow):
 
 
 def test_kernels_twin_every_function_compute_uses():
-    names = ("rnn_forward", "rnn_factor_summary", "rnn_longrange_log10", "rnn_bptt",
-             "lstm_forward", "lstm_factor_summary", "lstm_longrange_log10", "lstm_bptt")
+    names = ("rnn_forward", "rnn_factor_summary", "rnn_longrange_log10", "rnn_bptt", "rnn_pass",
+             "lstm_forward", "lstm_factor_summary", "lstm_longrange_log10", "lstm_bptt",
+             "lstm_longrange_and_bptt")
     for name in names:
         assert callable(getattr(kernels, name)), name
         fast, slow = getattr(kernels, name).py_func, getattr(reference, name)

@@ -1,0 +1,53 @@
+"""Start-up: numba gets SciPy's BLAS/LAPACK without scipy.linalg's package import (see
+simulator/_numba_env.load_scipy_blas_alone), and the kernels still compute the right values."""
+
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+
+# One kernel that goes through LAPACK (eigvalsh, or the SVD at extreme scales) and BLAS (@).
+CHECK_KERNEL = """
+import sys
+import numpy as np
+import simulator.kernels as K
+rng = np.random.default_rng(3)
+M = rng.standard_normal((12, 12))
+for scale in (1.0, 1e-280):  # the second one takes the SVD path
+    got = K.spectral_norm(M * scale)
+    want = np.linalg.norm(M * scale, 2)
+    assert abs(got - want) <= 1e-13 * want, (scale, got, want)
+print("loaded alone:", K.SCIPY_BLAS_LOADED_ALONE)
+print("scipy.linalg imported:", "scipy.linalg" in sys.modules)
+"""
+
+
+def _run(code: str) -> str:
+    done = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True)
+    assert done.returncode == 0, done.stdout + done.stderr
+    return done.stdout
+
+
+def test_kernels_run_without_importing_the_scipy_linalg_package():
+    out = _run(CHECK_KERNEL + """
+import scipy.linalg  # still importable afterwards, and it finds the same BLAS module
+from scipy.linalg import cython_blas, cython_lapack
+assert cython_blas is sys.modules["scipy.linalg.cython_blas"]
+assert abs(scipy.linalg.norm(np.eye(3) * 2.0, 2) - 2.0) < 1e-15
+""")
+    assert "loaded alone: True" in out
+    assert "scipy.linalg imported: False" in out
+
+
+def test_an_unexpected_scipy_layout_falls_back_to_the_usual_import():
+    # No file with a known extension suffix: nothing is registered, numba imports scipy.linalg.
+    out = _run("import importlib.machinery; importlib.machinery.EXTENSION_SUFFIXES[:] = ['.none']"
+               + CHECK_KERNEL)
+    assert "loaded alone: False" in out
+    assert "scipy.linalg imported: True" in out
+
+
+def test_nothing_is_done_once_scipy_linalg_is_imported():
+    out = _run("import scipy.linalg\n" + CHECK_KERNEL)
+    assert "loaded alone: False" in out
