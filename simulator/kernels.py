@@ -605,14 +605,22 @@ def _gate_path_scales(pre, C, t, via_f, via_i, via_g):
 @_jit
 def lstm_factor_summary(W_h, pre, C):
     """Per t: spectral norm of the (L4) sum, (T + 1,), and diagonal means of the terms and the sum, (T + 1, 5)."""
-    T, H = pre.shape[0] - 1, C.shape[1]
+    T = pre.shape[0] - 1
     total_norm, diag_mean = np.zeros(T + 1), np.zeros((T + 1, 5))
+    lstm_factor_summary_steps(W_h, pre, C, 1, T + 1, total_norm, diag_mean)
+    return total_norm, diag_mean
+
+
+@_jit
+def lstm_factor_summary_steps(W_h, pre, C, first, stop, total_norm, diag_mean):
+    """See reference.lstm_factor_summary_steps: steps first..stop-1, written in place."""
+    H = C.shape[1]
     D_prev = np.empty(H)
     f = np.empty(H)
     scales = np.empty((3, H))  # rows: via W_hf, W_hi, W_hg
     weight_of = (F, I, G)
     total = np.empty((H, H))
-    for t in range(1, T + 1):
+    for t in range(first, stop):
         _dh_dC(pre, C, t - 1, D_prev)
         _gate_path_scales(pre, C, t, scales[0], scales[1], scales[2])
         trace_f = 0.0
@@ -640,7 +648,6 @@ def lstm_factor_summary(W_h, pre, C):
             trace += total[i, i]
         diag_mean[t, 4] = trace / H
         total_norm[t] = _spectral_norm(total)
-    return total_norm, diag_mean
 
 
 @_jit

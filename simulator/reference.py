@@ -179,13 +179,19 @@ def lstm_factor_summary(W_h, pre, C):
     of the sum in TERM_NAMES order, (T + 1, 5). (Each term's own norm: `lstm_term_norms`, on demand.)"""
     T = pre.shape[0] - 1
     total_norm, diag_mean = np.zeros(T + 1), np.zeros((T + 1, 5))
-    for t in range(1, T + 1):
+    lstm_factor_summary_steps(W_h, pre, C, 1, T + 1, total_norm, diag_mean)
+    return total_norm, diag_mean
+
+
+def lstm_factor_summary_steps(W_h, pre, C, first, stop, total_norm, diag_mean):
+    """`lstm_factor_summary` for the steps first..stop-1 only, written into its two arrays. Each
+    step stands alone, so the steps can be shared out between threads (see results.compute)."""
+    for t in range(first, stop):
         terms = lstm_factor_terms(W_h, pre, C, t)
         terms = (*terms, sum(terms))
         for j, term in enumerate(terms):
             diag_mean[t, j] = np.mean(np.diag(term))
         total_norm[t] = np.linalg.norm(terms[-1], 2)
-    return total_norm, diag_mean
 
 
 def lstm_term_norms(W_h, pre, C, t):

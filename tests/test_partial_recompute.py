@@ -120,6 +120,21 @@ def test_an_error_on_the_helper_thread_reaches_the_caller(monkeypatch):
         raise FloatingPointError("from the helper lane")
 
     monkeypatch.setattr(results_module, "PARALLEL_MIN_WORK", 0)
-    monkeypatch.setattr(results_module, "_lstm_factors", lambda kern, forward: broken())
+    monkeypatch.setattr(results_module, "_compute_rnn", lambda setup, kern, x: broken())
     with pytest.raises(FloatingPointError, match="helper lane"):
         compute(BASE, BACKENDS[-1])
+
+
+@pytest.mark.parametrize("steps, chunks", [(30, 32), (31, 4), (7, 3), (1, 32)])
+def test_the_shared_factor_steps_cover_every_step_once(monkeypatch, steps, chunks):
+    # the (L4) summary is shared out in chunks of steps between the lanes: same arrays as one call
+    import simulator.results as results_module
+    from simulator import reference
+
+    monkeypatch.setattr(results_module, "PARALLEL_MIN_WORK", 0)
+    monkeypatch.setattr(results_module, "FACTOR_CHUNKS", chunks)
+    setup = BASE.replace(hidden_size=3, steps=steps)
+    results = compute(setup, BACKENDS[-1])
+    norm, diag_mean = reference.lstm_factor_summary(results.lstm_W_h, results.lstm_pre, results.lstm_C)
+    np.testing.assert_allclose(results.lstm_factor_norm, norm, rtol=1e-12, atol=0)
+    np.testing.assert_allclose(results.lstm_term_diag_mean, diag_mean, rtol=1e-12, atol=1e-300)
