@@ -7,13 +7,13 @@ factor and term with its spectral norm, the long-range log-norms and the BPTT pa
 for both backends in the same run, and their ratio. When PyTorch is importable, also the time to
 get the same per-step LSTM factors dC_t/dC_{t-1} (L4) with torch.autograd.functional.jacobian.
 Then a lower bound for the targets of (32, 100) and (64, 200): two parts every exact recompute
-must do, timed alone with the kernels' own methods (OpenBLAS products, LAPACK eigen-solver): the matrix products the three long-range chains need (R2: one
-H x H x H product per step; L7: one (H x 2H)(2H x H); the naive L4 chain: one H x H x H), with no
-norm at all, and the exact spectral norms of the T per-step (L4) sums on the real matrices, by the
-kernels' general path; their sum, halved for a perfect split over 2 cores, against the target.
-Then the first-call compile time of the kernels
-with an empty numba cache and with a warm one, each in a fresh interpreter with NUMBA_CACHE_DIR
-pointed at a temporary folder.
+must do, timed alone with the kernels' own methods (OpenBLAS products, LAPACK eigen-solver): the
+matrix products the three long-range chains need (R2: one H x H x H product per step; L7: one
+(H x 2H)(2H x H); the naive L4 chain: one H x H x H), with no norm at all, and the exact spectral
+norms of the T per-step (L4) sums on the real matrices, by the kernels' general path; their sum,
+halved for a perfect split over 2 cores, against the target. Then the first-call compile time of
+the kernels with an empty numba cache and with a warm one, each in a fresh interpreter with
+NUMBA_CACHE_DIR pointed at a temporary folder.
 """
 
 from __future__ import annotations

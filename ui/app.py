@@ -4,15 +4,12 @@ from __future__ import annotations
 
 import os
 import sys
-import time
 
 # Before numpy loads: one BLAS thread. The matrices are small (<= 512 x 512); on a 2-core laptop
 # OpenBLAS's threads only compete with the UI thread and the compute worker (UI stalls measured).
 os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 
 from simulator import Setup  # noqa: E402
-
-START_TIME = time.perf_counter()
 
 
 def initial_setup_and_view(preset_name: str | None) -> tuple[Setup, dict | None]:

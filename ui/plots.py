@@ -85,11 +85,6 @@ def faded(colour: str, alpha: int = FADED_ALPHA) -> QColor:
     return c
 
 
-def describe_h(results: Results) -> str:
-    H = results.setup.hidden_size
-    return "H = 1: signed values" if H == 1 else f"H = {H}: spectral norms"
-
-
 class StepPlot(pg.PlotWidget):
     """A plot whose x axis is a time step (or lag); clicks select a step."""
 
