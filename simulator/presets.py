@@ -12,9 +12,11 @@ fields, wrong types, values out of range, wrong matrix shapes) raises `PresetErr
 message names the file and the field. Older files are brought up to date by `migrate()`, a chain
 of one-step functions (version n -> n + 1) registered in `MIGRATIONS`.
 
-Saving is atomic: the JSON goes to a temporary file in the same folder, is flushed and fsync'ed,
-and replaces the target with `os.replace`; on any failure the old file is untouched and the
-temporary file is removed.
+Saving is atomic (simulator/files.py): the JSON goes to a temporary file in the same folder, is
+flushed and fsync'ed, and replaces the target with `os.replace`; on any failure the old file is
+untouched and the temporary file is removed. A symlink is saved through (the link stays), a
+read-only file, a FIFO or a folder is refused, and every problem is a PresetError naming the file.
+Loading refuses anything that is not a regular file before opening it (a FIFO would block).
 
 No Qt here (simulator/ is the model).
 """
@@ -25,7 +27,6 @@ import json
 import math
 import os
 import re
-import tempfile
 from functools import lru_cache
 from pathlib import Path
 from typing import Annotated, Any, Callable
@@ -33,6 +34,7 @@ from typing import Annotated, Any, Callable
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from . import files
 from .setup import MAX_STEPS, Setup
 
 CURRENT_SCHEMA_VERSION = 1
@@ -146,9 +148,11 @@ class Preset(_Strict):
     # --- conveniences ---------------------------------------------------------------------
     @classmethod
     def from_setup(
-        cls, name: str, setup: Setup, description: str = "", view: ViewState | dict | None = None
+        cls, name: str, setup: Setup, description: str = "", view: ViewState | dict | None = None,
+        source: str | os.PathLike | None = None,
     ) -> "Preset":
-        """A validated preset (PresetError on a bad name, description or view)."""
+        """A validated preset (PresetError on a bad name, description or view). `source`, the
+        file it is meant for, is named in the message."""
         data = {
             "schema_version": CURRENT_SCHEMA_VERSION,
             "name": name,
@@ -156,7 +160,7 @@ class Preset(_Strict):
             "setup": setup.to_dict(),
             "view": (view.model_dump() if isinstance(view, ViewState) else view) or ViewState().model_dump(),
         }
-        return _validate(data, source=None)
+        return _validate(data, source=source)
 
     def to_dict(self) -> dict:
         """The JSON-able dict written to a preset file (schema_version first)."""
@@ -365,8 +369,12 @@ def load_preset(path: str | os.PathLike) -> Preset:
     """Read and validate a preset file. Raises PresetError (naming the file and the field)."""
     path = Path(path)
     where = _where(path)
+    try:  # before opening: a FIFO would block, a device never end
+        files.check_regular_file(path)
+    except files.FileReadError as exc:
+        raise PresetError(f"{where}: {exc.reason}", path) from None
     try:
-        with open(path, "rb") as f:
+        with open(path, "rb", opener=files.open_regular_nonblocking) as f:
             raw = f.read(MAX_PRESET_BYTES + 1)
     except IsADirectoryError:
         raise PresetError(f"{where}: is a folder, not a file", path) from None
@@ -388,14 +396,9 @@ def load_preset(path: str | os.PathLike) -> Preset:
 
 
 # --- saving -------------------------------------------------------------------------------------
-def _current_umask() -> int:
-    mask = os.umask(0o022)
-    os.umask(mask)
-    return mask
-
-
 def save_preset(preset: Preset, path: str | os.PathLike) -> None:
-    """Write `preset` to `path` atomically (temp file in the same folder, fsync, os.replace).
+    """Write `preset` to `path` atomically (simulator/files.py: temp file in the same folder,
+    fsync, os.replace; through a symlink; a read-only file, a FIFO or a folder refused).
 
     On any failure the previous file is left byte-for-byte as it was, the temporary file is
     removed, and PresetError names the file.
@@ -414,49 +417,18 @@ def save_preset(preset: Preset, path: str | os.PathLike) -> None:
             f"{MAX_PRESET_BYTES // 2**20} MB a preset file may have (share the seed instead of explicit matrices)",
             path, "setup.weights",
         )
-    if path.is_dir():
-        raise PresetError(f"{where}: is a folder, not a file", path)
-    tmp_name = None
-    try:
-        fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent or ".")
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        # mkstemp makes the file private (0600): give it the permissions a normal save would.
-        try:
-            mode = path.stat().st_mode & 0o777
-        except OSError:
-            mode = 0o666 & ~_current_umask()
-        os.chmod(tmp_name, mode)
-        os.replace(tmp_name, path)
-        tmp_name = None
-        _fsync_directory(path.parent)
-    except OSError as exc:
-        problem = exc.strerror or str(exc)
-        raise PresetError(f"{where}: could not be saved ({problem}); the old file is unchanged", path) from None
-    finally:
-        if tmp_name is not None:
-            try:
-                os.unlink(tmp_name)
-            except OSError:
-                pass
+    try:  # every path check (name length, permissions, what the target is) happens in here
+        files.atomic_write(path, data)
+    except files.FileWriteError as exc:
+        raise PresetError(f"{where}: could not be saved ({exc.reason}); the old file is unchanged", path) from None
 
 
-def _fsync_directory(folder: Path) -> None:
-    """Make the rename itself durable (POSIX); best effort, not possible on every platform."""
-    if os.name != "posix":
-        return
-    try:
-        fd = os.open(folder, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)
+def preset_name_for_file(path: str | os.PathLike) -> str:
+    """A valid preset name from a file name (its stem, control characters dropped, cut to the
+    120 characters a name may have), for a preset first saved under that name."""
+    stem = Path(path).stem
+    name = "".join(ch for ch in stem if _is_clean_text(ch, allowed="")).strip()[:120].strip()
+    return name or "Untitled"
 
 
 # --- helpers for building presets ---------------------------------------------------------------
@@ -506,8 +478,10 @@ def resolve_preset(name_or_path: str | os.PathLike) -> Preset:
     for key, preset in presets.items():
         if wanted in (key.lower(), preset.name.lower()):
             return preset
-    path = Path(text).expanduser()
-    if path.exists() or text.lower().endswith(".json") or os.sep in text or "/" in text:
+    if not wanted:
+        raise PresetError("No preset given (an empty name): give a built-in preset's name or a preset file")
+    path = Path(os.path.expanduser(text))  # (Path.expanduser raises for an unknown ~user)
+    if text.lower().endswith(".json") or os.sep in text or "/" in text or os.path.lexists(path):
         return load_preset(path)
     raise PresetError(
         f'No built-in preset or preset file called "{text}". Built-in presets: {", ".join(presets)}',
@@ -518,5 +492,6 @@ def resolve_preset(name_or_path: str | os.PathLike) -> Preset:
 __all__ = [
     "APP_NAME", "BUILTIN_ORDER", "CURRENT_SCHEMA_VERSION", "DEFAULT_VISIBLE_PANELS", "MAX_PRESET_BYTES",
     "MIGRATIONS", "Preset", "PresetError", "ViewState", "builtin_presets", "chrono_bias_offsets",
-    "default_preset", "load_preset", "migrate", "parse_preset", "resolve_preset", "save_preset",
+    "default_preset", "load_preset", "migrate", "parse_preset", "preset_name_for_file", "resolve_preset",
+    "save_preset",
 ]

@@ -255,7 +255,7 @@ def test_a_failed_write_leaves_nothing_and_keeps_the_old_file(results, tmp_path,
         handle.write(b"partial")
         raise OSError("disk full")
 
-    with pytest.raises(OSError):
+    with pytest.raises(figures.ExportError, match="keep.svg.*disk full"):  # an OSError, named for the user
         figures._atomic_write(target, half_then_fail)
     assert target.read_text() == "old"
     assert [p.name for p in tmp_path.iterdir()] == ["keep.svg"]

@@ -23,7 +23,10 @@ is drawn on the bottom edge of the axis, the legend says so, and no inf or NaN r
 
 CSV: one plot is one wide table with a header (steps as rows); the dashboard is one long table
 `plot,column,row,value`. Numbers round-trip exactly (repr); LOG10_OF_ZERO is written -inf.
-Files are written atomically (temporary file in the same folder, then os.replace).
+Files are written by simulator/files.py: atomically (temporary file in the same folder, then
+os.replace), through symlinks, never over a read-only file, a FIFO or a folder; any OSError is an
+ExportError naming the file. `export_bytes` renders without writing (the headless export stages
+several files with it).
 """
 
 from __future__ import annotations
@@ -33,7 +36,6 @@ import io
 import math
 import os
 import re
-import tempfile
 import threading
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -46,7 +48,7 @@ from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 from matplotlib.patches import FancyArrowPatch, FancyBboxPatch
 
-from simulator import LOG10_OF_ZERO, TERM_NAMES, Results
+from simulator import LOG10_OF_ZERO, TERM_NAMES, Results, files
 
 from . import PLOT_NAMES
 
@@ -143,10 +145,17 @@ class ExportError(ValueError):
 # --- sizes -----------------------------------------------------------------------------------
 def parse_size(text: str) -> tuple[int, int]:
     """'1920x1080' -> (1920, 1080); ExportError if malformed or out of limits."""
-    parts = str(text).lower().replace(" ", "").split("x")
-    if len(parts) != 2 or not all(p.isdigit() for p in parts):
+    match = re.fullmatch(r"([0-9]+)x([0-9]+)", str(text).lower().replace(" ", ""))  # ASCII digits only
+    if match is None:
         raise ExportError(f"bad size {text!r}: expected WIDTHxHEIGHT in pixels, e.g. 1920x1080")
-    return check_size((int(parts[0]), int(parts[1])))
+    if max(len(match.group(1)), len(match.group(2))) > 9:  # (int() of thousands of digits is refused)
+        raise ExportError(f"bad size {_short_text(text)}: at most {MAX_SIZE[0]}x{MAX_SIZE[1]} pixels (PNG export limit)")
+    return check_size((int(match.group(1)), int(match.group(2))))
+
+
+def _short_text(text, limit: int = 40) -> str:
+    shown = repr(str(text))
+    return shown if len(shown) <= limit else shown[: limit - 4] + "...'"
 
 
 def check_size(size) -> tuple[int, int]:
@@ -700,32 +709,15 @@ def render_figure(results: Results, plot: str, step=None, size=DEFAULT_SIZE, rev
 
 
 # --- writing files -----------------------------------------------------------------------------------
-def _read_umask() -> int:
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
-
-
-_UMASK = _read_umask()  # read once, at import (os.umask cannot be read without setting it)
-
-
 def _atomic_write(path, write) -> Path:
-    """Call write(fileobj) on a temp file in the target's folder, then os.replace it into place:
-    a failure leaves no partial file and the old file (if any) untouched."""
-    path = Path(path)
-    fd, tmp = tempfile.mkstemp(dir=path.parent or ".", prefix=f".{path.name}.", suffix=".part")
+    """Write bytes (or call write(fileobj)) to `path` with simulator.files.atomic_write: a failure
+    leaves no partial file and the old file (if any) untouched; an OSError is an ExportError
+    naming the file."""
     try:
-        with os.fdopen(fd, "wb") as handle:
-            write(handle)
-        os.chmod(tmp, 0o666 & ~_UMASK)  # mkstemp makes 0600; give the file normal permissions
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except FileNotFoundError:
-            pass
-        raise
-    return path
+        files.atomic_write(path, write)
+    except files.FileWriteError as exc:
+        raise ExportError(str(exc)) from None
+    return Path(path)
 
 
 def figure_bytes(results: Results, plot: str, fmt: str = "png", step=None, size=DEFAULT_SIZE,
@@ -812,6 +804,12 @@ def write_gif(results: Results, path, plot: str = "unrolled", fps: float = 8, fr
               size=(1280, 720), progress=None) -> Path:
     """Animated GIF stepping t through 0..T in `frames` evenly spread steps, looping.
     progress(done, total), if given, is called after each frame."""
+    return _atomic_write(path, gif_bytes(results, plot, fps=fps, frames=frames, size=size, progress=progress))
+
+
+def gif_bytes(results: Results, plot: str = "unrolled", fps: float = 8, frames: int | None = None,
+              size=(1280, 720), progress=None) -> bytes:
+    """The animated GIF of `write_gif` as bytes."""
     from PIL import Image
 
     check_plot(plot)
@@ -825,12 +823,23 @@ def write_gif(results: Results, path, plot: str = "unrolled", fps: float = 8, fr
         if progress is not None:
             progress(i + 1, len(steps))
     duration = int(round(1000.0 / fps))
+    out = io.BytesIO()
+    images[0].save(out, format="GIF", save_all=True, append_images=images[1:], duration=duration,
+                   loop=0, optimize=False, disposal=1)
+    return out.getvalue()
 
-    def write(handle):
-        images[0].save(handle, format="GIF", save_all=True, append_images=images[1:], duration=duration,
-                       loop=0, optimize=False, disposal=1)
 
-    return _atomic_write(path, write)
+def export_bytes(results: Results, plot: str, fmt: str, *, step=None, size=DEFAULT_SIZE, transparent: bool = False,
+                 fps: float = 8, frames: int | None = None, progress=None, revealed=None) -> bytes:
+    """The file `export` would write, as bytes (fmt: png, svg, pdf, csv, gif); nothing is written."""
+    if fmt not in EXPORT_FORMATS:
+        raise ExportError(f"unknown format {fmt!r}: use one of {', '.join(EXPORT_FORMATS)}")
+    check_plot(plot)
+    if fmt == "csv":
+        return csv_text(results, plot, step, revealed).encode("utf-8")
+    if fmt == "gif":
+        return gif_bytes(results, plot, fps=fps, frames=frames, size=size, progress=progress)
+    return figure_bytes(results, plot, fmt, step, size, transparent, revealed)
 
 
 def export(results: Results, plot: str, path, *, step=None, size=DEFAULT_SIZE, transparent: bool = False,
@@ -838,16 +847,14 @@ def export(results: Results, plot: str, path, *, step=None, size=DEFAULT_SIZE, t
     """Write `plot` to `path`; the extension picks the format (png, svg, pdf, csv, gif)."""
     fmt = format_of(path)
     check_plot(plot)
-    if fmt == "csv":
-        return write_csv(results, plot, path, step, revealed)
-    if fmt == "gif":
-        return write_gif(results, path, plot, fps=fps, frames=frames, size=size, progress=progress)
-    return write_figure(results, plot, path, step, size, transparent, revealed)
+    data = export_bytes(results, plot, fmt, step=step, size=size, transparent=transparent, fps=fps,
+                        frames=frames, progress=progress, revealed=revealed)
+    return _atomic_write(path, data)
 
 
 __all__ = [
     "DEFAULT_SIZE", "EXPORT_FORMATS", "ExportError", "FIGURE_FORMATS", "MAX_SIZE", "PLOT_NAMES", "STYLE",
-    "check_fps", "check_plot", "check_size", "check_step", "csv_text", "export", "figure_bytes",
-    "figure_geometry", "format_of", "gif_steps", "parse_size", "plot_tables", "render_figure", "render_rgb",
+    "check_fps", "check_plot", "check_size", "check_step", "csv_text", "export", "export_bytes", "figure_bytes",
+    "figure_geometry", "format_of", "gif_bytes", "gif_steps", "parse_size", "plot_tables", "render_figure", "render_rgb",
     "write_csv", "write_figure", "write_gif",
 ]
