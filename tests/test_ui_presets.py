@@ -305,6 +305,46 @@ def test_save_as_then_save(controller, window, tmp_path):
     assert controller.recent_paths() == [path.resolve()]
 
 
+def test_save_as_a_long_or_odd_file_name_saves_under_a_valid_name(controller, window, tmp_path):
+    # The preset is named after the file: a 250-character stem (a legal file name) is cut to the
+    # 120 characters a name may have; control characters are dropped.
+    stem = "lesson-" + "x" * 243
+    controller.ask_save_path = lambda: str(tmp_path / f"{stem}.json")
+    assert controller.save_as(), window.errors
+    saved = load_preset(tmp_path / f"{stem}.json")
+    assert saved.name == stem[:120]
+    controller.path = None
+    controller.ask_save_path = lambda: str(tmp_path / "tab\there.json")  # a tab in the file name
+    assert controller.save_as(), window.errors
+    assert load_preset(tmp_path / "tab\there.json").name == "tabhere"
+
+
+def test_a_refused_preset_name_names_the_file(controller, window, tmp_path):
+    assert not controller._save_to(tmp_path / "blank.json", "   ")
+    title, message = window.errors[-1]
+    assert "blank.json" in message and "name" in message, message
+    assert not (tmp_path / "blank.json").exists()
+
+
+def test_saving_onto_a_read_only_file_or_a_symlink_from_the_window(controller, window, tmp_path):
+    import os
+
+    path = _saved_file(tmp_path)
+    before = path.read_bytes()
+    os.chmod(path, 0o444)
+    controller.ask_save_path = lambda: str(path)
+    window.user_edit(U=1.3)
+    assert not controller.save_as()
+    assert "mine.json" in window.errors[-1][1] and "read-only" in window.errors[-1][1]
+    assert path.read_bytes() == before
+    os.chmod(path, 0o644)
+    link = tmp_path / "link.json"
+    link.symlink_to(path)
+    controller.ask_save_path = lambda: str(link)
+    assert controller.save_as(), window.errors
+    assert link.is_symlink() and load_preset(path).setup.knobs.U == 1.3
+
+
 def test_save_over_a_built_in_never_writes_resources(controller, window, tmp_path):
     controller.ask_save_path = lambda: None  # user cancels Save As
     before = {p.name: p.read_bytes() for p in (Path(__file__).parents[1] / "resources" / "presets").glob("*.json")}

@@ -27,6 +27,7 @@ from simulator.presets import (
     builtin_presets,
     load_preset,
     resolve_preset,
+    preset_name_for_file,
     save_preset,
 )
 
@@ -80,14 +81,15 @@ class PresetController(QObject):
     def is_modified(self) -> bool:
         return self._clean_setup is not None and self.current_setup() != self._clean_setup
 
-    def current_preset(self, name: str | None = None) -> Preset:
-        """The window's setup and view as a Preset (raises PresetError if it cannot be one)."""
+    def current_preset(self, name: str | None = None, path: Path | None = None) -> Preset:
+        """The window's setup and view as a Preset (raises PresetError, naming `path`, if it
+        cannot be one)."""
         setup = self.current_setup()
         view = dict(self.window.view_state())
         view["selected_step"] = max(0, min(int(view.get("selected_step", 0)), setup.steps))
         view = {"selected_step": view["selected_step"],
                 "visible_panels": list(view.get("visible_panels", ViewState().visible_panels))}
-        return Preset.from_setup(name or self.name, setup, self.description, view)
+        return Preset.from_setup(name or self.name, setup, self.description, view, source=path)
 
     def _identify_start(self, origin: str | None) -> None:
         """Name the preset the window started on: `origin` (--preset), else the built-in whose
@@ -280,12 +282,12 @@ class PresetController(QObject):
             path = path.with_name(path.name + ".json")
         # A copy of a built-in (or an untitled setup) is named after its file; a user's own
         # preset keeps its name.
-        name = self.name if (self.path is not None and self.name != UNTITLED) else path.stem
+        name = self.name if (self.path is not None and self.name != UNTITLED) else preset_name_for_file(path)
         return self._save_to(path, name)
 
     def _save_to(self, path: Path, name: str) -> bool:
         try:
-            preset = self.current_preset(name)
+            preset = self.current_preset(name, path)
             save_preset(preset, path)
         except PresetError as exc:
             self.window.show_error("Could not save the preset", str(exc))
