@@ -84,7 +84,19 @@ def _is_clean_text(text: str, allowed: str) -> bool:
 
 
 # --- the model ----------------------------------------------------------------------------------
-class _Strict(BaseModel):
+class _RaisesPresetError(type(BaseModel)):
+    """Direct construction (Preset(...), ViewState(...)) raises PresetError like the rest of this
+    module, not pydantic's ValidationError (files go through _validate, which names the file)."""
+
+    def __call__(cls, *args, **kwargs):
+        try:
+            return super().__call__(*args, **kwargs)
+        except ValidationError as exc:
+            problems, field = _describe(exc)
+            raise PresetError(f"{_where(None)}: {problems}", None, field) from None
+
+
+class _Strict(BaseModel, metaclass=_RaisesPresetError):
     model_config = ConfigDict(extra="forbid", frozen=True, strict=True, allow_inf_nan=False)
 
 

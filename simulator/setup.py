@@ -2,7 +2,9 @@
 
 A `Setup` is immutable. Change it with `setup.replace(...)` / `setup.with_knob(...)`,
 which validate the result like any other input: a bad value raises `SetupError`
-naming the field, and the old setup is left as it was.
+naming the field, and the old setup is left as it was. `Setup(...)`, `Setup.from_dict(...)`
+and the nested models (`Knobs(...)`, `InputSignal(...)`...) all raise `SetupError` (a
+ValueError); only pydantic's own `model_validate` raises its ValidationError.
 """
 
 from __future__ import annotations
@@ -35,7 +37,20 @@ class SetupError(ValueError):
     """A setup (or a preset) is invalid. The message names the field(s)."""
 
 
-class _Strict(BaseModel):
+class _RaisesSetupError(type(BaseModel)):
+    """Direct construction (Setup(...), Knobs(...)) raises SetupError like the rest of the API,
+    never pydantic's ValidationError. (A metaclass, not __init__: pydantic calls a custom
+    __init__ during nested validation too, which would hide the field names; model_validate,
+    used by Setup.from_dict and by preset files, is untouched.)"""
+
+    def __call__(cls, *args, **kwargs):
+        try:
+            return super().__call__(*args, **kwargs)
+        except ValidationError as exc:
+            raise SetupError(describe_validation_error(exc)) from None
+
+
+class _Strict(BaseModel, metaclass=_RaisesSetupError):
     # strict: "3" is not 3, True is not 1; NaN and inf are rejected everywhere.
     model_config = ConfigDict(extra="forbid", frozen=True, strict=True, allow_inf_nan=False)
 

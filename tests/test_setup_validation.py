@@ -4,7 +4,7 @@ import math
 
 import pytest
 
-from simulator import Setup, SetupError, Simulation
+from simulator import BiasOffsets, InitialState, InputSignal, Knobs, Setup, SetupError, Simulation
 
 
 def rejected(data) -> str:
@@ -102,3 +102,35 @@ def test_knob_is_sigma_max_of_the_weight():
     assert results.sigma_max_U == pytest.approx(1.7, rel=1e-12)
     W_hf = results.lstm_W_h[1]
     assert np.linalg.norm(W_hf, 2) == pytest.approx(Setup().knobs.W_hf, rel=1e-12)
+
+
+@pytest.mark.parametrize(
+    "make, field",
+    [
+        (lambda: Setup(hidden_size=0), "hidden_size"),
+        (lambda: Setup(steps="50"), "steps"),
+        (lambda: Setup(colour="red"), "colour"),
+        (lambda: Setup(hidden_size=2, weights={"U": [[1.0]]}), "weights.U"),
+        (lambda: Setup(knobs={"U": math.nan}), "knobs.U"),
+        (lambda: InputSignal(kind="square"), "kind"),
+        (lambda: Knobs(U=1e9), "U"),
+        (lambda: BiasOffsets(b_f=["x"]), "b_f"),
+        (lambda: InitialState(S0=2.0), "S0"),
+    ],
+)
+def test_direct_construction_raises_setup_error_like_the_rest_of_the_api(make, field):
+    # One error type for callers (issue 10 item 11): never pydantic's ValidationError.
+    with pytest.raises(SetupError) as info:
+        make()
+    assert type(info.value).__name__ == "SetupError" and isinstance(info.value, ValueError)
+    assert field in str(info.value)
+
+
+def test_direct_construction_of_preset_models_raises_preset_error():
+    from simulator.presets import Preset, PresetError, ViewState
+
+    with pytest.raises(PresetError, match="selected_step"):
+        ViewState(selected_step=-1)
+    with pytest.raises(PresetError, match="name"):
+        Preset(name="", setup=Setup())
+    assert Preset(name="ok", setup=Setup()).setup == Setup()
