@@ -1,17 +1,46 @@
 """RNN Gradient Lab: entry point (`python main.py` or the `rnn-gradient-lab` command).
 
 Qt is imported lazily, so `--help` and the headless export work without a display.
+
+Every bad argument is one line on stderr (`rnn-gradient-lab: error: ...`) and exit code 2;
+export-only options without --export are refused (the window does not use them); a missing
+dependency is one line naming the package and how to install it (exit code 1); Ctrl+C is one
+line and exit code 130.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import sys
+
+PROG = "rnn-gradient-lab"
+EXIT_BAD_ARGUMENTS = 2
+EXIT_MISSING_DEPENDENCY = 1
+EXIT_INTERRUPTED = 130  # 128 + SIGINT, as shells report Ctrl+C
+
+# Options that only mean something for an export (name, default applied by ui.headless).
+EXPORT_ONLY_OPTIONS = ("plot", "size", "step", "fps", "frames")
+
+# Import name -> the distribution pip installs (the packages main.py's paths import).
+DEPENDENCIES = {
+    "numpy": "numpy", "numba": "numba", "scipy": "scipy", "pydantic": "pydantic",
+    "pydantic_core": "pydantic", "platformdirs": "platformdirs", "PySide6": "PySide6-Essentials",
+    "shiboken6": "PySide6-Essentials", "pyqtgraph": "pyqtgraph", "superqt": "superqt",
+    "matplotlib": "matplotlib", "PIL": "pillow",
+}
+
+
+class OneLineParser(argparse.ArgumentParser):
+    """argparse, with its errors as one line (no usage block) and exit code 2."""
+
+    def error(self, message: str):
+        self.exit(EXIT_BAD_ARGUMENTS, f"{self.prog}: error: {' '.join(message.split())} (see --help)\n")
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="rnn-gradient-lab",
+    parser = OneLineParser(
+        prog=PROG,
         description=(
             "See why a vanilla RNN's gradient vanishes or explodes while an LSTM's can survive: "
             "turn the knobs (U, W_hi, W_hf, W_hg, W_ho, gate biases), step the unrolled networks, "
@@ -27,18 +56,73 @@ def build_parser() -> argparse.ArgumentParser:
         help="write a figure (.png, .svg, .pdf, .gif) or data (.csv) without opening a window; "
         "may be given several times",
     )
-    parser.add_argument("--plot", default="dashboard", help="which plot to export (see --list-plots)")
+    parser.add_argument("--plot", default=None, help="which plot to export (see --list-plots; default: dashboard)")
     parser.add_argument("--list-plots", action="store_true", help="list the plot names for --plot and exit")
-    parser.add_argument("--size", default="1920x1080", help="export size in pixels, WIDTHxHEIGHT")
+    parser.add_argument("--size", default=None, help="export size in pixels, WIDTHxHEIGHT (default: 1920x1080)")
     parser.add_argument("--step", type=int, default=None, help="the selected time step t for the export")
-    parser.add_argument("--fps", type=int, default=8, help="frames per second of an exported GIF")
+    parser.add_argument("--fps", type=int, default=None, help="frames per second of an exported GIF (default: 8)")
     parser.add_argument("--frames", type=int, default=None, help="number of frames of an exported GIF")
     parser.add_argument("--quit-after", type=float, default=None, metavar="SECONDS", help=argparse.SUPPRESS)
     return parser
 
 
+def check_arguments(parser: argparse.ArgumentParser, args: argparse.Namespace) -> None:
+    """What argparse cannot check: empty values, export-only options without --export.
+    Calls parser.error (one line, SystemExit 2)."""
+    for name in ("preset", "plot", "size"):
+        value = getattr(args, name)
+        if value is not None and not value.strip():
+            parser.error(f"--{name}: empty value")
+    if any(not text.strip() for text in args.export):
+        parser.error("--export: empty file name")
+    if not args.export and not args.list_plots:
+        given = [f"--{name}" for name in EXPORT_ONLY_OPTIONS if getattr(args, name) is not None]
+        if given:
+            parser.error(f"{', '.join(given)} only apply to an export: add --export FILE "
+                         "(the window does not use {})".format("it" if len(given) == 1 else "them"))
+
+
+def missing_dependency_message(exc: ModuleNotFoundError) -> str | None:
+    """One line naming the missing package and how to install it; None if it is not one of ours."""
+    top = (exc.name or "").split(".")[0]
+    if top not in DEPENDENCIES:
+        return None
+    package = DEPENDENCIES[top]
+    here = os.path.dirname(os.path.abspath(__file__))
+    venv_python = os.path.join(here, ".venv", "bin", "python")
+    if os.path.exists(os.path.join(here, "pyproject.toml")):
+        if os.path.exists(venv_python) and os.path.realpath(sys.prefix) != os.path.realpath(os.path.join(here, ".venv")):
+            how = (f"run the app from its environment: {os.path.join(here, '.venv', 'bin', 'rnn-gradient-lab')}"
+                   f" (or install it here: {sys.executable} -m pip install {package})")
+        else:
+            how = (f"install the app and its dependencies: cd {here} && python3 -m venv .venv && "
+                   ".venv/bin/pip install -e . (then run .venv/bin/rnn-gradient-lab)")
+    else:
+        how = f"install it: {sys.executable} -m pip install {package}"
+    return f"{PROG}: error: the Python package {package!r} is not installed for {sys.executable}; {how}"
+
+
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    try:
+        return _run(argv)
+    except KeyboardInterrupt:
+        print(f"{PROG}: error: interrupted (Ctrl+C)", file=sys.stderr)
+        return EXIT_INTERRUPTED
+    except ModuleNotFoundError as exc:
+        message = missing_dependency_message(exc)
+        if message is None:
+            raise
+        print(message, file=sys.stderr)
+        return EXIT_MISSING_DEPENDENCY
+
+
+def _run(argv: list[str] | None) -> int:
+    parser = build_parser()
+    try:
+        args = parser.parse_args(argv)
+        check_arguments(parser, args)
+    except SystemExit as exc:  # --help, or a bad argument (already printed on one line)
+        return exc.code if isinstance(exc.code, int) else (0 if exc.code is None else EXIT_BAD_ARGUMENTS)
     if args.export or args.list_plots:
         from ui.headless import run_headless  # matplotlib only: no window, no display needed
 

@@ -141,16 +141,16 @@ def test_a_later_failure_removes_the_files_already_written(tmp_path, monkeypatch
     preset = _write_preset(tmp_path)
     existing = tmp_path / "b.csv"
     existing.write_text("old")
-    real_export = figures.export
+    real_export_bytes = figures.export_bytes  # what the headless export renders each file with
     calls = []
 
-    def fail_on_third(results, plot, path, **kwargs):
-        calls.append(path)
+    def fail_on_third(results, plot, fmt, **kwargs):
+        calls.append(fmt)
         if len(calls) == 3:
-            raise OSError(28, "No space left on device", str(path))
-        return real_export(results, plot, path, **kwargs)
+            raise OSError(28, "No space left on device", "c.svg")
+        return real_export_bytes(results, plot, fmt, **kwargs)
 
-    monkeypatch.setattr(figures, "export", fail_on_third)
+    monkeypatch.setattr(figures, "export_bytes", fail_on_third)
     monkeypatch.setenv("RNN_GRADIENT_LAB_BACKEND", "reference")
     args = main.build_parser().parse_args([
         "--preset", str(preset), "--plot", "terms", "--size", "400x300",
@@ -160,3 +160,31 @@ def test_a_later_failure_removes_the_files_already_written(tmp_path, monkeypatch
     assert len(calls) == 3
     assert sorted(p.name for p in tmp_path.iterdir()) == ["b.csv", "tiny.json"]
     assert existing.read_text() == "old"  # replaced only when every file was ready
+
+
+def test_a_failed_rename_never_deletes_a_file_that_existed_before(tmp_path, monkeypatch):
+    # Issue 10 item 18: the old clean-up removed every file already renamed into place, including
+    # ones that existed before the call. Now those get their old content back.
+    import main
+    from ui import headless
+
+    preset = _write_preset(tmp_path)
+    existing = tmp_path / "a.csv"
+    existing.write_text("old")
+    real_replace = os.replace
+
+    def fail_for_b(src, dst, *args, **kwargs):
+        if Path(dst).name == "b.csv":
+            raise OSError(28, "No space left on device", str(dst))
+        return real_replace(src, dst, *args, **kwargs)
+
+    monkeypatch.setattr(os, "replace", fail_for_b)
+    monkeypatch.setenv("RNN_GRADIENT_LAB_BACKEND", "reference")
+    args = main.build_parser().parse_args([
+        "--preset", str(preset), "--plot", "terms",
+        "--export", str(existing), "--export", str(tmp_path / "b.csv"), "--export", str(tmp_path / "c.csv")])
+    code = headless.run_headless(args)
+    monkeypatch.undo()
+    assert code == headless.EXIT_WRITE_FAILED
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a.csv", "tiny.json"]
+    assert existing.read_text() == "old"

@@ -8,10 +8,15 @@ unrolled chain, marker) to T; every step of the run is drawn. A GIF steps t thro
 (frames: one per step, at most 40; 8 frames/s; `args.fps` / `args.frames` are used if main.py
 provides them). RNN_GRADIENT_LAB_BACKEND=reference|numba forces the simulator backend.
 
-Every argument is checked before anything is computed or written. Files are first written next
-to their targets under temporary names and only renamed into place when all of them succeeded,
-so a failure leaves nothing behind (and files that already existed untouched). Errors are one
-line on stderr and a non-zero exit code (2: bad arguments, 1: could not write).
+Every argument is checked before anything is computed or written (including each output path:
+simulator.files.check_target refuses a folder, a FIFO, a read-only file, a symlink loop, a name
+over the limit, a missing folder). Files are first written next to their targets under short
+temporary names (`.rgl-<pid>-<hex>.tmp`) and only renamed into place when all of them succeeded
+(simulator.files.StagedWrites): a failure leaves nothing behind, a file this call created is
+removed and a file that existed before keeps (or gets back) its old content. Errors are one line
+on stderr and a non-zero exit code (2: bad arguments, 1: could not write, 130: Ctrl+C,
+143: SIGTERM). Ctrl+C and SIGTERM (turned into an exception while the export runs) remove the
+temporary files before the process ends.
 
 No Qt is imported on this path (matplotlib's Agg backend only).
 """
@@ -19,8 +24,10 @@ No Qt is imported on this path (matplotlib's Agg backend only).
 from __future__ import annotations
 
 import os
+import signal
 import sys
-import tempfile
+import threading
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -29,12 +36,37 @@ from . import PLOT_NAMES
 PROG = "rnn-gradient-lab"
 EXIT_BAD_ARGUMENTS = 2
 EXIT_WRITE_FAILED = 1
+EXIT_INTERRUPTED = 130  # 128 + SIGINT
+EXIT_TERMINATED = 128 + signal.SIGTERM
 
 
 class HeadlessError(Exception):
     def __init__(self, message: str, code: int = EXIT_BAD_ARGUMENTS):
         super().__init__(message)
         self.code = code
+
+
+class Terminated(BaseException):
+    """SIGTERM arrived during an export. A BaseException like KeyboardInterrupt: it unwinds
+    through every `except Exception`, and the staged files are removed on the way out."""
+
+
+@contextmanager
+def sigterm_raises_terminated():
+    """While the block runs, SIGTERM raises Terminated (the default action would end the process
+    at once and leave its temporary files). Only the main thread can set signal handlers."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def on_sigterm(signum, frame):
+        raise Terminated()
+
+    previous = signal.signal(signal.SIGTERM, on_sigterm)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous if previous is not None else signal.SIG_DFL)
 
 
 @dataclass(frozen=True)
@@ -83,26 +115,26 @@ def _load_setup(preset_arg: str | None):
 
 
 def _check_jobs(exports: list[str]) -> list[Job]:
+    from simulator import files
+
     from . import figures
 
     jobs, seen = [], set()
     for text in exports:
-        path = Path(text).expanduser()
+        if not str(text).strip():
+            raise HeadlessError("--export: empty file name")
+        path = Path(os.path.expanduser(text))  # (Path.expanduser raises for an unknown ~user)
         try:
             fmt = figures.format_of(path)
         except figures.ExportError as exc:
             raise HeadlessError(str(exc)) from None
-        resolved = path.resolve()
-        if resolved in seen:
+        try:
+            target = files.check_target(path)
+        except files.FileWriteError as exc:
+            raise HeadlessError(str(exc)) from None
+        if target.real in seen:
             raise HeadlessError(f"--export {text!r} is given twice")
-        seen.add(resolved)
-        folder = resolved.parent
-        if path.is_dir():
-            raise HeadlessError(f"cannot write {text!r}: it is a folder")
-        if not folder.is_dir():
-            raise HeadlessError(f"cannot write {text!r}: folder {str(folder)!r} does not exist")
-        if not os.access(folder, os.W_OK | os.X_OK) or (path.exists() and not os.access(path, os.W_OK)):
-            raise HeadlessError(f"cannot write {text!r}: permission denied")
+        seen.add(target.real)
         jobs.append(Job(path, fmt))
     return jobs
 
@@ -113,10 +145,17 @@ def run_headless(args) -> int:
         print("\n".join(PLOT_NAMES))
         return 0
     try:
-        written = export_all(args)
+        with sigterm_raises_terminated():
+            written = export_all(args)
     except HeadlessError as exc:
         print(f"{PROG}: error: {_one_line(exc)}", file=sys.stderr)
         return exc.code
+    except KeyboardInterrupt:
+        print(f"{PROG}: error: interrupted (Ctrl+C); unfinished files were removed", file=sys.stderr)
+        return EXIT_INTERRUPTED
+    except Terminated:
+        print(f"{PROG}: error: stopped by SIGTERM; unfinished files were removed", file=sys.stderr)
+        return EXIT_TERMINATED
     for path in written:
         print(f"wrote {path}")
     return 0
@@ -127,11 +166,13 @@ def export_all(args) -> list[Path]:
     from . import figures
 
     # --- 1. arguments (nothing is computed or written yet) ---
-    plot = getattr(args, "plot", None) or "dashboard"
+    plot = getattr(args, "plot", None)
+    plot = "dashboard" if plot is None else plot
     if plot not in PLOT_NAMES:
         raise HeadlessError(f"unknown plot {plot!r} for --plot: choose one of {', '.join(PLOT_NAMES)}")
     try:
-        size = figures.parse_size(getattr(args, "size", None) or "1920x1080")
+        size = getattr(args, "size", None)
+        size = figures.parse_size("1920x1080" if size is None else size)
     except figures.ExportError as exc:
         raise HeadlessError(f"--size: {exc}") from None
     exports = list(getattr(args, "export", None) or [])
@@ -161,45 +202,28 @@ def export_all(args) -> list[Path]:
     results = compute(setup, backend=backend)
 
     # --- 3. write every file under a temporary name, then rename all into place ---
-    staged: list[tuple[Path, Path]] = []
-    placed: list[Path] = []
+    from simulator import files
+
     try:
-        for job in jobs:
-            fd, tmp = tempfile.mkstemp(dir=job.path.resolve().parent, prefix=f".{job.path.name}.",
-                                       suffix=f".part.{job.fmt}")
-            os.close(fd)
-            staged.append((Path(tmp), job.path))
-            figures.export(results, plot, tmp, step=step, size=size, fps=fps, frames=frames)
-        for tmp, final in staged:
-            os.replace(tmp, final)
-            placed.append(final)
+        with files.StagedWrites() as staged:  # removes what is not committed, Ctrl+C/SIGTERM included
+            for job in jobs:
+                data = figures.export_bytes(results, plot, job.fmt, step=step, size=size, fps=fps, frames=frames)
+                staged.add(job.path, data)
+            return staged.commit()
     except figures.ExportError as exc:
-        _clean_up(staged, placed)
         raise HeadlessError(str(exc)) from None
+    except files.FileWriteError as exc:
+        raise HeadlessError(str(exc), EXIT_WRITE_FAILED) from None
     except OSError as exc:
-        _clean_up(staged, placed)
         where = f" {exc.filename!r}" if getattr(exc, "filename", None) else ""
         raise HeadlessError(f"cannot write{where}: {exc.strerror or exc}", EXIT_WRITE_FAILED) from None
-    except Exception as exc:  # a render failure: still one line, still nothing left behind
-        _clean_up(staged, placed)
-        raise HeadlessError(f"could not export: {type(exc).__name__}: {exc}", EXIT_WRITE_FAILED) from None
-    except BaseException:  # Ctrl+C: clean up, then stop
-        _clean_up(staged, placed)
+    except ModuleNotFoundError:  # a missing dependency (e.g. pillow for a GIF): main.py names it
         raise
-    return placed
+    except Exception as exc:  # a render failure: still one line, still nothing left behind
+        raise HeadlessError(f"could not export: {type(exc).__name__}: {exc}", EXIT_WRITE_FAILED) from None
 
 
-def _clean_up(staged: list[tuple[Path, Path]], placed: list[Path]) -> None:
-    for tmp, _final in staged:
-        try:
-            tmp.unlink()
-        except FileNotFoundError:
-            pass
-    for final in placed:  # files of this call already renamed into place
-        try:
-            final.unlink()
-        except FileNotFoundError:
-            pass
-
-
-__all__ = ["EXIT_BAD_ARGUMENTS", "EXIT_WRITE_FAILED", "HeadlessError", "export_all", "pick_backend", "run_headless"]
+__all__ = [
+    "EXIT_BAD_ARGUMENTS", "EXIT_INTERRUPTED", "EXIT_TERMINATED", "EXIT_WRITE_FAILED", "HeadlessError", "Terminated",
+    "export_all", "pick_backend", "run_headless", "sigterm_raises_terminated",
+]
