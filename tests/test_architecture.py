@@ -44,3 +44,18 @@ def test_the_check_would_catch_an_offender(tmp_path):
     bad = tmp_path / "bad.py"
     bad.write_text("from PySide6 import QtCore\nimport pyqtgraph as pg\n")
     assert _imported_modules(bad) & set(FORBIDDEN) == {"PySide6", "pyqtgraph"}
+
+
+def test_ui_tests_wait_on_conditions_not_on_time():
+    """qtbot.wait(ms) as a sleep before an assertion is a guess about timing (issue 10 item 17):
+    wait on the condition (qtbot.waitUntil / waitSignal). The only allowed use is an absence check
+    (time passes and nothing may happen), marked "# absence check" on the same line."""
+    offenders = []
+    for path in sorted((ROOT / "tests").glob("*.py")):
+        lines = path.read_text(encoding="utf-8").splitlines()
+        for node in ast.walk(ast.parse("\n".join(lines))):
+            if (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr == "wait"
+                    and isinstance(node.func.value, ast.Name) and node.func.value.id == "qtbot"
+                    and "# absence check" not in lines[node.lineno - 1]):
+                offenders.append(f"{path.name}:{node.lineno}")
+    assert offenders == []

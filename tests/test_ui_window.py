@@ -13,7 +13,7 @@ import pyqtgraph as pg
 import pytest
 
 pytest.importorskip("pytestqt")
-from PySide6.QtCore import QPoint, Qt  # noqa: E402
+from PySide6.QtCore import QPoint, Qt, QTimer  # noqa: E402
 
 from simulator import TERM_NAMES, Setup  # noqa: E402
 from ui.formula_panel import parse_number  # noqa: E402
@@ -140,7 +140,7 @@ def test_play_advances_pause_stops_reset_returns_to_zero(qtbot, make_window):
     qtbot.keyClick(window, Qt.Key.Key_Space)  # pause
     assert not window.is_playing()
     paused_at = window.simulation.t
-    qtbot.wait(100)  # several play intervals: nothing may move while paused
+    qtbot.wait(100)  # absence check: several play intervals, nothing may move while paused
     assert window.simulation.t == paused_at
     qtbot.keyClick(window, Qt.Key.Key_R)
     assert window.simulation.t == 0
@@ -327,7 +327,12 @@ def test_legends_cover_no_data(qtbot, make_window, knob_value):
     # Plots 1, 2 and 4 keep an empty band for their legend (vanishing, neutral, exploding RNN).
     window = make_window(small_setup(hidden_size=8, steps=100).with_knob("U", knob_value))
     window.resize(1600, 1000)
-    qtbot.wait(50)
+    # Each plot refits its y range in a zero-timer queued by its resizeEvent; one queued after
+    # them fires once they have all run: wait for that, not for a guessed time.
+    refitted = []
+    QTimer.singleShot(0, lambda: refitted.append(True))
+    qtbot.waitUntil(lambda: bool(refitted), timeout=5000)
+    assert window.size().width() == 1600 and window.size().height() == 1000
     for plot in (window.factor_plot, window.long_range_plot, window.bptt_plot):
         legend = plot._legend.sceneBoundingRect()
         vb = plot.plotItem.vb
