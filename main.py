@@ -78,8 +78,9 @@ def check_arguments(parser: argparse.ArgumentParser, args: argparse.Namespace) -
     if not args.export and not args.list_plots:
         given = [f"--{name}" for name in EXPORT_ONLY_OPTIONS if getattr(args, name) is not None]
         if given:
-            parser.error(f"{', '.join(given)} only apply to an export: add --export FILE "
-                         "(the window does not use {})".format("it" if len(given) == 1 else "them"))
+            verb, pronoun = ("applies", "it") if len(given) == 1 else ("apply", "them")
+            parser.error(f"{', '.join(given)} only {verb} to an export: add --export FILE "
+                         f"(the window does not use {pronoun})")
 
 
 def missing_dependency_message(exc: ModuleNotFoundError) -> str | None:

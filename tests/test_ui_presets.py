@@ -230,6 +230,19 @@ def test_bad_file_shows_error_and_changes_nothing(controller, window, tmp_path, 
     assert controller.recent_paths() == []
 
 
+@pytest.mark.timeout(60)  # the old code blocked here forever, opening the FIFO
+@pytest.mark.skipif(not hasattr(__import__("os"), "mkfifo"), reason="no FIFOs on this platform")
+def test_opening_a_fifo_shows_an_error_without_blocking(controller, window, tmp_path):
+    import os
+
+    fifo = tmp_path / "p.json"
+    os.mkfifo(fifo)
+    setup_before = window.simulation.setup
+    assert not controller.open_path(fifo)
+    assert "p.json" in window.errors[-1][1] and "FIFO" in window.errors[-1][1]
+    assert window.simulation.setup == setup_before
+
+
 def test_missing_file_and_folder_show_error(controller, window, tmp_path):
     assert not controller.open_path(tmp_path / "gone.json")
     assert not controller.open_path(tmp_path)

@@ -69,7 +69,7 @@ def run_app(args) -> int:
         setup, view = initial_setup_and_view(getattr(args, "preset", None))
     except Exception as exc:  # PresetError, SetupError, OSError: one line, non-zero exit
         message = " ".join(str(exc).splitlines())
-        print(f"rnn-gradient-lab: {message}", file=sys.stderr)
+        print(f"rnn-gradient-lab: error: {message}", file=sys.stderr)
         return 2
 
     from PySide6.QtCore import QTimer
