@@ -216,9 +216,9 @@ def _create_temp(folder: Path, mode: int | None) -> tuple[int, Path]:
             fd = os.open(tmp, flags, 0o666)  # the kernel applies the umask: a normal save's mode
         except FileExistsError:
             continue
-        if mode is not None:
+        if mode is not None:  # an existing target's mode (os.fchmod is POSIX-only before 3.13)
             try:
-                os.fchmod(fd, mode)
+                os.fchmod(fd, mode) if hasattr(os, "fchmod") else os.chmod(tmp, mode)
             except BaseException:
                 os.close(fd)
                 _unlink_quietly(tmp)
