@@ -192,8 +192,25 @@ def test_paths_add_up_to_bptt_and_finite_differences(setup, limit):
     T, H = setup.steps, setup.hidden_size
     for weight in PATH_WEIGHTS:
         by_k = paths_by_k(results, weight, limit=limit)
+        ledger = path_ledger(results, weight)
+        # the ledger's step-by-step sweep against the node-by-node sums of paths_by_k
+        node_sums = [value_of(by_k[k].total) for k in range(1, T + 1)]
+        assert_close(value_of(ledger.gradient_paths), sum(node_sums), 1e-12,
+                     sum(frob(m) for m in node_sums))
+        assert_close(value_of(ledger.gradient_paths),
+                     sum(results.bptt_contribution_matrix(weight, k) for k in range(1, T + 1)),
+                     1e-10, sum(frob(m) for m in node_sums))
+        assert ledger.agrees and ledger.line.endswith("✓")
         for k in range(1, T + 1):
             item = by_k[k]
+            row = ledger.rows[k - 1]
+            assert row.k == k and row.count == item.count and row.agrees
+            if item.total_is_zero:
+                assert row.log10_abs == LOG10_OF_ZERO
+            elif item.total.log10_abs > -290:
+                assert row.log10_abs == pytest.approx(item.total.log10_abs, abs=1e-9)
+                if H == 1:
+                    assert row.sign == item.total.sign
             bptt = results.bptt_contribution_matrix(weight, k)
             spread = sum(frob(value_of(path)) for path in item.paths)
             listed = paths_sum(item) + sum(value_of(group.remainder) for group in item.groups)
@@ -484,13 +501,14 @@ def test_ledger_rows_and_full_gradient():
         assert [row.k for row in ledger.rows] == [1, 2, 3]
         for row in ledger.rows:
             bptt = r.bptt_contribution_matrix(weight, row.k)[0, 0]
-            assert row.path_sum.value == pytest.approx(bptt, rel=1e-12)
+            assert row.value == pytest.approx(bptt, rel=1e-12)
+            assert row.bptt_value == pytest.approx(bptt, rel=1e-14)
             assert row.agrees and row.line.endswith(f"= ∂L_3/∂{weight}^({row.k}) ✓")
             assert row.line.startswith(f"sum of {row.count} path")
         full = sum(r.bptt_contribution_matrix(weight, k)[0, 0] for k in (1, 2, 3))
         assert ledger.gradient_paths.value == pytest.approx(full, rel=1e-12)
         assert ledger.agrees and ledger.line.endswith(f"= ∂L_3/∂{weight} ✓")
-        assert sum(row.path_sum.share for row in ledger.rows) == pytest.approx(1.0)
+        assert sum(row.share for row in ledger.rows) == pytest.approx(1.0, rel=1e-12)
     assert path_ledger(r, "W_hf").rows[1].line.startswith("sum of 5 paths = ")
 
 
