@@ -79,7 +79,8 @@ final gate; group j the paths that pass through h j times; the last group (`grou
 10) holds every path with that many passes or more when T - k exceeds it. Group totals and path
 counts are computed by dynamic programming over the unrolled graph (row vectors carried down with
 a group index), never by enumerating, so they exist when the paths are far too many to list; the
-total is the sum of the group totals. For the RNN there is one group, the single chain.
+total is the sum of the group totals. `PathsOfK.coarse_groups()` merges every group but 0 into
+one "passes through h". For the RNN there is one group, the single chain.
 
 Listing and "largest"
 ---------------------
@@ -365,6 +366,30 @@ class PathsOfK:
 
     def group(self, index: int) -> PathGroup | None:
         return next((group for group in self.groups if group.index == index), None)
+
+    def coarse_groups(self) -> tuple[PathGroup, ...]:
+        """The two-way split: group 0 ("stays in the cell") and every other group merged into
+        one "passes through h" (index 1, totals and remainders summed exactly). Groups that
+        would be empty are left out; the RNN's single group is returned as it is."""
+        if self.weight == "U":
+            return self.groups
+        cell = [group for group in self.groups if group.index == 0]
+        through_h = [group for group in self.groups if group.index > 0]
+        if not through_h:
+            return tuple(cell)
+        total = (self.total.mantissa, self.total.exponent2)  # projections and shares against it
+        sums = []
+        for part in ("total", "remainder"):
+            amounts = [getattr(group, part) for group in through_h]
+            rows, exps = _segment_sum(np.stack([a.mantissa for a in amounts]),
+                                      np.array([a.exponent2 for a in amounts], dtype=np.int64),
+                                      np.zeros(len(amounts), dtype=np.int64), 1)
+            sums.append(_amount(rows[0], int(exps[0]), total))
+        merged = PathGroup(index=1, label="passes through h",
+                           count=sum(group.count for group in through_h),
+                           listed_count=sum(group.listed_count for group in through_h),
+                           total=sums[0], remainder=sums[1])
+        return (*cell, merged)
 
     def ledger_line(self) -> str:
         """'sum of 5 paths = 0.0412 = ∂L_3/∂W_hf^(2) ✓' (✓ only if they agree to 1e-10 relative)."""
@@ -878,25 +903,32 @@ class _Graph:
         """Nodes and public edges of the paths to W^(k), renumbered, and the map from this
         graph's edge ids to theirs (-1 for edges not on such a path; entry -1 maps -1 to -1)."""
         terminal = self.terminals[k]
-        reaches = np.zeros(len(self.nodes), dtype=bool)
+        reaches = [False] * len(self.nodes)
         reaches[terminal] = True
         for node in range(terminal - 1, -1, -1):
             reaches[node] = any(reaches[edge.lower] for edge in self.out_edges[node])
-        node_map = np.cumsum(reaches) - 1
         nodes = tuple(node for node, keep in zip(self.nodes, reaches) if keep)
         edge_map = np.full(len(self.edges) + 1, -1, dtype=np.int64)
         edges = []
-        for edge in self.edges:
+        for edge, fields in zip(self.edges, self._public_fields()):
             if reaches[edge.upper] and reaches[edge.lower]:
                 edge_map[edge.index] = len(edges)
-                upper, lower = nodes[node_map[edge.upper]], nodes[node_map[edge.lower]]
+                edges.append(Edge(len(edges), *fields))
+        return nodes, tuple(edges), edge_map
+
+    def _public_fields(self) -> list[tuple]:
+        """Per edge, every field of its public `Edge` but the index (made once per graph)."""
+        if getattr(self, "_fields", None) is None:
+            self._fields = []
+            for edge in self.edges:
+                upper, lower = self.nodes[edge.upper], self.nodes[edge.lower]
                 value, sign, log10_abs, log2_bound = edge.numbers()
                 if self.H != 1:  # (the first edge, dL_T/dy_T, is a scalar for any H)
                     value = sign = log10_abs = None
                 log10_bound = log2_bound * LOG10_2 if log2_bound > -math.inf else LOG10_OF_ZERO
-                edges.append(Edge(len(edges), upper, lower, f"∂{upper.symbol}/∂{lower.symbol}",
-                                  edge.formula, value, sign, log10_abs, log10_bound))
-        return nodes, tuple(edges), edge_map
+                self._fields.append((upper, lower, f"∂{upper.symbol}/∂{lower.symbol}",
+                                     edge.formula, value, sign, log10_abs, log10_bound))
+        return self._fields
 
 
 # ----------------------------------------------------------------------------------------------

@@ -480,6 +480,13 @@ def test_groups_by_passes_through_h_and_the_cap():
     assert item.group(0).count == 1 and item.group(0).label == "stays in the cell"
     cell = [p for p in item.paths if p.group == 0][0]
     assert [n.kind for n in cell.nodes] == ["L", "y", "h"] + ["C"] * 7 + ["f", "W"]
+    cell_group, h_group = paths_to(r, "W_hf", 1, limit=40).coarse_groups()
+    assert (cell_group.label, h_group.label) == ("stays in the cell", "passes through h")
+    assert cell_group.count + h_group.count == item.count and h_group.listed_count + cell_group.listed_count == 40
+    assert_close(value_of(cell_group.total) + value_of(h_group.total), value_of(item.total), 1e-12)
+    assert h_group.total.share + cell_group.total.share == pytest.approx(1.0, rel=1e-12)
+    through_h = sum(p.value for p in item.paths if p.h_passes > 0)
+    assert h_group.total.value == pytest.approx(through_h, rel=1e-9)
     capped = paths_to(r, "W_hf", 1, limit=None, group_cap=2)
     assert [g.index for g in capped.groups] == [0, 1, 2]
     assert capped.groups[-1].label == "through h 2 times or more"
