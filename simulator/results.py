@@ -44,6 +44,14 @@ def _log10_or_floor(value: np.ndarray) -> np.ndarray:
     return np.where(value > 0.0, out, LOG10_OF_ZERO)
 
 
+def _unit_rows(rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(rows / largest |entry| of each row, log10 of that largest; 0 for a zero row), so that norms
+    and products of mantissas never square or multiply tiny numbers (a row of 1e-170 squares to 0)."""
+    largest = np.abs(rows).max(axis=1, initial=0.0)
+    divisor = np.where(largest > 0.0, largest, 1.0)
+    return rows / divisor[:, None], np.log10(divisor)
+
+
 @dataclass
 class Results:
     """Arrays are indexed by time step t (row 0 is t = 0). Long-range arrays are indexed by k,
@@ -144,6 +152,7 @@ class Results:
 
     # --- BPTT contributions per step k ---------------------------------------------------
     def _delta_and_prev_state(self, weight: str):
+        """(delta mantissas (T+1, H), their log10 scales (T+1,), states (T+1, H)) for weight."""
         if weight == "U":
             return self.rnn_delta, self.rnn_delta_log10_scale, self.rnn_S
         gate = LSTM_RECURRENT.index(weight)
@@ -153,12 +162,15 @@ class Results:
         """log10 ||dL_T/dW^(k)|| (Frobenius) for k = 0..T, W one of U, W_hi, W_hf, W_hg, W_ho.
         Entry 0 (no step 0) and exactly-zero contributions are LOG10_OF_ZERO."""
         delta, scale, state = self._delta_and_prev_state(weight)
-        out = np.full(self.steps + 1, LOG10_OF_ZERO)
-        delta_norm = np.sqrt(np.einsum("ki,ki->k", delta[1:], delta[1:]))  # row norms (mantissas: no overflow)
-        state_norm = np.sqrt(np.einsum("ki,ki->k", state[:-1], state[:-1]))  # ||S_{k-1}|| for k = 1..T
+        # ||delta_k state_{k-1}^T||_F = ||delta_k|| ||state_{k-1}||, each row scaled before squaring
+        delta_unit, delta_log10 = _unit_rows(delta[1:])
+        state_unit, state_log10 = _unit_rows(state[:-1])
+        delta_norm = np.sqrt(np.einsum("ki,ki->k", delta_unit, delta_unit))
+        state_norm = np.sqrt(np.einsum("ki,ki->k", state_unit, state_unit))
         nonzero = (delta_norm > 0) & (state_norm > 0)
         with np.errstate(divide="ignore"):
-            logs = np.log10(delta_norm) + np.log10(state_norm) + scale[1:]
+            logs = np.log10(delta_norm) + delta_log10 + np.log10(state_norm) + state_log10 + scale[1:]
+        out = np.full(self.steps + 1, LOG10_OF_ZERO)
         out[1:] = np.where(nonzero, logs, LOG10_OF_ZERO)
         return out
 
@@ -166,11 +178,13 @@ class Results:
         """d L_T / d knob^(k) = <dL/dW^(k), base> for k = 0..T, as (sign, log10 |value|).
         For H = 1 this is the signed contribution to the weight itself."""
         delta, scale, state = self._delta_and_prev_state(weight)
-        base = self.bases[weight]
+        delta_unit, delta_log10 = _unit_rows(delta[1:])  # rows scaled first: no underflow
+        state_unit, state_log10 = _unit_rows(state[:-1])
         mantissa = np.zeros(self.steps + 1)
-        mantissa[1:] = np.einsum("ki,ij,kj->k", delta[1:], base, state[:-1])
+        mantissa[1:] = np.einsum("ki,ij,kj->k", delta_unit, self.bases[weight], state_unit)
         log10_abs = _log10_or_floor(np.abs(mantissa))
-        log10_abs = np.where(mantissa != 0.0, log10_abs + scale, LOG10_OF_ZERO)
+        log10_abs[1:] += delta_log10 + state_log10 + scale[1:]
+        log10_abs = np.where(mantissa != 0.0, log10_abs, LOG10_OF_ZERO)
         return np.sign(mantissa), log10_abs
 
     def bptt_contribution_matrix(self, weight: str, k: int) -> np.ndarray:
