@@ -78,8 +78,8 @@ class Results:
     lstm_term_diag_mean: np.ndarray  # (T+1, 5) diagonal means (signed values when H = 1)
     lstm_longrange_log10: np.ndarray  # (T+1,) log10 ||dC_T/dC_k|| exact (L7)
     lstm_naive_longrange_log10: np.ndarray  # (T+1,) log10 ||prod of (L4) factors||
-    lstm_delta: np.ndarray  # (T+1, 4, H) dL/d(gate pre-activation) mantissas
-    lstm_delta_log10_scale: np.ndarray
+    lstm_delta: np.ndarray  # (T+1, 4, H) dL/d(gate pre-activation) mantissas, one scale per step and gate:
+    lstm_delta_log10_scale: np.ndarray  # (T+1, 4)  dL/d pre[k, gate] = lstm_delta[k, gate] * 10**this[k, gate]
     bases: dict = field(repr=False, default_factory=dict)
     backend: str = "reference"  # which kernels computed the arrays
 
@@ -156,7 +156,7 @@ class Results:
         if weight == "U":
             return self.rnn_delta, self.rnn_delta_log10_scale, self.rnn_S
         gate = LSTM_RECURRENT.index(weight)
-        return self.lstm_delta[:, gate], self.lstm_delta_log10_scale, self.lstm_h
+        return self.lstm_delta[:, gate], self.lstm_delta_log10_scale[:, gate], self.lstm_h
 
     def bptt_log10(self, weight: str) -> np.ndarray:
         """log10 ||dL_T/dW^(k)|| (Frobenius) for k = 0..T, W one of U, W_hi, W_hf, W_hg, W_ho.

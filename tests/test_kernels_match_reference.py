@@ -34,7 +34,8 @@ LOG_ABS = 1e-10
 # The setups are kept away from chaos, where any two correct codes drift apart from round-off.
 ROW_FLOOR = 1e-2
 # BPTT deltas (names ending in "delta") come out of a backward recursion (W^T delta, step after
-# step) whose entries cancel: they are compared per step in the max-norm, still to REL.
+# step) whose entries cancel: they are compared per step (per step and gate for the LSTM, which has
+# one log10 scale per step and gate) in the max-norm, still to REL.
 # Diagonal means are sums that can cancel (a 2 x 2 orthogonal U has diagonal entries of opposite
 # signs): they are compared to REL of the size of the terms summed, `size`.
 
@@ -51,6 +52,8 @@ def _assert_same(name, numba_value, reference_value, size=None):
         assert error.max(initial=0.0) <= LOG_ABS, f"{name}: max abs error {error.max():.3g}"
         return
     rows = want.reshape(len(want), -1) if want.ndim > 1 else want[:, None]
+    if name.endswith("delta") and want.ndim == 3:  # LSTM: (step, gate) rows
+        rows = want.reshape(-1, want.shape[-1])
     row_floor = 1.0 if name.endswith("delta") else ROW_FLOOR
     floor = row_floor * np.abs(rows).max(axis=1, keepdims=True, initial=0.0)
     if size is not None:
@@ -110,7 +113,7 @@ def _assert_same_knob_contribution(weight, fast, slow):
         delta, scale, state = slow.rnn_delta, slow.rnn_delta_log10_scale, slow.rnn_S
     else:
         gate = LSTM_RECURRENT.index(weight)
-        delta, scale, state = slow.lstm_delta[:, gate], slow.lstm_delta_log10_scale, slow.lstm_h
+        delta, scale, state = slow.lstm_delta[:, gate], slow.lstm_delta_log10_scale[:, gate], slow.lstm_h
     size = np.einsum("ki,ij,kj->k", np.abs(delta[1:]), np.abs(slow.bases[weight]), np.abs(state[:-1]))
     nonzero = size > 0.0
     log10_size = np.log10(size[nonzero]) + scale[1:][nonzero]
