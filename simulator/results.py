@@ -14,7 +14,8 @@ from functools import cached_property
 
 import numpy as np
 
-from . import reference
+from . import chaos, reference
+from .chaos import Sensitivity
 from .reference import LOG10_OF_ZERO, TERM_NAMES
 from .setup import Setup
 from .weights import GATES, base_matrices, initial_states, input_sequence, lstm_params, rnn_params
@@ -149,6 +150,25 @@ class Results:
     def lstm_term_values(self, t: int) -> dict[str, float]:
         """The signed per-term summary at step t (exact values when H = 1; diagonal means otherwise)."""
         return dict(zip(TERM_NAMES, (float(v) for v in self.lstm_term_diag_mean[t])))
+
+    # --- trust in individual trajectories (simulator/chaos.py) ----------------------------
+    def sensitivity(self, network: str) -> Sensitivity:
+        """How the forward trajectory of network ("rnn" or "lstm") amplifies float64 rounding:
+        horizon, growth rate per step, modelled rounding per step. O(T H^2), computed on first use."""
+        cache = self.__dict__.setdefault("_sensitivity", {})
+        if network not in cache:
+            if network == "rnn":
+                cache[network] = chaos.rnn_sensitivity(self.rnn_U, self.rnn_a, self.rnn_S)
+            elif network == "lstm":
+                cache[network] = chaos.lstm_sensitivity(self.lstm_W_h, self.lstm_pre, self.lstm_C, self.lstm_h)
+            else:
+                raise ValueError(f"network must be 'rnn' or 'lstm', got {network!r}")
+        return cache[network]
+
+    def reproducibility_horizon(self, network: str) -> int | None:
+        """The first step t beyond which network's individual trajectory depends on the
+        floating-point order of operations (rounding grown to 1e-6), or None within T."""
+        return self.sensitivity(network).horizon
 
     # --- BPTT contributions per step k ---------------------------------------------------
     def _delta_and_prev_state(self, weight: str):
@@ -366,6 +386,9 @@ def compute(setup: Setup, backend: str = "numba", previous: Results | None = Non
     results = Results(setup=setup, **rnn, **lstm, bases=base_matrices(setup), backend=backend)
     if reuse_rnn and "sigma_max_U" in previous.__dict__:  # same U: keep the cached SVD
         results.sigma_max_U = previous.sigma_max_U
+    for network, reused in (("rnn", reuse_rnn), ("lstm", reuse_lstm)):  # same trajectory: same sensitivity
+        if reused and network in previous.__dict__.get("_sensitivity", {}):
+            results.__dict__.setdefault("_sensitivity", {})[network] = previous.__dict__["_sensitivity"][network]
     return results
 
 
