@@ -81,7 +81,7 @@ def pull_largest(log_factor):
 
 
 # Running log10 scales are compensated (Neumaier) sums, carried as (total, compensation): a
-# plain float sum of 5000 equal steps drifts by ~1e-8 decades; this one stays at ~1 ulp.
+# plain float sum of 5000 equal steps drifted by 2e-10 to 8e-9 decades; this one stays at ~1 ulp.
 NO_SCALE = (0.0, 0.0)
 
 
