@@ -4,6 +4,7 @@ from ._numba_env import configure as _configure_numba_cache
 
 _configure_numba_cache()  # before anything imports numba
 
+from .chaos import Sensitivity, chaos_note  # noqa: E402
 from .paths import PATH_WEIGHTS, count_paths, path_ledger, paths_by_k, paths_to, rnn_path  # noqa: E402
 from .reference import LOG10_OF_ZERO, TERM_NAMES  # noqa: E402
 from .results import BACKENDS, LSTM_RECURRENT, Results, compute, default_backend  # noqa: E402
@@ -31,7 +32,7 @@ def warm_up() -> None:
 
 __all__ = [
     "BACKENDS", "BIAS_KNOBS", "GATES", "KNOB_NAMES", "LOG10_OF_ZERO", "LSTM_RECURRENT",
-    "PATH_WEIGHTS", "SIGNAL_KINDS", "TERM_NAMES", "WEIGHT_KNOBS", "BiasOffsets", "InitialState", "InputSignal", "Knobs", "Results", "Setup",
-    "SetupError", "Simulation", "compute", "count_paths", "default_backend", "path_ledger",
-    "paths_by_k", "paths_to", "rnn_path", "warm_up",
+    "PATH_WEIGHTS", "SIGNAL_KINDS", "TERM_NAMES", "WEIGHT_KNOBS", "BiasOffsets", "InitialState", "InputSignal",
+    "Knobs", "Results", "Setup", "SetupError", "Sensitivity", "Simulation", "chaos_note", "compute", "count_paths",
+    "default_backend", "path_ledger", "paths_by_k", "paths_to", "rnn_path", "warm_up",
 ]

@@ -5,10 +5,10 @@ the reference's loops, written out so that nothing is allocated per step (matrix
 go through the same BLAS calls as numpy's, in the same order, so they round alike), with
 structural savings that change no value beyond round-off:
 
-- (L7) The C-rows of J_h ... J_{k+1} are carried as two H x H blocks [X | Y]. With the blocks of
-  J_t (L6): X' = X diag(alpha) W_ho + Z A_t and Y' = Z diag(f_t), where Z = X diag(beta) + Y,
-  alpha = tanh(C_t) sigma'(o), beta = o_t tanh'(C_t). That is one (H x 2H)(2H x H) product per
-  step instead of an (H x 2H)(2H x 2H) one.
+- (L7) The C-rows of J_h ... J_{k+1} are carried as two H x H blocks [X | Y] (as in the
+  reference). With the blocks of J_t (L6): X' = X diag(alpha) W_ho + Z A_t and Y' = Z diag(f_t),
+  where Z = X diag(beta) + Y, alpha = tanh(C_t) sigma'(o), beta = o_t tanh'(C_t). That is two
+  H x H products per step instead of an (H x 2H)(2H x 2H) one.
 - Spectral norms (the costly part, ~4 per step: the (L4) sum and the three long-range chains;
   each (L4) term's own norm is computed on demand, one step at a time, by
   `Results.lstm_term_norms`): exact shortcuts where they exist (diag(d) U with U a multiple of
@@ -16,6 +16,9 @@ structural savings that change no value beyond round-off:
   step when the top singular value dominates, else a certified warm-started Lanczos (proved to
   1e-13 by a Cholesky factorisation); otherwise LAPACK (see below).
 - sigmoid is computed from exp(-|a|) (accurate everywhere); see `sigmoid`.
+- In the log-space products the local derivatives come from their logs, each term keeps its own
+  log10 scale until it is added (`_add_scaled`), and the scales are compensated sums: see the
+  reference's module docstring.
 """
 
 from __future__ import annotations
@@ -33,7 +36,7 @@ SCIPY_BLAS_LOADED_ALONE = load_scipy_blas_alone()  # before numba's first compil
 
 from numba import njit  # noqa: E402
 
-from .reference import LOG10_OF_ZERO, TERM_NAMES  # noqa: F401  (same constants as the reference)
+from .reference import LN_10, LOG_4, LOG10_OF_ZERO, NEGLIGIBLE_DECADES, TERM_NAMES  # noqa: F401  (the reference's constants)
 
 I, F, G, O = 0, 1, 2, 3  # gate rows
 
@@ -95,6 +98,99 @@ def sigmoid_prime(a):
 def tanh_prime(a):
     e = np.exp(-2.0 * abs(a))
     return 4.0 * e / (1.0 + e) ** 2
+
+
+# Logs of the local derivatives from the pre-activation (see reference.log_tanh_prime): what
+# enters the products carried in log space, exact where the derivatives underflow.
+
+
+@_jit
+def log_sigmoid(a):
+    return min(a, 0.0) - np.log1p(np.exp(-abs(a)))
+
+
+@_jit
+def log_sigmoid_prime(a):
+    return -abs(a) - 2.0 * np.log1p(np.exp(-abs(a)))
+
+
+@_jit
+def log_tanh_prime(a):
+    return LOG_4 - 2.0 * abs(a) - 2.0 * np.log1p(np.exp(-2.0 * abs(a)))
+
+
+@_jit
+def log_abs(x):
+    return np.log(abs(x)) if x != 0.0 else -np.inf
+
+
+@_jit
+def _pull_largest(log_factor, out):
+    """out = exp(log_factor - m), m = max(log_factor); returns m (0.0, out zero, if all -inf).
+    See reference.pull_largest."""
+    largest = -np.inf
+    for i in range(log_factor.shape[0]):
+        largest = max(largest, log_factor[i])
+    if largest == -np.inf:
+        for i in range(log_factor.shape[0]):
+            out[i] = 0.0
+        return 0.0
+    for i in range(log_factor.shape[0]):
+        out[i] = np.exp(log_factor[i] - largest)
+    return largest
+
+
+@_jit
+def _scale_add(total, compensation, value):
+    """Neumaier's compensated sum (reference.scale_add): returns the new (total, compensation)."""
+    new_total = total + value
+    if abs(total) >= abs(value):
+        compensation += (total - new_total) + value
+    else:
+        compensation += (value - new_total) + total
+    return new_total, compensation
+
+
+@_jit
+def _columns_times(M, factor, out):
+    """out = M diag(factor) (out may be M)."""
+    for i in range(M.shape[0]):
+        for j in range(M.shape[1]):
+            out[i, j] = M[i, j] * factor[j]
+
+
+@_jit
+def _any_nonzero(flat):
+    for i in range(flat.shape[0]):
+        if flat[i] != 0.0:
+            return True
+    return False
+
+
+@_jit
+def _add_scaled(a, a_total, a_compensation, b, b_total, b_compensation, out):
+    """out = a 10**a_scale + b 10**b_scale for flat a, b renormalised (out may be a or b); returns
+    out's scale (total, compensation), out renormalised. See reference.add_scaled."""
+    if not _any_nonzero(b):
+        for i in range(a.shape[0]):
+            out[i] = a[i]
+        return a_total, a_compensation
+    if not _any_nonzero(a):
+        for i in range(b.shape[0]):
+            out[i] = b[i]
+        return b_total, b_compensation
+    if a_total + a_compensation < b_total + b_compensation:
+        a, a_total, a_compensation, b, b_total, b_compensation = (
+            b, b_total, b_compensation, a, a_total, a_compensation)
+    gap = (b_total - a_total) + (b_compensation - a_compensation)
+    if gap > NEGLIGIBLE_DECADES:
+        weight = 10.0 ** gap
+        for i in range(a.shape[0]):
+            out[i] = a[i] + b[i] * weight
+    else:
+        for i in range(a.shape[0]):
+            out[i] = a[i]
+    return _scale_add(a_total, a_compensation, renormalise_vector(out))
 
 
 @_jit
@@ -503,18 +599,20 @@ def rnn_longrange_log10(U, a, horizon):
     out = np.zeros(horizon + 1)
     product = np.eye(H)
     scaled = np.empty((H, H))
-    log10_scale = 0.0
+    log_d, d = np.empty(H), np.empty(H)
+    total, compensation = 0.0, 0.0  # the log10 scale, a compensated sum
     u, w, Pw = _start_vector(H), np.empty(H), np.empty(H)
     workspace = _lanczos_workspace(H)
     for k in range(horizon - 1, -1, -1):
-        # product @ diag(tanh'(a_{k+1})) U   (latest step on the left)
+        # product @ (R1) diag(tanh'(a_{k+1})) U, latest step on the left; tanh' from its log
         for j in range(H):
-            d = tanh_prime(a[k + 1, j])
-            for i in range(H):
-                scaled[i, j] = product[i, j] * d
+            log_d[j] = log_tanh_prime(a[k + 1, j])
+        largest = _pull_largest(log_d, d)
+        _columns_times(product, d, scaled)
+        total, compensation = _scale_add(total, compensation, largest / LN_10)
         np.dot(scaled, U, product)
-        log10_scale += renormalise(product)
-        out[k] = _chain_log10_norm(product, log10_scale, u, w, Pw, workspace)
+        total, compensation = _scale_add(total, compensation, renormalise(product))
+        out[k] = _chain_log10_norm(product, total + compensation, u, w, Pw, workspace)
     return out
 
 
@@ -531,14 +629,20 @@ def rnn_bptt(U, V, c, target, a, S, horizon):
     for r in range(V.shape[0]):
         for j in range(H):
             grad_S[j] += V[r, j] * error[r]
-    scale_now = 0.0
+    total, compensation = 0.0, 0.0  # log10 scale of grad_S, a compensated sum
+    log_d, d = np.empty(H), np.empty(H)
     U_T = U.T
     for k in range(horizon, 0, -1):
+        # delta_k = tanh'(a_k) * dL/dS_k, tanh' from its log
         for i in range(H):
-            delta[k, i] = tanh_prime(a[k, i]) * grad_S[i]
-        log10_scale[k] = scale_now
+            log_d[i] = log_tanh_prime(a[k, i])
+        largest = _pull_largest(log_d, d)
+        for i in range(H):
+            delta[k, i] = grad_S[i] * d[i]
+        total, compensation = _scale_add(total, compensation, largest / LN_10)
+        log10_scale[k] = total + compensation
         np.dot(U_T, delta[k], grad_S)  # dL/dS_{k-1} = U^T delta_k
-        scale_now += renormalise_vector(grad_S)
+        total, compensation = _scale_add(total, compensation, renormalise_vector(grad_S))
     return delta, log10_scale
 
 
@@ -651,104 +755,180 @@ def lstm_factor_summary_steps(W_h, pre, C, first, stop, total_norm, diag_mean):
 
 
 @_jit
+def _log_dh_dC(pre, C, t, out):
+    """log D_t = log(o_t tanh'(C_t)) into out; -inf at t = 0 (D_0 = 0: h_0 is given)."""
+    for i in range(C.shape[1]):
+        out[i] = -np.inf if t == 0 else log_sigmoid(pre[t, O, i]) + log_tanh_prime(C[t, i])
+
+
+@_jit
+def _dC_dh_rows(W_h, pre, C, t, A_unit, log_rows):
+    """A_t = diag(exp(log_rows)) A_unit (L6), the gate paths' row factors from their logs
+    (see reference.lstm_dC_dh_rows)."""
+    H = C.shape[1]
+    for i in range(H):
+        log_via_f = log_abs(C[t - 1, i]) + log_sigmoid_prime(pre[t, F, i])
+        log_via_i = log_abs(np.tanh(pre[t, G, i])) + log_sigmoid_prime(pre[t, I, i])
+        log_via_g = log_sigmoid(pre[t, I, i]) + log_tanh_prime(pre[t, G, i])
+        largest = max(max(log_via_f, log_via_i), log_via_g)
+        log_rows[i] = largest
+        if largest == -np.inf:
+            for j in range(H):
+                A_unit[i, j] = 0.0
+            continue
+        via_f = np.sign(C[t - 1, i]) * np.exp(log_via_f - largest)
+        via_i = np.sign(pre[t, G, i]) * np.exp(log_via_i - largest)
+        via_g = 1.0 * np.exp(log_via_g - largest)
+        for j in range(H):
+            A_unit[i, j] = via_f * W_h[F, i, j] + via_i * W_h[I, i, j] + via_g * W_h[G, i, j]
+
+
+@_jit
 def lstm_longrange_log10(W_h, pre, C, horizon):
-    """For k = 0..h: log10 ||dC_h/dC_k|| exact (L7), and of the naive product of (L4) factors."""
+    """For k = 0..h: log10 ||dC_h/dC_k|| exact (L7), and of the naive product of (L4) factors.
+    See reference.lstm_longrange_log10 (the same blocks, each with its own log10 scale)."""
     H = C.shape[1]
     exact, naive = np.zeros(horizon + 1), np.zeros(horizon + 1)
-    # C-rows of J_h ... J_{k+1} = [X | Y]; start with [0 | I].
-    X = np.zeros((H, H))
+    X = np.zeros((H, H))  # C-rows of J_h ... J_{k+1} = [X | Y]; start [0 | I]
     Y = np.eye(H)
-    left = np.empty((H, 2 * H))  # [X diag(alpha) | Z]
-    right = np.empty((2 * H, H))  # [W_ho ; A_t]
-    right[:H] = W_h[O]
-    rows_scale = 0.0
     chain = np.eye(H)  # product of (L4) factors, latest on the left
-    chain_next = np.empty((H, H))
-    factor = np.empty((H, H))
-    chain_scale = 0.0
-    scales = np.empty((3, H))
-    D_prev = np.empty(H)
-    D_k = np.empty(H)
-    dC_dC = np.empty((H, H))
+    Xt, Xc, Yt, Yc, chain_t, chain_c = 0.0, 0.0, 0.0, 0.0, 0.0, 0.0  # log10 scales (compensated)
+    Z, scaled = np.empty((H, H)), np.empty((H, H))
+    first, second = np.empty((H, H)), np.empty((H, H))
+    A_unit, log_rows = np.empty((H, H)), np.empty(H)
+    log_v, factor = np.empty(H), np.empty(H)
     u_exact, u_naive, w, Pw = _start_vector(H), _start_vector(H), np.empty(H), np.empty(H)
     workspace = _lanczos_workspace(H)
     for k in range(horizon - 1, -1, -1):
         t = k + 1
-        _gate_path_scales(pre, C, t, scales[0], scales[1], scales[2])
-        for i in range(H):  # A_t (L6)
-            for j in range(H):
-                right[H + i, j] = (scales[0, i] * W_h[F, i, j] + scales[1, i] * W_h[I, i, j]
-                                   + scales[2, i] * W_h[G, i, j])
-        # (L7) rows @ J_t in blocks
+        _dC_dh_rows(W_h, pre, C, t, A_unit, log_rows)
+        # (L7) [X | Y] @ J_t in blocks. Z = X diag(beta) + Y, beta = D_t = o_t tanh'(C_t)
+        _log_dh_dC(pre, C, t, log_v)
+        largest = _pull_largest(log_v, factor)
+        _columns_times(X, factor, scaled)
+        st, sc = _scale_add(Xt, Xc, largest / LN_10)
+        st, sc = _scale_add(st, sc, renormalise(scaled))
+        Zt, Zc = _add_scaled(scaled.ravel(), st, sc, Y.ravel(), Yt, Yc, Z.ravel())
+        # X' = X diag(alpha) W_ho + Z A_t, alpha = tanh(C_t) sigma'(o_t)
         for j in range(H):
-            o = sigmoid(pre[t, O, j])
-            alpha = np.tanh(C[t, j]) * sigmoid_prime(pre[t, O, j])
-            beta = o * tanh_prime(C[t, j])
-            f = sigmoid(pre[t, F, j])
-            for i in range(H):
-                z = X[i, j] * beta + Y[i, j]
-                left[i, j] = X[i, j] * alpha
-                left[i, H + j] = z
-                Y[i, j] = z * f
-        np.dot(left, right, X)
-        size = 0.0
-        for i in range(H):
-            for j in range(H):
-                size = max(size, abs(X[i, j]), abs(Y[i, j]))
-        if size > 0.0:
-            _scale_down(X.ravel(), size)
-            _scale_down(Y.ravel(), size)
-            rows_scale += np.log10(size)
-        # naive chain: chain @ (L4) factor_t, factor_t = diag(f_t) + A_t diag(D_{t-1})
-        _dh_dC(pre, C, t - 1, D_prev)
-        for i in range(H):
-            for j in range(H):
-                factor[i, j] = right[H + i, j] * D_prev[j]
-            factor[i, i] += sigmoid(pre[t, F, i])
-        np.dot(chain, factor, chain_next)
-        chain[:, :] = chain_next
-        chain_scale += renormalise(chain)
+            log_v[j] = log_abs(np.tanh(C[t, j])) + log_sigmoid_prime(pre[t, O, j])
+        largest = _pull_largest(log_v, factor)
+        for j in range(H):
+            factor[j] = np.sign(C[t, j]) * factor[j]
+        _columns_times(X, factor, scaled)
+        first_t, first_c = _scale_add(Xt, Xc, largest / LN_10)
+        np.dot(scaled, W_h[O], first)
+        first_t, first_c = _scale_add(first_t, first_c, renormalise(first))
+        largest = _pull_largest(log_rows, factor)
+        _columns_times(Z, factor, scaled)
+        second_t, second_c = _scale_add(Zt, Zc, largest / LN_10)
+        np.dot(scaled, A_unit, second)
+        second_t, second_c = _scale_add(second_t, second_c, renormalise(second))
+        Xt, Xc = _add_scaled(first.ravel(), first_t, first_c, second.ravel(), second_t, second_c, X.ravel())
+        # Y' = Z diag(f_t)
+        for j in range(H):
+            log_v[j] = log_sigmoid(pre[t, F, j])
+        largest = _pull_largest(log_v, factor)
+        _columns_times(Z, factor, Y)
+        Yt, Yc = _scale_add(Zt, Zc, largest / LN_10)
+        Yt, Yc = _scale_add(Yt, Yc, renormalise(Y))
         # (L7): dC_h/dC_k = X diag(D_k) + Y
-        _dh_dC(pre, C, k, D_k)
-        for i in range(H):
-            for j in range(H):
-                dC_dC[i, j] = X[i, j] * D_k[j] + Y[i, j]
-        exact[k] = _chain_log10_norm(dC_dC, rows_scale, u_exact, w, Pw, workspace)
-        naive[k] = _chain_log10_norm(chain, chain_scale, u_naive, w, Pw, workspace)
+        _log_dh_dC(pre, C, k, log_v)
+        largest = _pull_largest(log_v, factor)
+        _columns_times(X, factor, scaled)
+        st, sc = _scale_add(Xt, Xc, largest / LN_10)
+        st, sc = _scale_add(st, sc, renormalise(scaled))
+        st, sc = _add_scaled(scaled.ravel(), st, sc, Y.ravel(), Yt, Yc, Z.ravel())  # Z: free here
+        exact[k] = _chain_log10_norm(Z, st + sc, u_exact, w, Pw, workspace)
+        # naive chain: chain @ (L4) factor_t = chain diag(f_t) + chain A_t diag(D_{t-1})
+        for j in range(H):
+            log_v[j] = log_sigmoid(pre[t, F, j])
+        largest = _pull_largest(log_v, factor)
+        _columns_times(chain, factor, first)
+        first_t, first_c = _scale_add(chain_t, chain_c, largest / LN_10)
+        first_t, first_c = _scale_add(first_t, first_c, renormalise(first))
+        largest = _pull_largest(log_rows, factor)
+        _columns_times(chain, factor, scaled)
+        second_t, second_c = _scale_add(chain_t, chain_c, largest / LN_10)
+        np.dot(scaled, A_unit, second)
+        _log_dh_dC(pre, C, t - 1, log_v)
+        largest = _pull_largest(log_v, factor)
+        _columns_times(second, factor, second)
+        second_t, second_c = _scale_add(second_t, second_c, largest / LN_10)
+        second_t, second_c = _scale_add(second_t, second_c, renormalise(second))
+        chain_t, chain_c = _add_scaled(first.ravel(), first_t, first_c, second.ravel(), second_t, second_c,
+                                       chain.ravel())
+        naive[k] = _chain_log10_norm(chain, chain_t + chain_c, u_naive, w, Pw, workspace)
     return exact, naive
 
 
 @_jit
+def _gate_local_factors(pre, C, k, signs, logs):
+    """Each gate's local factor at step k as signs * exp(logs), (4, H); see
+    reference.lstm_gate_local_factors."""
+    for i in range(C.shape[1]):
+        signs[I, i] = np.sign(pre[k, G, i])
+        logs[I, i] = log_abs(np.tanh(pre[k, G, i])) + log_sigmoid_prime(pre[k, I, i])
+        signs[F, i] = np.sign(C[k - 1, i])
+        logs[F, i] = log_abs(C[k - 1, i]) + log_sigmoid_prime(pre[k, F, i])
+        signs[G, i] = 1.0
+        logs[G, i] = log_sigmoid(pre[k, I, i]) + log_tanh_prime(pre[k, G, i])
+        signs[O, i] = np.sign(C[k, i])
+        logs[O, i] = log_abs(np.tanh(C[k, i])) + log_sigmoid_prime(pre[k, O, i])
+
+
+@_jit
 def lstm_bptt(W_h, V, c, target, pre, gates, h, C, horizon):
-    """Backward pass of L = 1/2 ||Y* - Y_h||^2 at step h; see reference.lstm_bptt."""
+    """Backward pass of L = 1/2 ||Y* - Y_h||^2 at step h; see reference.lstm_bptt (one log10 scale
+    per step and gate; dL/dh and dL/dC carried with a scale each)."""
     H = C.shape[1]
     delta = np.zeros((horizon + 1, 4, H))
-    log10_scale = np.zeros(horizon + 1)
-    carried = np.zeros(2 * H)  # [dL/dh, dL/dC], one scale for both
-    per_gate = np.empty(H)
+    log10_scale = np.zeros((horizon + 1, 4))
+    grad_h, grad_C = np.zeros(H), np.zeros(H)
     error = np.dot(V, np.ascontiguousarray(h[horizon])) + c - target  # as in rnn_bptt
     for r in range(V.shape[0]):  # dL/dh_h = V^T error
         for j in range(H):
-            carried[j] += V[r, j] * error[r]
-    scale_now = 0.0
+            grad_h[j] += V[r, j] * error[r]
+    ht, hc, Ct, Cc = 0.0, 0.0, 0.0, 0.0  # log10 scales of grad_h and grad_C (compensated)
+    through, part = np.empty(H), np.empty(H)
+    log_v, factor = np.empty(H), np.empty(H)
+    gate_scale = np.empty((4, 2))  # (total, compensation) per gate
+    signs, log_factors = np.empty((4, H)), np.empty((4, H))
     for k in range(horizon, 0, -1):
+        # dL/dC_k += dL/dh_k * D_k, D_k = o_k tanh'(C_k)
+        _log_dh_dC(pre, C, k, log_v)
+        largest = _pull_largest(log_v, factor)
         for i in range(H):
-            gi, gf, gg, go = gates[k, I, i], gates[k, F, i], gates[k, G, i], gates[k, O, i]
-            grad_h = carried[i]
-            grad_C = carried[H + i] + grad_h * go * tanh_prime(C[k, i])
-            delta[k, O, i] = grad_h * np.tanh(C[k, i]) * sigmoid_prime(pre[k, O, i])
-            delta[k, I, i] = grad_C * gg * sigmoid_prime(pre[k, I, i])
-            delta[k, G, i] = grad_C * gi * tanh_prime(pre[k, G, i])
-            delta[k, F, i] = grad_C * C[k - 1, i] * sigmoid_prime(pre[k, F, i])
-            carried[H + i] = grad_C * gf  # dL/dC_{k-1} through the carousel
-        log10_scale[k] = scale_now
+            through[i] = grad_h[i] * factor[i]
+        st, sc = _scale_add(ht, hc, largest / LN_10)
+        st, sc = _scale_add(st, sc, renormalise_vector(through))
+        Ct, Cc = _add_scaled(grad_C, Ct, Cc, through, st, sc, grad_C)
+        # delta_k,gate = dL/d(pre-activation) = (dL/dh_k or dL/dC_k) * local factor, from its log
+        _gate_local_factors(pre, C, k, signs, log_factors)
+        for gate in range(4):
+            largest = _pull_largest(log_factors[gate], factor)
+            grad = grad_h if gate == O else grad_C
+            for i in range(H):
+                delta[k, gate, i] = grad[i] * (signs[gate, i] * factor[i])
+            source_t, source_c = (ht, hc) if gate == O else (Ct, Cc)
+            gate_scale[gate, 0], gate_scale[gate, 1] = _scale_add(source_t, source_c, largest / LN_10)
+            log10_scale[k, gate] = gate_scale[gate, 0] + gate_scale[gate, 1]
+        # dL/dh_{k-1} = sum_gate W_h<gate>^T delta_k,gate, each term scaled on its own
         for j in range(H):
-            carried[j] = 0.0
-        for gate in range(4):  # dL/dh_{k-1} = sum_gate W_h<gate>^T delta_k,gate, summed in order
-            np.dot(W_h[gate].T, delta[k, gate], per_gate)
-            for j in range(H):
-                carried[j] += per_gate[j]
-        scale_now += renormalise_vector(carried)
+            grad_h[j] = 0.0
+        ht, hc = 0.0, 0.0
+        for gate in range(4):
+            np.dot(W_h[gate].T, delta[k, gate], part)
+            st, sc = _scale_add(gate_scale[gate, 0], gate_scale[gate, 1], renormalise_vector(part))
+            ht, hc = _add_scaled(grad_h, ht, hc, part, st, sc, grad_h)
+        # dL/dC_{k-1} through the carousel: times f_k
+        for i in range(H):
+            log_v[i] = log_sigmoid(pre[k, F, i])
+        largest = _pull_largest(log_v, factor)
+        for i in range(H):
+            grad_C[i] = grad_C[i] * factor[i]
+        Ct, Cc = _scale_add(Ct, Cc, largest / LN_10)
+        Ct, Cc = _scale_add(Ct, Cc, renormalise_vector(grad_C))
     return delta, log10_scale
 
 

@@ -1116,8 +1116,9 @@ def _bptt_scaled(results: Results, weight: str, k: int) -> tuple[np.ndarray, int
     if weight == "U":
         delta, scale, state = results.rnn_delta[k], results.rnn_delta_log10_scale[k], results.rnn_S
     else:
-        delta = results.lstm_delta[k, _GATE_ROW[_WEIGHT_GATE[weight]]]
-        scale, state = results.lstm_delta_log10_scale[k], results.lstm_h
+        gate = _GATE_ROW[_WEIGHT_GATE[weight]]
+        delta = results.lstm_delta[k, gate]
+        scale, state = results.lstm_delta_log10_scale[k, gate], results.lstm_h  # one scale per step and gate
     log2_scale = float(scale) / LOG10_2
     exponent = math.floor(log2_scale)
     vectors, exps = _renormalise(np.stack([delta, state[k - 1]]), np.zeros(2, dtype=np.int64))
@@ -1363,8 +1364,9 @@ def path_ledger(results: Results, weight: str) -> Ledger:
     if weight == "U":
         delta, scale, state = results.rnn_delta, results.rnn_delta_log10_scale, results.rnn_S
     else:
-        delta = results.lstm_delta[:, _GATE_ROW[_WEIGHT_GATE[weight]]]
-        scale, state = results.lstm_delta_log10_scale, results.lstm_h
+        gate = _GATE_ROW[_WEIGHT_GATE[weight]]
+        delta = results.lstm_delta[:, gate]
+        scale, state = results.lstm_delta_log10_scale[:, gate], results.lstm_h  # one scale per step and gate
     log2_scale = np.asarray(scale, dtype=np.float64) / LOG10_2
     whole = np.floor(log2_scale)
     bptt_delta, bptt_exps = _renormalise(delta * np.exp2(log2_scale - whole)[:, None],

@@ -7,7 +7,11 @@ quantities that do not exist at t = 0 are 0 there). Labels (R1), (L4), ... refer
 Numerical choices, shared with the kernels:
 - tanh'(a) = sech^2(a) and sigma'(a) = sigma(a) sigma(-a) are computed from the pre-activation,
   which equals 1 - tanh^2 and sigma (1 - sigma) but does not round to 0 once tanh rounds to +-1.
-- Long products are renormalised every step; their size is carried as a log10 scale.
+- Long products (R2, L7, the naive (L4) chain, BPTT) are renormalised every step; their size is
+  carried as a log10 scale, a compensated (Neumaier) sum. The local derivatives in them come
+  from their logs (log sech^2, log sigma'), with each factor's largest entry moved into the scale,
+  so a derivative below float64's range (tanh'(400) = 10^-347) still counts; terms of different
+  sizes are each scaled on their own before they are added (`add_scaled`).
   log10(0) (an exactly zero product, e.g. U = 0) is reported as LOG10_OF_ZERO.
 - Matrix norms are spectral norms (largest singular value).
 """
@@ -37,13 +41,110 @@ def tanh_prime(a):
     return 4.0 * e / (1.0 + e) ** 2
 
 
+# Logs of the local derivatives, from the pre-activation: exact where the derivatives themselves
+# underflow (tanh'(a) is subnormal above |a| ~ 355 and 0 above ~ 373; sigma'(a) above ~ 708 / 745).
+# They are what enters the products carried in log space (R2, L7, the naive (L4) chain, BPTT).
+LOG_4 = np.log(4.0)
+LN_10 = np.log(10.0)
+
+
+def log_sigmoid(a):
+    """log sigma(a) = min(a, 0) - log(1 + e^-|a|)."""
+    return np.minimum(a, 0.0) - np.log1p(np.exp(-np.abs(a)))
+
+
+def log_sigmoid_prime(a):
+    """log sigma'(a) = log(sigma(a) sigma(-a)) = -|a| - 2 log(1 + e^-|a|)."""
+    return -np.abs(a) - 2.0 * np.log1p(np.exp(-np.abs(a)))
+
+
+def log_tanh_prime(a):
+    """log tanh'(a) = log sech^2(a) = log 4 - 2|a| - 2 log(1 + e^-2|a|)."""
+    return LOG_4 - 2.0 * np.abs(a) - 2.0 * np.log1p(np.exp(-2.0 * np.abs(a)))
+
+
+def log_abs(x):
+    """log|x| (-inf at 0), for the factors that are not derivatives (tanh(C_t), g_t, C_{t-1})."""
+    with np.errstate(divide="ignore"):
+        return np.log(np.abs(x))
+
+
+def pull_largest(log_factor):
+    """A diagonal factor d = exp(log_factor) as (d / max d, ln max d): the largest entry goes into
+    the running log scale, so d never underflows as a whole. Entries that then underflow are below
+    the largest one's rounding. (Zeros and 0.0 when every entry is 0.)"""
+    largest = log_factor.max()
+    if largest == -np.inf:
+        return np.zeros_like(log_factor), 0.0
+    with np.errstate(under="ignore"):
+        return np.exp(log_factor - largest), largest
+
+
+# Running log10 scales are compensated (Neumaier) sums, carried as (total, compensation): a
+# plain float sum of 5000 equal steps drifted by 2e-10 to 8e-9 decades; this one stays at ~1 ulp.
+NO_SCALE = (0.0, 0.0)
+
+
+def scale_add(scale, value):
+    """(total, compensation) + value, Neumaier's compensated sum."""
+    total, compensation = scale
+    new_total = total + value
+    if abs(total) >= abs(value):
+        compensation += (total - new_total) + value
+    else:
+        compensation += (value - new_total) + total
+    return new_total, compensation
+
+
+def scale_value(scale):
+    return scale[0] + scale[1]
+
+
 def renormalise(array):
     """Divide array in place by its largest |entry|; return log10 of that factor (0 if all zero)."""
     size = np.abs(array).max()
     if size > 0.0:
-        array /= size
+        with np.errstate(under="ignore"):  # entries far below the largest: negligible
+            array /= size
         return np.log10(size)
     return 0.0
+
+
+# A term this many decades below the other cannot change a float64 sum (2^-1074 is 10^-323.3).
+NEGLIGIBLE_DECADES = -330.0
+
+
+def add_scaled(a, a_scale, b, b_scale):
+    """a 10**a_scale + b 10**b_scale for a, b renormalised (largest |entry| 1, or all zero), as a
+    new renormalised (array, scale). Each term keeps its own scale until here, so one that is
+    hundreds of decades below the other (e.g. behind a saturated tanh') is not lost before it is
+    added, and a zero term (e.g. a zero weight) does not set the scale."""
+    if not b.any():
+        return a.copy(), a_scale
+    if not a.any():
+        return b.copy(), b_scale
+    if scale_value(a_scale) < scale_value(b_scale):
+        a, a_scale, b, b_scale = b, b_scale, a, a_scale
+    gap = (b_scale[0] - a_scale[0]) + (b_scale[1] - a_scale[1])  # <= 0: b's size relative to a's
+    total = a.copy()
+    if gap > NEGLIGIBLE_DECADES:
+        with np.errstate(under="ignore"):  # entries of b below a's rounding: negligible
+            total += b * 10.0 ** gap
+    return total, scale_add(a_scale, renormalise(total))
+
+
+def times_factor(array, scale, log_factor, sign=1.0):
+    """array * sign * exp(log_factor) as (mantissa, scale), scale being array's own log10 scale:
+    a diagonal factor on the right of a matrix (column j times entry j), element-wise for a vector.
+    The factor's largest entry goes into the scale (`pull_largest`)."""
+    factor, log_largest = pull_largest(log_factor)
+    with np.errstate(under="ignore"):  # entries far below the largest: negligible
+        return array * (sign * factor), scale_add(scale, log_largest / LN_10)
+
+
+def renormalised(array, scale):
+    """(array, scale) with array divided in place by its largest |entry| and the scale adjusted."""
+    return array, scale_add(scale, renormalise(array))
 
 
 def log10_norm(matrix, log10_scale):
@@ -88,11 +189,13 @@ def rnn_longrange_log10(U, a, horizon):
     """(R2) log10 ||dS_h/dS_k|| for k = 0..h (h = horizon); entry k = h is log10 ||I|| = 0."""
     H = U.shape[0]
     out = np.zeros(horizon + 1)
-    product, log10_scale = np.eye(H), 0.0
+    product, log10_scale = np.eye(H), NO_SCALE
     for k in range(horizon - 1, -1, -1):
-        product = product @ rnn_factor(U, a, k + 1)  # latest step on the left
-        log10_scale += renormalise(product)
-        out[k] = log10_norm(product, log10_scale)
+        # product @ (R1) diag(tanh'(a_{k+1})) U, latest step on the left; tanh' from its log
+        product, log10_scale = times_factor(product, log10_scale, log_tanh_prime(a[k + 1]))
+        product = product @ U
+        log10_scale = scale_add(log10_scale, renormalise(product))
+        out[k] = log10_norm(product, scale_value(log10_scale))
     return out
 
 
@@ -106,12 +209,13 @@ def rnn_bptt(U, V, c, target, a, S, horizon):
     delta = np.zeros((horizon + 1, H))
     log10_scale = np.zeros(horizon + 1)
     grad_S = V.T @ (V @ S[horizon] + c - target)  # dL/dS_h
-    scale_now = 0.0
+    scale_now = NO_SCALE  # log10 scale of grad_S
     for k in range(horizon, 0, -1):
-        delta[k] = tanh_prime(a[k]) * grad_S
-        log10_scale[k] = scale_now
+        # delta_k = tanh'(a_k) * dL/dS_k, tanh' from its log
+        delta[k], scale_now = times_factor(grad_S, scale_now, log_tanh_prime(a[k]))
+        log10_scale[k] = scale_value(scale_now)
         grad_S = U.T @ delta[k]  # dL/dS_{k-1}
-        scale_now += renormalise(grad_S)
+        scale_now = scale_add(scale_now, renormalise(grad_S))
     return delta, log10_scale
 
 
@@ -214,52 +318,119 @@ def lstm_state_jacobian(W_h, pre, C, t):
     return J
 
 
+def lstm_log_dh_dC(pre, C, t):
+    """log D_t = log(o_t tanh'(C_t)), from the pre-activations; -inf at t = 0 (D_0 = 0)."""
+    if t == 0:
+        return np.full(C.shape[1], -np.inf)
+    return log_sigmoid(pre[t, O]) + log_tanh_prime(C[t])
+
+
+def lstm_dC_dh_rows(W_h, pre, C, t):
+    """A_t = dC_t/dh_{t-1} (L6) as diag(exp(log_rows)) A_unit: each row's three gate-path factors
+    (C_{t-1} sigma'(f), g sigma'(i), i tanh'(g)) from their logs, divided by the row's largest."""
+    paths = (
+        (np.sign(C[t - 1]), log_abs(C[t - 1]) + log_sigmoid_prime(pre[t, F]), W_h[F]),
+        (np.sign(pre[t, G]), log_abs(np.tanh(pre[t, G])) + log_sigmoid_prime(pre[t, I]), W_h[I]),
+        (1.0, log_sigmoid(pre[t, I]) + log_tanh_prime(pre[t, G]), W_h[G]),
+    )
+    log_rows = np.maximum(np.maximum(paths[0][1], paths[1][1]), paths[2][1])
+    present = log_rows > -np.inf  # rows with a nonzero path
+    A_unit = np.zeros_like(W_h[F])
+    for sign, log_path, W in paths:
+        with np.errstate(under="ignore", invalid="ignore"):
+            relative = np.where(present, sign * np.exp(log_path - log_rows), 0.0)
+        A_unit += relative[:, None] * W
+    return A_unit, log_rows
+
+
 def lstm_longrange_log10(W_h, pre, C, horizon):
     """For k = 0..h (h = horizon): log10 ||dC_h/dC_k|| exact (L7), and of the naive product of
-    per-step (L4) factors. Returns (exact, naive), each (h + 1,), 0 at k = h."""
+    per-step (L4) factors. Returns (exact, naive), each (h + 1,), 0 at k = h.
+
+    The C-rows of J_h ... J_{k+1} are carried as two H x H blocks [X | Y], each with its own log10
+    scale. With the blocks of J_t (L6): X' = X diag(alpha) W_ho + Z A_t and Y' = Z diag(f_t),
+    where Z = X diag(beta) + Y, alpha = tanh(C_t) sigma'(o_t), beta = o_t tanh'(C_t). Every
+    derivative comes from its log, and every term is scaled on its own before terms are added.
+    """
     H = C.shape[1]
     exact, naive = np.zeros(horizon + 1), np.zeros(horizon + 1)
-    rows = np.hstack([np.zeros((H, H)), np.eye(H)])  # C-rows of J_h ... J_{k+1}
-    rows_scale = 0.0
-    chain = np.eye(H)  # product of (L4) factors, latest on the left
-    chain_scale = 0.0
+    X, X_scale = np.zeros((H, H)), NO_SCALE  # C-rows of J_h ... J_{k+1} = [X | Y]; start [0 | I]
+    Y, Y_scale = np.eye(H), NO_SCALE
+    chain, chain_scale = np.eye(H), NO_SCALE  # product of (L4) factors, latest on the left
     for k in range(horizon - 1, -1, -1):
-        rows = rows @ lstm_state_jacobian(W_h, pre, C, k + 1)
-        chain = chain @ sum(lstm_factor_terms(W_h, pre, C, k + 1))
-        rows_scale += renormalise(rows)
-        chain_scale += renormalise(chain)
-        # (L7): dC_h/dC_k = rows . [D_k ; I]
-        dC_dC = rows[:, :H] * lstm_dh_dC(pre, C, k) + rows[:, H:]
-        exact[k] = log10_norm(dC_dC, rows_scale)
-        naive[k] = log10_norm(chain, chain_scale)
+        t = k + 1
+        A_unit, log_rows = lstm_dC_dh_rows(W_h, pre, C, t)
+        log_f = log_sigmoid(pre[t, F])
+        # (L7) [X | Y] @ J_t in blocks
+        Z, Z_scale = add_scaled(*renormalised(*times_factor(X, X_scale, lstm_log_dh_dC(pre, C, t))), Y, Y_scale)
+        log_alpha = log_abs(np.tanh(C[t])) + log_sigmoid_prime(pre[t, O])
+        through_o, through_o_scale = times_factor(X, X_scale, log_alpha, np.sign(C[t]))
+        through_o = through_o @ W_h[O]
+        through_gates, through_gates_scale = times_factor(Z, Z_scale, log_rows)
+        through_gates = through_gates @ A_unit
+        X, X_scale = add_scaled(*renormalised(through_o, through_o_scale),
+                                *renormalised(through_gates, through_gates_scale))
+        Y, Y_scale = renormalised(*times_factor(Z, Z_scale, log_f))
+        # (L7): dC_h/dC_k = X diag(D_k) + Y
+        dC_dC, dC_dC_scale = add_scaled(*renormalised(*times_factor(X, X_scale, lstm_log_dh_dC(pre, C, k))),
+                                        Y, Y_scale)
+        exact[k] = log10_norm(dC_dC, scale_value(dC_dC_scale))
+        # naive chain: chain @ (L4) factor_t = chain diag(f_t) + chain A_t diag(D_{t-1})
+        forget_path = renormalised(*times_factor(chain, chain_scale, log_f))
+        gate_paths, gate_paths_scale = times_factor(chain, chain_scale, log_rows)
+        gate_paths = gate_paths @ A_unit
+        gate_paths = renormalised(*times_factor(gate_paths, gate_paths_scale, lstm_log_dh_dC(pre, C, t - 1)))
+        chain, chain_scale = add_scaled(*forget_path, *gate_paths)
+        naive[k] = log10_norm(chain, scale_value(chain_scale))
     return exact, naive
+
+
+def lstm_gate_local_factors(pre, C, k):
+    """(signs, logs), each (4, H): the local factor of each gate's delta at step k as
+    sign * exp(log), rows in gate order i, f, g, o:
+    i: g_k sigma'(i), f: C_{k-1} sigma'(f), g: i_k tanh'(g) (times dL/dC_k), o: tanh(C_k) sigma'(o) (times dL/dh_k)."""
+    H = C.shape[1]
+    signs, logs = np.ones((4, H)), np.zeros((4, H))
+    signs[I], logs[I] = np.sign(pre[k, G]), log_abs(np.tanh(pre[k, G])) + log_sigmoid_prime(pre[k, I])
+    signs[F], logs[F] = np.sign(C[k - 1]), log_abs(C[k - 1]) + log_sigmoid_prime(pre[k, F])
+    logs[G] = log_sigmoid(pre[k, I]) + log_tanh_prime(pre[k, G])
+    signs[O], logs[O] = np.sign(C[k]), log_abs(np.tanh(C[k])) + log_sigmoid_prime(pre[k, O])
+    return signs, logs
 
 
 def lstm_bptt(W_h, V, c, target, pre, gates, h, C, horizon):
     """Backward pass of L = 1/2 ||Y* - Y_h||^2 at step h = horizon.
 
-    Returns (delta, log10_scale): delta[k, gate] * 10**log10_scale[k] = dL/d(pre-activation of
-    gate at step k), so the contribution of step k to dL/dW_h<gate> is delta_k,gate h_{k-1}^T.
+    Returns (delta, log10_scale), delta (h + 1, 4, H) and log10_scale (h + 1, 4): one scale per
+    step and gate, delta[k, gate] * 10**log10_scale[k, gate] = dL/d(pre-activation of gate at
+    step k), so the contribution of step k to dL/dW_h<gate> is delta_k,gate h_{k-1}^T. (The gates
+    of one step can be hundreds of decades apart: behind a saturated cell, dL/dC_k is ~ tanh'(C_k).)
+    dL/dh and dL/dC are carried with a log10 scale each, for the same reason. (`gates` is not
+    read: every factor comes from the pre-activations, through its log.)
     """
     H = C.shape[1]
     delta = np.zeros((horizon + 1, 4, H))
-    log10_scale = np.zeros(horizon + 1)
-    grad_h = V.T @ (V @ h[horizon] + c - target)  # dL/dh_h
-    grad_C = np.zeros(H)
-    scale_now = 0.0
+    log10_scale = np.zeros((horizon + 1, 4))
+    grad_h, h_scale = V.T @ (V @ h[horizon] + c - target), NO_SCALE  # dL/dh_h
+    grad_C, C_scale = np.zeros(H), NO_SCALE  # dL/dC_h through the carousel: none at k = h
     for k in range(horizon, 0, -1):
-        i, f, g, o = gates[k]
-        grad_C = grad_C + grad_h * o * tanh_prime(C[k])
-        delta[k, O] = grad_h * np.tanh(C[k]) * sigmoid_prime(pre[k, O])
-        delta[k, I] = grad_C * g * sigmoid_prime(pre[k, I])
-        delta[k, G] = grad_C * i * tanh_prime(pre[k, G])
-        delta[k, F] = grad_C * C[k - 1] * sigmoid_prime(pre[k, F])
-        log10_scale[k] = scale_now
-        grad_h = sum(W_h[gate].T @ delta[k, gate] for gate in (I, F, G, O))  # dL/dh_{k-1}
-        grad_C = grad_C * f  # dL/dC_{k-1} through the carousel
-        carried = np.concatenate([grad_h, grad_C])  # one scale for both
-        scale_now += renormalise(carried)
-        grad_h, grad_C = carried[:H], carried[H:]
+        # dL/dC_k += dL/dh_k * D_k, D_k = o_k tanh'(C_k)
+        grad_C, C_scale = add_scaled(grad_C, C_scale,
+                                     *renormalised(*times_factor(grad_h, h_scale, lstm_log_dh_dC(pre, C, k))))
+        # delta_k,gate = dL/d(pre-activation) = (dL/dh_k or dL/dC_k) * local factor, from its log
+        signs, log_factors = lstm_gate_local_factors(pre, C, k)
+        gate_scales = []
+        for gate in (I, F, G, O):
+            grad, scale = (grad_h, h_scale) if gate == O else (grad_C, C_scale)
+            delta[k, gate], gate_scale = times_factor(grad, scale, log_factors[gate], signs[gate])
+            gate_scales.append(gate_scale)
+            log10_scale[k, gate] = scale_value(gate_scale)
+        # dL/dh_{k-1} = sum_gate W_h<gate>^T delta_k,gate, each term scaled on its own
+        grad_h, h_scale = np.zeros(H), NO_SCALE
+        for gate in (I, F, G, O):
+            grad_h, h_scale = add_scaled(grad_h, h_scale, *renormalised(W_h[gate].T @ delta[k, gate], gate_scales[gate]))
+        # dL/dC_{k-1} through the carousel: times f_k
+        grad_C, C_scale = renormalised(*times_factor(grad_C, C_scale, log_sigmoid(pre[k, F])))
     return delta, log10_scale
 
 

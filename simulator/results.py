@@ -14,7 +14,8 @@ from functools import cached_property
 
 import numpy as np
 
-from . import reference
+from . import chaos, reference
+from .chaos import Sensitivity
 from .reference import LOG10_OF_ZERO, TERM_NAMES
 from .setup import Setup
 from .weights import GATES, base_matrices, initial_states, input_sequence, lstm_params, rnn_params
@@ -44,6 +45,14 @@ def _log10_or_floor(value: np.ndarray) -> np.ndarray:
     return np.where(value > 0.0, out, LOG10_OF_ZERO)
 
 
+def _unit_rows(rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(rows / largest |entry| of each row, log10 of that largest; 0 for a zero row), so that norms
+    and products of mantissas never square or multiply tiny numbers (a row of 1e-170 squares to 0)."""
+    largest = np.abs(rows).max(axis=1, initial=0.0)
+    divisor = np.where(largest > 0.0, largest, 1.0)
+    return rows / divisor[:, None], np.log10(divisor)
+
+
 @dataclass
 class Results:
     """Arrays are indexed by time step t (row 0 is t = 0). Long-range arrays are indexed by k,
@@ -70,8 +79,8 @@ class Results:
     lstm_term_diag_mean: np.ndarray  # (T+1, 5) diagonal means (signed values when H = 1)
     lstm_longrange_log10: np.ndarray  # (T+1,) log10 ||dC_T/dC_k|| exact (L7)
     lstm_naive_longrange_log10: np.ndarray  # (T+1,) log10 ||prod of (L4) factors||
-    lstm_delta: np.ndarray  # (T+1, 4, H) dL/d(gate pre-activation) mantissas
-    lstm_delta_log10_scale: np.ndarray
+    lstm_delta: np.ndarray  # (T+1, 4, H) dL/d(gate pre-activation) mantissas, one scale per step and gate:
+    lstm_delta_log10_scale: np.ndarray  # (T+1, 4)  dL/d pre[k, gate] = lstm_delta[k, gate] * 10**this[k, gate]
     bases: dict = field(repr=False, default_factory=dict)
     backend: str = "reference"  # which kernels computed the arrays
 
@@ -142,23 +151,46 @@ class Results:
         """The signed per-term summary at step t (exact values when H = 1; diagonal means otherwise)."""
         return dict(zip(TERM_NAMES, (float(v) for v in self.lstm_term_diag_mean[t])))
 
+    # --- trust in individual trajectories (simulator/chaos.py) ----------------------------
+    def sensitivity(self, network: str) -> Sensitivity:
+        """How the forward trajectory of network ("rnn" or "lstm") amplifies float64 rounding:
+        horizon, growth rate per step, modelled rounding per step. O(T H^2), computed on first use."""
+        cache = self.__dict__.setdefault("_sensitivity", {})
+        if network not in cache:
+            if network == "rnn":
+                cache[network] = chaos.rnn_sensitivity(self.rnn_U, self.rnn_a, self.rnn_S)
+            elif network == "lstm":
+                cache[network] = chaos.lstm_sensitivity(self.lstm_W_h, self.lstm_pre, self.lstm_C, self.lstm_h)
+            else:
+                raise ValueError(f"network must be 'rnn' or 'lstm', got {network!r}")
+        return cache[network]
+
+    def reproducibility_horizon(self, network: str) -> int | None:
+        """The first step t beyond which network's individual trajectory depends on the
+        floating-point order of operations (rounding grown to 1e-6), or None within T."""
+        return self.sensitivity(network).horizon
+
     # --- BPTT contributions per step k ---------------------------------------------------
     def _delta_and_prev_state(self, weight: str):
+        """(delta mantissas (T+1, H), their log10 scales (T+1,), states (T+1, H)) for weight."""
         if weight == "U":
             return self.rnn_delta, self.rnn_delta_log10_scale, self.rnn_S
         gate = LSTM_RECURRENT.index(weight)
-        return self.lstm_delta[:, gate], self.lstm_delta_log10_scale, self.lstm_h
+        return self.lstm_delta[:, gate], self.lstm_delta_log10_scale[:, gate], self.lstm_h
 
     def bptt_log10(self, weight: str) -> np.ndarray:
         """log10 ||dL_T/dW^(k)|| (Frobenius) for k = 0..T, W one of U, W_hi, W_hf, W_hg, W_ho.
         Entry 0 (no step 0) and exactly-zero contributions are LOG10_OF_ZERO."""
         delta, scale, state = self._delta_and_prev_state(weight)
-        out = np.full(self.steps + 1, LOG10_OF_ZERO)
-        delta_norm = np.sqrt(np.einsum("ki,ki->k", delta[1:], delta[1:]))  # row norms (mantissas: no overflow)
-        state_norm = np.sqrt(np.einsum("ki,ki->k", state[:-1], state[:-1]))  # ||S_{k-1}|| for k = 1..T
+        # ||delta_k state_{k-1}^T||_F = ||delta_k|| ||state_{k-1}||, each row scaled before squaring
+        delta_unit, delta_log10 = _unit_rows(delta[1:])
+        state_unit, state_log10 = _unit_rows(state[:-1])
+        delta_norm = np.sqrt(np.einsum("ki,ki->k", delta_unit, delta_unit))
+        state_norm = np.sqrt(np.einsum("ki,ki->k", state_unit, state_unit))
         nonzero = (delta_norm > 0) & (state_norm > 0)
         with np.errstate(divide="ignore"):
-            logs = np.log10(delta_norm) + np.log10(state_norm) + scale[1:]
+            logs = np.log10(delta_norm) + delta_log10 + np.log10(state_norm) + state_log10 + scale[1:]
+        out = np.full(self.steps + 1, LOG10_OF_ZERO)
         out[1:] = np.where(nonzero, logs, LOG10_OF_ZERO)
         return out
 
@@ -166,11 +198,13 @@ class Results:
         """d L_T / d knob^(k) = <dL/dW^(k), base> for k = 0..T, as (sign, log10 |value|).
         For H = 1 this is the signed contribution to the weight itself."""
         delta, scale, state = self._delta_and_prev_state(weight)
-        base = self.bases[weight]
+        delta_unit, delta_log10 = _unit_rows(delta[1:])  # rows scaled first: no underflow
+        state_unit, state_log10 = _unit_rows(state[:-1])
         mantissa = np.zeros(self.steps + 1)
-        mantissa[1:] = np.einsum("ki,ij,kj->k", delta[1:], base, state[:-1])
+        mantissa[1:] = np.einsum("ki,ij,kj->k", delta_unit, self.bases[weight], state_unit)
         log10_abs = _log10_or_floor(np.abs(mantissa))
-        log10_abs = np.where(mantissa != 0.0, log10_abs + scale, LOG10_OF_ZERO)
+        log10_abs[1:] += delta_log10 + state_log10 + scale[1:]
+        log10_abs = np.where(mantissa != 0.0, log10_abs, LOG10_OF_ZERO)
         return np.sign(mantissa), log10_abs
 
     def bptt_contribution_matrix(self, weight: str, k: int) -> np.ndarray:
@@ -352,6 +386,9 @@ def compute(setup: Setup, backend: str = "numba", previous: Results | None = Non
     results = Results(setup=setup, **rnn, **lstm, bases=base_matrices(setup), backend=backend)
     if reuse_rnn and "sigma_max_U" in previous.__dict__:  # same U: keep the cached SVD
         results.sigma_max_U = previous.sigma_max_U
+    for network, reused in (("rnn", reuse_rnn), ("lstm", reuse_lstm)):  # same trajectory: same sensitivity
+        if reused and network in previous.__dict__.get("_sensitivity", {}):
+            results.__dict__.setdefault("_sensitivity", {})[network] = previous.__dict__["_sensitivity"][network]
     return results
 
 

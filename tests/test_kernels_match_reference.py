@@ -34,10 +34,13 @@ LOG_ABS = 1e-10
 # The setups are kept away from chaos, where any two correct codes drift apart from round-off.
 ROW_FLOOR = 1e-2
 # BPTT deltas (names ending in "delta") come out of a backward recursion (W^T delta, step after
-# step) whose entries cancel: they are compared per step in the max-norm, still to REL.
+# step) whose entries cancel: they are compared per step (per step and gate for the LSTM, which has
+# one log10 scale per step and gate) in the max-norm, still to REL.
+# Diagonal means are sums that can cancel (a 2 x 2 orthogonal U has diagonal entries of opposite
+# signs): they are compared to REL of the size of the terms summed, `size`.
 
 
-def _assert_same(name, numba_value, reference_value):
+def _assert_same(name, numba_value, reference_value, size=None):
     got, want = np.asarray(numba_value), np.asarray(reference_value)
     assert got.shape == want.shape, f"{name}: shape {got.shape} != {want.shape}"
     assert got.dtype == want.dtype, f"{name}: dtype {got.dtype} != {want.dtype}"
@@ -49,8 +52,12 @@ def _assert_same(name, numba_value, reference_value):
         assert error.max(initial=0.0) <= LOG_ABS, f"{name}: max abs error {error.max():.3g}"
         return
     rows = want.reshape(len(want), -1) if want.ndim > 1 else want[:, None]
+    if name.endswith("delta") and want.ndim == 3:  # LSTM: (step, gate) rows
+        rows = want.reshape(-1, want.shape[-1])
     row_floor = 1.0 if name.endswith("delta") else ROW_FLOOR
     floor = row_floor * np.abs(rows).max(axis=1, keepdims=True, initial=0.0)
+    if size is not None:
+        floor = np.maximum(floor, np.asarray(size).reshape(rows.shape))
     with np.errstate(divide="ignore", invalid="ignore"):
         error = np.abs(got.reshape(rows.shape) - rows) / np.maximum(np.abs(rows), floor)
     error[got.reshape(rows.shape) == rows] = 0.0  # covers 0 == 0
@@ -106,7 +113,7 @@ def _assert_same_knob_contribution(weight, fast, slow):
         delta, scale, state = slow.rnn_delta, slow.rnn_delta_log10_scale, slow.rnn_S
     else:
         gate = LSTM_RECURRENT.index(weight)
-        delta, scale, state = slow.lstm_delta[:, gate], slow.lstm_delta_log10_scale, slow.lstm_h
+        delta, scale, state = slow.lstm_delta[:, gate], slow.lstm_delta_log10_scale[:, gate], slow.lstm_h
     size = np.einsum("ki,ij,kj->k", np.abs(delta[1:]), np.abs(slow.bases[weight]), np.abs(state[:-1]))
     nonzero = size > 0.0
     log10_size = np.log10(size[nonzero]) + scale[1:][nonzero]
@@ -127,8 +134,8 @@ def _assert_same_knob_contribution(weight, fast, slow):
 
 def test_kernels_twin_every_function_compute_uses():
     names = ("rnn_forward", "rnn_factor_summary", "rnn_longrange_log10", "rnn_bptt", "rnn_pass",
-             "lstm_forward", "lstm_factor_summary", "lstm_longrange_log10", "lstm_bptt",
-             "lstm_longrange_and_bptt")
+             "lstm_forward", "lstm_factor_summary", "lstm_factor_summary_steps", "lstm_longrange_log10",
+             "lstm_bptt", "lstm_longrange_and_bptt")
     for name in names:
         assert callable(getattr(kernels, name)), name
         fast, slow = getattr(kernels, name).py_func, getattr(reference, name)
@@ -171,13 +178,30 @@ def setups(draw):
     )
 
 
-def _same_outputs(function, args, names):
+def _same_outputs(function, args, names, sizes=None):
     fast = getattr(kernels, function)(*args)
     slow = getattr(reference, function)(*args)
     fast, slow = (fast, slow) if isinstance(slow, tuple) else ((fast,), (slow,))
     assert len(fast) == len(slow) == len(names)
     for name, got, want in zip(names, fast, slow):
-        _assert_same(f"{function}: {name}", got, want)
+        _assert_same(f"{function}: {name}", got, want, (sizes or {}).get(name))
+
+
+def _rnn_diag_mean_size(U, a):
+    """Per t, mean |tanh'(a_t,i) U_ii|: the size of the terms of (R1)'s diagonal mean."""
+    size = np.abs(reference.tanh_prime(a)) @ np.abs(np.diag(U)) / U.shape[0]
+    size[0] = 0.0
+    return size
+
+
+def _lstm_diag_mean_size(W_h, pre, C):
+    """Per t, the mean |diagonal entry| of each (L4) term, and their sum for the total, (T + 1, 5)."""
+    size = np.zeros((pre.shape[0], 5))
+    for t in range(1, pre.shape[0]):
+        terms = reference.lstm_factor_terms(W_h, pre, C, t)
+        size[t, :4] = [np.mean(np.abs(np.diag(term))) for term in terms]
+        size[t, 4] = size[t, :4].sum()
+    return size
 
 
 # The forward passes are recurrences: with a large gain (U = 3) they are chaotic, and the one-ulp
@@ -219,16 +243,39 @@ def assert_kernels_agree_on_same_inputs(setup: Setup) -> None:
 
     _assert_rnn_forward_steps(rnn, x, S0)
     a, S = reference.rnn_forward(rnn.W_x, rnn.U, rnn.b, x, S0)
-    _same_outputs("rnn_factor_summary", (rnn.U, a), ("norm", "diag_mean"))
+    _same_outputs("rnn_factor_summary", (rnn.U, a), ("norm", "diag_mean"),
+                  {"diag_mean": _rnn_diag_mean_size(rnn.U, a)})
     _same_outputs("rnn_longrange_log10", (rnn.U, a, T), ("log10",))
     _same_outputs("rnn_bptt", (rnn.U, rnn.V, rnn.c, target, a, S, T), ("delta", "log10_scale"))
 
     _assert_lstm_forward_steps(lstm, x, h0, C0)
     pre, gates, h, C = reference.lstm_forward(lstm.W_x, lstm.W_h, lstm.b, x, h0, C0)
-    _same_outputs("lstm_factor_summary", (lstm.W_h, pre, C), ("norm", "diag_mean"))
+    diag_mean_size = _lstm_diag_mean_size(lstm.W_h, pre, C)
+    _same_outputs("lstm_factor_summary", (lstm.W_h, pre, C), ("norm", "diag_mean"), {"diag_mean": diag_mean_size})
+    _assert_factor_summary_steps_agree(lstm.W_h, pre, C, diag_mean_size)
     _same_outputs("lstm_longrange_log10", (lstm.W_h, pre, C, T), ("exact_log10", "naive_log10"))
     _same_outputs("lstm_bptt", (lstm.W_h, lstm.V, lstm.c, target, pre, gates, h, C, T),
                   ("delta", "log10_scale"))
+
+
+def _assert_factor_summary_steps_agree(W_h, pre, C, diag_mean_size):
+    """lstm_factor_summary_steps (what compute's two lanes call, a chunk of steps each): every chunk
+    written by numba equals the reference's, and the rows outside the chunk are left alone."""
+    T = pre.shape[0] - 1
+    cuts = sorted({1, T + 1, 1 + T // 3, 1 + (2 * T) // 3})
+    for first, stop in zip(cuts[:-1], cuts[1:]):
+        arrays = {}
+        for name, module in (("numba", kernels), ("reference", reference)):
+            total_norm, diag_mean = np.full(T + 1, -7.0), np.full((T + 1, 5), -7.0)  # a sentinel
+            module.lstm_factor_summary_steps(W_h, pre, C, first, stop, total_norm, diag_mean)
+            outside = np.ones(T + 1, bool)
+            outside[first:stop] = False
+            assert np.all(total_norm[outside] == -7.0) and np.all(diag_mean[outside] == -7.0), (name, first, stop)
+            arrays[name] = total_norm[first:stop], diag_mean[first:stop]
+        _assert_same(f"lstm_factor_summary_steps {first}..{stop - 1}: norm", arrays["numba"][0],
+                     arrays["reference"][0])
+        _assert_same(f"lstm_factor_summary_steps {first}..{stop - 1}: diag_mean", arrays["numba"][1],
+                     arrays["reference"][1], diag_mean_size[first:stop])
 
 
 @settings(max_examples=60, deadline=None,

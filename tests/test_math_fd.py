@@ -1,33 +1,48 @@
 """Every formula of MATH.md against central finite differences in float64 (rel. error <= 1e-6).
 
-The forward models in fd_models.py are independent of the simulator's derivative code.
+The oracle is independent of the code under test: the forward models in fd_models.py are written
+from MATH.md's forward equations only, and every point the derivatives are taken at (states,
+o_{t-1} of the notes' convention) comes from those models' own trajectories, which are
+themselves compared with the simulator's. Central differences carry ~1e-10 absolute error, so
+they cannot judge a value of 1e-9: values below TINY are compared in log10, to the same relative
+REL, against complex-step derivatives of the same models (full relative precision).
 """
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
-from simulator import InitialState, InputSignal, Knobs, Setup, compute
+from simulator import LOG10_OF_ZERO, InitialState, InputSignal, Knobs, Setup, compute
 from simulator import reference
-from simulator.weights import initial_states, lstm_params, rnn_params
+from simulator.weights import initial_states, input_sequence, lstm_params, rnn_params
 
 from .conftest import BACKENDS
 from .fd_models import (
+    cs_gradient_matrix,
+    cs_jacobian,
     fd_gradient_matrix,
     fd_jacobian,
     lstm_cell,
+    lstm_cell_gate_inputs,
+    lstm_gate_values,
     lstm_loss,
     lstm_states,
     rnn_loss,
     rnn_states,
-    sigmoid,
 )
 
 REL = 1e-6
+TINY = 1e-6  # below this, central differences cannot judge: complex steps, in log10
+# An exactly zero derivative comes out of a complex step as rounding noise, of order h eps^2
+# (seen: 3e-64, where the loss's error is exactly 0 at the point): below this, "zero".
+CS_NOISE = 1e-50
+TRAJECTORY = 1e-12  # the simulator's forward pass against the independent model's
 FD_SETTINGS = settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+TERMS = ("forget_path", "via_W_hf", "via_W_hi", "via_W_hg")  # (L4), TERM_NAMES without the total
+GATE_OF_TERM = {"via_W_hi": 0, "via_W_hf": 1, "via_W_hg": 2}
 
 
 def assert_matches(value, fd, rel=REL):
@@ -37,11 +52,40 @@ def assert_matches(value, fd, rel=REL):
     assert np.abs(value - fd).max(initial=0.0) <= rel * scale, (value, fd)
 
 
+def assert_value(value, fd, cs, size=0.0, what=""):
+    """A signed value against its oracles: central differences, or the complex step where it is
+    tiny. size: the size of the terms the value is a sum of (a diagonal mean may cancel)."""
+    if abs(cs) < TINY:
+        assert abs(value - cs) <= REL * abs(cs) + 1e-14 * size, (what, value, cs)
+    else:
+        assert value == pytest.approx(fd, rel=REL, abs=1e-9), (what, value, fd)
+
+
+def assert_log10_value(sign, log10_value, fd, cs, what=""):
+    """A value the code reports as (sign, log10 |value|) (a norm: sign 1) against its oracles.
+    Below CS_NOISE the complex step cannot tell a value from zero: the code's value must then be
+    exactly zero (LOG10_OF_ZERO) or below CS_NOISE as well."""
+    if abs(cs) < CS_NOISE:
+        assert log10_value < np.log10(CS_NOISE), (what, log10_value, cs)
+    elif abs(cs) < TINY:
+        assert log10_value != LOG10_OF_ZERO and sign == np.sign(cs), (what, sign, log10_value, cs)
+        assert log10_value == pytest.approx(np.log10(abs(cs)), abs=REL / np.log(10.0)), (what, log10_value, cs)
+    else:
+        assert sign * 10.0 ** log10_value == pytest.approx(fd, rel=REL, abs=1e-9), (what, log10_value, fd)
+
+
 def spectral(matrix):
     return np.linalg.norm(np.atleast_2d(matrix), 2)
 
 
-knob = st.floats(-2.0, 2.0, allow_nan=False, allow_infinity=False)
+def sized(limit):
+    """0, or a float of size 1e-6..limit: a complex step of 1e-30 resolves derivatives down to
+    ~1e-270 (below, its imaginary part underflows), and a knob, state or target of 1e-280 makes
+    some. Those extremes are judged in mpmath instead (tests/test_extremes.py)."""
+    return st.one_of(st.just(0.0), st.floats(1e-6, limit), st.floats(-limit, -1e-6))
+
+
+knob = sized(2.0)
 
 
 @st.composite
@@ -53,26 +97,90 @@ def small_setups(draw, max_steps=5):
         seed=draw(st.integers(0, 2**16)),
         input=InputSignal(
             kind=draw(st.sampled_from(["white_noise", "impulse", "constant", "sine", "zeros"])),
-            amplitude=draw(st.floats(-1.0, 1.0)),
+            amplitude=draw(sized(1.0)),
             period=draw(st.floats(2.0, 10.0)),
         ),
         knobs=Knobs(**{name: draw(knob) for name in ("U", "W_hi", "W_hf", "W_hg", "W_ho",
                                                      "b_i", "b_f", "b_g", "b_o", "input_gain")}),
-        initial=InitialState(S0=draw(st.floats(-0.5, 0.5)), h0=draw(st.floats(-0.5, 0.5)),
-                             C0=draw(st.floats(-1.0, 1.0))),
-        target=draw(st.floats(-1.0, 1.0)),
+        initial=InitialState(S0=draw(sized(0.5)), h0=draw(sized(0.5)), C0=draw(sized(1.0))),
+        target=draw(sized(1.0)),
     )
 
 
-def _lstm_o(results, t):
-    return results.lstm_gates[t, 3]
+# Explicit examples whose long-range derivatives and BPTT contributions are far below TINY, where
+# an absolute tolerance would pass any value: the complex-step comparison must judge them.
+VANISHING = Setup(hidden_size=2, steps=5, seed=1, input=InputSignal(kind="white_noise", amplitude=0.8),
+                  knobs=Knobs(U=0.02, W_hi=0.03, W_hf=0.02, W_hg=-0.03, W_ho=0.02, b_f=-6.0),
+                  initial=InitialState(S0=0.3, h0=0.2, C0=0.5), target=0.7)
+VANISHING_SCALAR = VANISHING.replace(hidden_size=1, knobs={**VANISHING.knobs.model_dump(), "U": -0.004})
 
 
-def _h_from_C(results, k, C_k):
-    """h_k as a function of C_k with o_k held fixed (MATH.md's convention); h_0 is given."""
-    if k == 0:
-        return results.lstm_h[0]
-    return _lstm_o(results, k) * np.tanh(C_k)
+# --------------------------------------------------------------------------------------------
+# The independent trajectories (item 15 of issue 10: nothing is taken from the code under test)
+
+
+class RNNOracle:
+    def __init__(self, setup):
+        self.p, self.x = rnn_params(setup), input_sequence(setup)
+        self.T = setup.steps
+        self.S = rnn_states(self.p.W_x, [self.p.U] * self.T, self.p.b, self.x, initial_states(setup)[0])
+
+    def step(self, t):
+        """S_t as a function of S_{t-1}."""
+        return lambda s: np.tanh(self.p.W_x @ self.x[t] + self.p.U @ s + self.p.b)
+
+    def S_T_of_S_k(self, k):
+        return lambda s: rnn_states(self.p.W_x, [self.p.U] * self.T, self.p.b, self.x, s, k)[-1]
+
+
+class LSTMOracle:
+    def __init__(self, setup):
+        self.p, self.x = lstm_params(setup), input_sequence(setup)
+        self.T = setup.steps
+        _, h0, C0 = initial_states(setup)
+        self.h, self.C, self.o = lstm_states(self.p.W_x, [self.p.W_h] * self.T, self.p.b, self.x, h0, C0)
+
+    def h_from_C(self, k, C_k):
+        """h_k as a function of C_k with o_k held fixed (MATH.md's convention); h_0 is given."""
+        return self.h[0] if k == 0 else self.o[k] * np.tanh(C_k)
+
+    def C_t_of_C_prev(self, t, path="total"):
+        """C_t as a function of C_{t-1}, with h_{t-1} = o_{t-1} tanh(C_{t-1}). path singles out one
+        (L4) term: "forget_path" (h_{t-1} held fixed), or "via_W_h<gate>" (only that gate sees
+        h_{t-1} move; C_{t-1} in f_t C_{t-1} held fixed)."""
+        h_fixed, C_fixed = self.h[t - 1], self.C[t - 1]
+
+        def func(C_prev):
+            h_prev = self.h_from_C(t - 1, C_prev)
+            if path == "total":
+                return lstm_cell(self.p.W_x, self.p.W_h, self.p.b, self.x[t], h_prev, C_prev)[1]
+            h_per_gate = [h_fixed] * 4
+            if path in GATE_OF_TERM:
+                h_per_gate[GATE_OF_TERM[path]] = h_prev
+            C_used = C_prev if path == "forget_path" else C_fixed
+            return lstm_cell_gate_inputs(self.p.W_x, self.p.W_h, self.p.b, self.x[t], h_per_gate, C_used)[1]
+
+        return func
+
+    def C_T_of_C_k(self, k):
+        def func(C_k):
+            h_k = self.h_from_C(k, C_k)
+            return lstm_states(self.p.W_x, [self.p.W_h] * self.T, self.p.b, self.x, h_k, C_k, k)[1][-1]
+
+        return func
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+@FD_SETTINGS
+@given(setup=small_setups())
+@example(setup=VANISHING)
+def test_forward_trajectories_equal_the_independent_models(backend, setup):
+    results = compute(setup, backend)
+    rnn, lstm = RNNOracle(setup), LSTMOracle(setup)
+    np.testing.assert_allclose(results.rnn_S, np.array(rnn.S), rtol=TRAJECTORY, atol=TRAJECTORY)
+    np.testing.assert_allclose(results.lstm_C, np.array(lstm.C), rtol=TRAJECTORY, atol=TRAJECTORY)
+    np.testing.assert_allclose(results.lstm_h, np.array(lstm.h), rtol=TRAJECTORY, atol=TRAJECTORY)
+    np.testing.assert_allclose(results.lstm_gates[1:, 3], np.array(lstm.o[1:]), rtol=TRAJECTORY, atol=TRAJECTORY)
 
 
 # --------------------------------------------------------------------------------------------
@@ -83,32 +191,38 @@ def _h_from_C(results, k, C_k):
 @pytest.mark.parametrize("backend", BACKENDS)
 @FD_SETTINGS
 @given(setup=small_setups())
+@example(setup=VANISHING)
 def test_rnn_step_factor_R1(backend, setup):
     results = compute(setup, backend)
-    p = rnn_params(setup)
+    rnn = RNNOracle(setup)
     for t in range(1, setup.steps + 1):
-        fd = fd_jacobian(lambda s: np.tanh(p.W_x @ results.x[t] + p.U @ s + p.b), results.rnn_S[t - 1])
+        fd = fd_jacobian(rnn.step(t), rnn.S[t - 1])
+        cs = cs_jacobian(rnn.step(t), rnn.S[t - 1])
         assert_matches(results.rnn_factor_matrix(t), fd)
-        assert results.rnn_factor_norm[t] == pytest.approx(spectral(fd), rel=REL, abs=1e-9)
-        assert results.rnn_factor_diag_mean[t] == pytest.approx(np.mean(np.diag(fd)), rel=REL, abs=1e-9)
+        assert_value(results.rnn_factor_norm[t], spectral(fd), spectral(cs), what=f"norm t = {t}")
+        assert_value(results.rnn_factor_diag_mean[t], np.mean(np.diag(fd)), np.mean(np.diag(cs)),
+                     size=np.abs(np.diag(cs)).max(), what=f"diagonal mean t = {t}")
 
 
 @pytest.mark.parametrize("backend", BACKENDS)
 @FD_SETTINGS
 @given(setup=small_setups())
+@example(setup=VANISHING)
+@example(setup=VANISHING_SCALAR)
 def test_rnn_long_range_R2(backend, setup):
     results = compute(setup, backend)
-    p = rnn_params(setup)
-    T = setup.steps
-    U_steps = [p.U] * T
-    for k in range(T + 1):
-        fd = fd_jacobian(lambda s: rnn_states(p.W_x, U_steps, p.b, results.x, s, k)[-1], results.rnn_S[k])
-        assert 10.0 ** results.rnn_longrange_log10[k] == pytest.approx(spectral(fd), rel=REL, abs=1e-9)
+    rnn = RNNOracle(setup)
+    for k in range(setup.steps + 1):
+        fd = fd_jacobian(rnn.S_T_of_S_k(k), rnn.S[k])
+        cs = cs_jacobian(rnn.S_T_of_S_k(k), rnn.S[k])
+        assert_log10_value(1.0, results.rnn_longrange_log10[k], spectral(fd), spectral(cs), f"k = {k}")
 
 
 @pytest.mark.parametrize("backend", BACKENDS)
 @FD_SETTINGS
 @given(setup=small_setups())
+@example(setup=VANISHING)
+@example(setup=VANISHING_SCALAR)
 def test_rnn_bptt_contributions(backend, setup):
     results = compute(setup, backend)
     p = rnn_params(setup)
@@ -122,16 +236,16 @@ def test_rnn_bptt_contributions(backend, setup):
     # Their sum is the gradient of the loss with respect to the shared (tied) U ...
     assert_matches(sum(contributions), fd_gradient_matrix(lambda U: loss([U] * T), p.U))
     # ... and each is the gradient with respect to an untied copy U^(k).
+    sign, log10_abs = results.bptt_knob_contribution("U")
     for k in range(1, T + 1):
         def loss_of_copy(U_k, k=k):
             return loss([U_k if step == k else p.U for step in range(1, T + 1)])
 
-        fd = fd_gradient_matrix(loss_of_copy, p.U)
+        fd, cs = fd_gradient_matrix(loss_of_copy, p.U), cs_gradient_matrix(loss_of_copy, p.U)
         assert_matches(contributions[k - 1], fd)
-        assert 10.0 ** results.bptt_log10("U")[k] == pytest.approx(np.linalg.norm(fd), rel=REL, abs=1e-9)
-        sign, log10_abs = results.bptt_knob_contribution("U")
-        knob_fd = float(np.sum(fd * results.bases["U"]))
-        assert sign[k] * 10.0 ** log10_abs[k] == pytest.approx(knob_fd, rel=REL, abs=1e-9)
+        assert_log10_value(1.0, results.bptt_log10("U")[k], np.linalg.norm(fd), np.linalg.norm(cs), f"k = {k}")
+        knob_fd, knob_cs = (float(np.sum(g * results.bases["U"])) for g in (fd, cs))
+        assert_log10_value(sign[k], log10_abs[k], knob_fd, knob_cs, f"knob k = {k}")
 
 
 # --------------------------------------------------------------------------------------------
@@ -139,32 +253,28 @@ def test_rnn_bptt_contributions(backend, setup):
 # --------------------------------------------------------------------------------------------
 
 
-def _C_t_from_C_prev(setup, results, t):
-    """C_t as a function of C_{t-1}, with h_{t-1} = o_{t-1} tanh(C_{t-1}) (o_{t-1} fixed)."""
-    p = lstm_params(setup)
-
-    def func(C_prev):
-        h_prev = _h_from_C(results, t - 1, C_prev)
-        return lstm_cell(p.W_x, p.W_h, p.b, results.x[t], h_prev, C_prev)[1]
-
-    return func
-
-
 @pytest.mark.parametrize("backend", BACKENDS)
 @FD_SETTINGS
 @given(setup=small_setups())
-def test_lstm_step_factor_L4_terms_sum(backend, setup):
+@example(setup=VANISHING)
+def test_lstm_step_factor_L4_each_term(backend, setup):
+    """Each of the four (L4) terms, not only their sum, against the model's own path derivative:
+    the forget path with h_{t-1} held fixed, each gate path with only that gate seeing h_{t-1} move."""
     results = compute(setup, backend)
+    lstm = LSTMOracle(setup)
     for t in range(1, setup.steps + 1):
-        fd = fd_jacobian(_C_t_from_C_prev(setup, results, t), results.lstm_C[t - 1])
         terms = results.lstm_factor_terms(t)
-        assert_matches(terms["forget_path"] + terms["via_W_hf"] + terms["via_W_hi"] + terms["via_W_hg"], fd)
-        assert_matches(terms["total"], fd)
-        assert results.lstm_factor_norm[t] == pytest.approx(spectral(fd), rel=REL, abs=1e-9)  # the kernel's
-        assert results.lstm_term_norms(t)[4] == pytest.approx(spectral(fd), rel=REL, abs=1e-9)  # on demand
-        assert results.lstm_term_diag_mean[t, 4] == pytest.approx(np.mean(np.diag(fd)), rel=REL, abs=1e-9)
-        for j, name in enumerate(("forget_path", "via_W_hf", "via_W_hi", "via_W_hg")):
-            assert results.lstm_term_norms(t)[j] == pytest.approx(spectral(terms[name]), rel=1e-12, abs=1e-14)
+        norms = results.lstm_term_norms(t)  # on demand (H > 1: SVDs of the terms)
+        for j, name in enumerate((*TERMS, "total")):
+            fd = fd_jacobian(lstm.C_t_of_C_prev(t, name), lstm.C[t - 1])
+            cs = cs_jacobian(lstm.C_t_of_C_prev(t, name), lstm.C[t - 1])
+            assert_matches(terms[name], fd)
+            what = f"{name} t = {t}"
+            assert_value(norms[j], spectral(fd), spectral(cs), what=what)
+            assert_value(results.lstm_term_diag_mean[t, j], np.mean(np.diag(fd)), np.mean(np.diag(cs)),
+                         size=np.abs(np.diag(cs)).max(), what=what)
+            if name == "total":  # the kernel's norm of the sum, besides the on-demand one
+                assert_value(results.lstm_factor_norm[t], spectral(fd), spectral(cs), what=what)
 
 
 @pytest.mark.parametrize("backend", BACKENDS)
@@ -172,40 +282,41 @@ def test_lstm_step_factor_L4_terms_sum(backend, setup):
 @given(setup=small_setups())
 def test_lstm_state_jacobian_L6(backend, setup):
     results = compute(setup, backend)
-    p = lstm_params(setup)
-    H = setup.hidden_size
+    lstm = LSTMOracle(setup)
+    p, H = lstm.p, setup.hidden_size
     for t in range(1, setup.steps + 1):
         def step(z, t=t):
-            h, C, _ = lstm_cell(p.W_x, p.W_h, p.b, results.x[t], z[:H], z[H:])
+            h, C, _ = lstm_cell(p.W_x, p.W_h, p.b, lstm.x[t], z[:H], z[H:])
             return np.concatenate([h, C])
 
-        fd = fd_jacobian(step, np.concatenate([results.lstm_h[t - 1], results.lstm_C[t - 1]]))
+        fd = fd_jacobian(step, np.concatenate([lstm.h[t - 1], lstm.C[t - 1]]))
         assert_matches(reference.lstm_state_jacobian(results.lstm_W_h, results.lstm_pre, results.lstm_C, t), fd)
 
 
 @pytest.mark.parametrize("backend", BACKENDS)
 @FD_SETTINGS
 @given(setup=small_setups())
+@example(setup=VANISHING)
+@example(setup=VANISHING_SCALAR)
 def test_lstm_long_range_L7_and_naive_chain(backend, setup):
     results = compute(setup, backend)
-    p = lstm_params(setup)
-    T = setup.steps
-    W_h_steps = [p.W_h] * T
-    naive = np.eye(setup.hidden_size)  # product of FD per-step (L4) factors
-    for k in range(T, -1, -1):
-        def C_T_of_C_k(C_k, k=k):
-            return lstm_states(p.W_x, W_h_steps, p.b, results.x, _h_from_C(results, k, C_k), C_k, k)[1][-1]
-
-        fd = fd_jacobian(C_T_of_C_k, results.lstm_C[k])
-        assert 10.0 ** results.lstm_longrange_log10[k] == pytest.approx(spectral(fd), rel=REL, abs=1e-9)
-        assert 10.0 ** results.lstm_naive_longrange_log10[k] == pytest.approx(spectral(naive), rel=REL, abs=1e-9)
+    lstm = LSTMOracle(setup)
+    naive_fd = naive_cs = np.eye(setup.hidden_size)  # products of the per-step (L4) factors
+    for k in range(setup.steps, -1, -1):
+        fd = fd_jacobian(lstm.C_T_of_C_k(k), lstm.C[k])
+        cs = cs_jacobian(lstm.C_T_of_C_k(k), lstm.C[k])
+        assert_log10_value(1.0, results.lstm_longrange_log10[k], spectral(fd), spectral(cs), f"(L7) k = {k}")
+        assert_log10_value(1.0, results.lstm_naive_longrange_log10[k], spectral(naive_fd), spectral(naive_cs),
+                           f"naive k = {k}")
         if k > 0:
-            naive = naive @ fd_jacobian(_C_t_from_C_prev(setup, results, k), results.lstm_C[k - 1])
+            naive_fd = naive_fd @ fd_jacobian(lstm.C_t_of_C_prev(k), lstm.C[k - 1])
+            naive_cs = naive_cs @ cs_jacobian(lstm.C_t_of_C_prev(k), lstm.C[k - 1])
 
 
 @pytest.mark.parametrize("backend", BACKENDS)
 @FD_SETTINGS
 @given(setup=small_setups(max_steps=4))
+@example(setup=VANISHING.replace(steps=4))
 def test_lstm_bptt_contributions(backend, setup):
     results = compute(setup, backend)
     p = lstm_params(setup)
@@ -217,7 +328,7 @@ def test_lstm_bptt_contributions(backend, setup):
 
     for gate, weight in enumerate(("W_hi", "W_hf", "W_hg", "W_ho")):
         def with_gate(matrix, gate=gate):
-            W_h = p.W_h.copy()
+            W_h = p.W_h.astype(np.result_type(p.W_h, matrix))  # complex for a complex step
             W_h[gate] = matrix
             return W_h
 
@@ -229,11 +340,12 @@ def test_lstm_bptt_contributions(backend, setup):
             def loss_of_copy(m, k=k):
                 return loss([with_gate(m) if step == k else p.W_h for step in range(1, T + 1)])
 
-            fd = fd_gradient_matrix(loss_of_copy, p.W_h[gate])
+            fd, cs = fd_gradient_matrix(loss_of_copy, p.W_h[gate]), cs_gradient_matrix(loss_of_copy, p.W_h[gate])
             assert_matches(contributions[k - 1], fd)
-            assert 10.0 ** results.bptt_log10(weight)[k] == pytest.approx(np.linalg.norm(fd), rel=REL, abs=1e-9)
-            knob_fd = float(np.sum(fd * results.bases[weight]))
-            assert sign[k] * 10.0 ** log10_abs[k] == pytest.approx(knob_fd, rel=REL, abs=1e-9)
+            what = f"{weight} k = {k}"
+            assert_log10_value(1.0, results.bptt_log10(weight)[k], np.linalg.norm(fd), np.linalg.norm(cs), what)
+            knob_fd, knob_cs = (float(np.sum(g * results.bases[weight])) for g in (fd, cs))
+            assert_log10_value(sign[k], log10_abs[k], knob_fd, knob_cs, f"knob {what}")
 
 
 # --------------------------------------------------------------------------------------------
@@ -247,12 +359,14 @@ def test_lstm_bptt_contributions(backend, setup):
 def test_notes_scalar_formula_equals_kernel(backend, setup):
     setup = setup.replace(hidden_size=1, weights=None, bias_offsets={})
     results = compute(setup, backend)
+    lstm, rnn = LSTMOracle(setup), RNNOracle(setup)
     k = setup.knobs
     W_hf, W_hi, W_hg = k.W_hf, k.W_hi, k.W_hg  # H = 1: the knob is the weight
     for t in range(1, setup.steps + 1):
-        i, f, g, o = results.lstm_gates[t]
-        o_prev = results.lstm_gates[t - 1, 3] if t > 1 else 0.0  # D_0 = 0: h_0 is given
-        C_prev = results.lstm_C[t - 1]
+        # the notes' formula on the independent model's trajectory
+        i, f, g, _ = (v[0] for v in lstm_gate_values(lstm.p.W_x, lstm.p.W_h, lstm.p.b, lstm.x[t], lstm.h[t - 1]))
+        o_prev = lstm.o[t - 1][0] if t > 1 else 0.0  # D_0 = 0: h_0 is given
+        C_prev = lstm.C[t - 1][0]
         tanh_prime_C_prev = 1 - np.tanh(C_prev) ** 2
         # dC_t/dC_{t-1} = f_t + o_{t-1} tanh'(C_{t-1}) [C_{t-1} s'(f) W_hf + g_t s'(i) W_hi + i_t tanh'(g) W_hg]
         forget_path = f
@@ -260,12 +374,14 @@ def test_notes_scalar_formula_equals_kernel(backend, setup):
         via_W_hi = o_prev * tanh_prime_C_prev * g * i * (1 - i) * W_hi
         via_W_hg = o_prev * tanh_prime_C_prev * i * (1 - g**2) * W_hg
         notes = [forget_path, via_W_hf, via_W_hi, via_W_hg, forget_path + via_W_hf + via_W_hi + via_W_hg]
-        np.testing.assert_allclose(results.lstm_term_diag_mean[t], np.ravel(notes), rtol=1e-12, atol=1e-14)
-        np.testing.assert_allclose(results.lstm_term_norms(t), np.abs(np.ravel(notes)), rtol=1e-12, atol=1e-14)
+        np.testing.assert_allclose(results.lstm_term_diag_mean[t], notes, rtol=1e-12, atol=1e-14)
+        # ... and the notes' formula is the derivative: each term against the model's own path
+        for name, value in zip((*TERMS, "total"), notes):
+            exact = cs_jacobian(lstm.C_t_of_C_prev(t, name), lstm.C[t - 1])[0, 0]
+            assert value == pytest.approx(exact, rel=1e-10, abs=1e-15), (name, t)
         assert results.lstm_factor_norm[t] == pytest.approx(abs(notes[-1]), rel=1e-12, abs=1e-14)
         # RNN: dS_t/dS_{t-1} = (1 - S_t^2) U
-        rnn = (1 - results.rnn_S[t, 0] ** 2) * k.U
-        assert results.rnn_factor_diag_mean[t] == pytest.approx(rnn, rel=1e-9, abs=1e-14)
+        assert results.rnn_factor_diag_mean[t] == pytest.approx((1 - rnn.S[t][0] ** 2) * k.U, rel=1e-9, abs=1e-14)
 
 
 @pytest.mark.parametrize("backend", BACKENDS)
@@ -291,3 +407,13 @@ def test_naive_chain_equals_exact_when_output_gate_is_constant(backend):
     # a non-trivial chain was compared: the gate paths of (L4) are present, and it decays
     assert results.lstm_term_norm[2:, 1:4].max() > 0.05
     assert results.lstm_longrange_log10[0] < -0.2
+
+
+def test_vanishing_examples_reach_below_what_central_differences_can_judge():
+    # the explicit examples must really exercise the complex-step branch
+    for setup in (VANISHING, VANISHING_SCALAR):
+        results = compute(setup, "reference")
+        below = np.log10(TINY)
+        assert results.rnn_longrange_log10[0] < below and results.lstm_longrange_log10[0] < below
+        assert results.bptt_log10("U")[1] < below
+        assert np.min(results.bptt_log10("W_hf")[2:]) < below
