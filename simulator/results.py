@@ -83,6 +83,7 @@ class Results:
     lstm_delta_log10_scale: np.ndarray  # (T+1, 4)  dL/d pre[k, gate] = lstm_delta[k, gate] * 10**this[k, gate]
     bases: dict = field(repr=False, default_factory=dict)
     backend: str = "reference"  # which kernels computed the arrays
+    final: bool = True  # False while progressive results still miss exact numbers (NaN entries)
 
     # --- sizes and theory -----------------------------------------------------------------
     @property
@@ -136,6 +137,12 @@ class Results:
                 cache[t] = reference.lstm_term_norms(self.lstm_W_h, self.lstm_pre, self.lstm_C, t)
             cache[t].setflags(write=False)
         return cache[t]
+
+    def term_norms_if_ready(self, t: int) -> np.ndarray | None:
+        """`lstm_term_norms(t)` if it is already known (never computes: for the UI thread)."""
+        if self.setup.hidden_size == 1 or not 1 <= t <= self.steps:
+            return self.lstm_term_norms(t)
+        return self.__dict__.get("_term_norms", {}).get(t)
 
     @cached_property
     def lstm_term_norm(self) -> np.ndarray:
