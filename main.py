@@ -20,13 +20,13 @@ EXIT_MISSING_DEPENDENCY = 1
 EXIT_INTERRUPTED = 130  # 128 + SIGINT, as shells report Ctrl+C
 
 # Options that only mean something for an export (name, default applied by ui.headless).
-EXPORT_ONLY_OPTIONS = ("plot", "size", "step", "fps", "frames")
+EXPORT_ONLY_OPTIONS = ("plot", "size", "step", "reveal", "style", "fps", "frames")
 
 # Import name -> the distribution pip installs (the packages main.py's paths import).
 DEPENDENCIES = {
     "numpy": "numpy", "numba": "numba", "scipy": "scipy", "pydantic": "pydantic",
     "pydantic_core": "pydantic", "platformdirs": "platformdirs", "PySide6": "PySide6-Essentials",
-    "shiboken6": "PySide6-Essentials", "pyqtgraph": "pyqtgraph", "superqt": "superqt",
+    "shiboken6": "PySide6-Essentials", "pyqtgraph": "pyqtgraph",
     "matplotlib": "matplotlib", "PIL": "pillow",
 }
 
@@ -59,7 +59,11 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--plot", default=None, help="which plot to export (see --list-plots; default: dashboard)")
     parser.add_argument("--list-plots", action="store_true", help="list the plot names for --plot and exit")
     parser.add_argument("--size", default=None, help="export size in pixels, WIDTHxHEIGHT (default: 1920x1080)")
-    parser.add_argument("--step", type=int, default=None, help="the selected time step t for the export")
+    parser.add_argument("--step", type=int, default=None, help="the selected time step t for the export (default: T)")
+    parser.add_argument("--reveal", type=int, default=None, metavar="N",
+                        help="how many steps the transport has revealed in the export (default: T, all)")
+    parser.add_argument("--style", choices=("light", "dark"), default=None,
+                        help="slide style of an exported figure: light (default) or dark (light on dark)")
     parser.add_argument("--fps", type=int, default=None, help="frames per second of an exported GIF (default: 8)")
     parser.add_argument("--frames", type=int, default=None, help="number of frames of an exported GIF")
     parser.add_argument("--quit-after", type=float, default=None, metavar="SECONDS", help=argparse.SUPPRESS)
@@ -69,7 +73,7 @@ def build_parser() -> argparse.ArgumentParser:
 def check_arguments(parser: argparse.ArgumentParser, args: argparse.Namespace) -> None:
     """What argparse cannot check: empty values, export-only options without --export.
     Calls parser.error (one line, SystemExit 2)."""
-    for name in ("preset", "plot", "size"):
+    for name in ("preset", "plot", "size", "style"):
         value = getattr(args, name)
         if value is not None and not value.strip():
             parser.error(f"--{name}: empty value")
@@ -125,7 +129,7 @@ def _run(argv: list[str] | None) -> int:
     except SystemExit as exc:  # --help, or a bad argument (already printed on one line)
         return exc.code if isinstance(exc.code, int) else (0 if exc.code is None else EXIT_BAD_ARGUMENTS)
     if args.export or args.list_plots:
-        from ui.headless import run_headless  # matplotlib only: no window, no display needed
+        from ui.cli.headless import run_headless  # matplotlib only: no window, no display needed
 
         return run_headless(args)
     from ui.app import run_app

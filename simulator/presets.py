@@ -4,7 +4,8 @@ A preset file is a JSON object::
 
     {"schema_version": 1, "name": "...", "description": "...",
      "setup": {...Setup.to_dict()...},
-     "view": {"selected_step": 0, "visible_panels": ["factors", ...]}}
+     "view": {"selected_step": 100, "revealed_steps": 100, "visible_panels": ["factors", ...],
+              "show_gates": false}}
 
 Loading never crashes and never changes anything: every problem (unreadable path, too large,
 not UTF-8, not JSON, NaN/Infinity, not an object, unknown schema version, missing or unknown
@@ -37,7 +38,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from . import files
 from .setup import MAX_STEPS, Setup
 
-CURRENT_SCHEMA_VERSION = 1
+CURRENT_SCHEMA_VERSION = 2
 MAX_PRESET_BYTES = 10 * 1024 * 1024  # 10 MB: far above any seeded preset (a 512 x 512 matrix alone is ~6 MB)
 APP_NAME = "RNN Gradient Lab"
 
@@ -101,10 +102,14 @@ class _Strict(BaseModel, metaclass=_RaisesPresetError):
 
 
 class ViewState(_Strict):
-    """What the window showed: the selected time step and the visible panels."""
+    """What the window showed: the selected time step, how many steps the transport had revealed,
+    the visible panels and whether the heatmaps showed the gates. A step left out (None) means a
+    clean view: the last step selected, every step revealed."""
 
-    selected_step: Annotated[int, Field(ge=0, le=MAX_STEPS)] = 0
+    selected_step: Annotated[int, Field(ge=0, le=MAX_STEPS)] | None = None
+    revealed_steps: Annotated[int, Field(ge=0, le=MAX_STEPS)] | None = None
     visible_panels: Annotated[list[str], Field(max_length=32)] = list(DEFAULT_VISIBLE_PANELS)
+    show_gates: bool = False
 
     @field_validator("visible_panels")
     @classmethod
@@ -150,11 +155,12 @@ class Preset(_Strict):
     @model_validator(mode="after")
     def _check_selected_step(self) -> "Preset":
         steps = self.setup.steps
-        if self.view.selected_step > steps:
-            raise ValueError(
-                f"view.selected_step: {self.view.selected_step} is beyond the setup's {steps} steps "
-                f"(must be in 0..{steps})"
-            )
+        for name in ("selected_step", "revealed_steps"):
+            value = getattr(self.view, name)
+            if value is not None and value > steps:
+                raise ValueError(
+                    f"view.{name}: {value} is beyond the setup's {steps} steps (must be in 0..{steps})"
+                )
         return self
 
     # --- conveniences ---------------------------------------------------------------------
@@ -226,8 +232,21 @@ def _migrate_0_to_1(data: dict) -> dict:
     return out
 
 
+def _migrate_1_to_2(data: dict) -> dict:
+    """Version 1 had no revealed_steps: a version-1 view showed every step (revealed_steps = T)."""
+    out = dict(data)
+    out["schema_version"] = 2
+    view = out.get("view")
+    if isinstance(view, dict) and "revealed_steps" not in view:
+        setup = out.get("setup")
+        steps = setup.get("steps", Setup.model_fields["steps"].default) if isinstance(setup, dict) else None
+        out["view"] = {**view, "revealed_steps": steps} if isinstance(steps, int) and not isinstance(steps, bool) \
+            else view
+    return out
+
+
 # version n -> function returning the same data in version n + 1
-MIGRATIONS: dict[int, Callable[[dict], dict]] = {0: _migrate_0_to_1}
+MIGRATIONS: dict[int, Callable[[dict], dict]] = {0: _migrate_0_to_1, 1: _migrate_1_to_2}
 
 
 def migrate(data: dict, source: str | os.PathLike | None = None) -> dict:

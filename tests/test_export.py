@@ -1,4 +1,4 @@
-"""ui/figures.py: every exported file is opened again and checked (size, content, format, values)."""
+"""ui/export/files.py: every exported file is opened again and checked (size, content, format, values)."""
 
 import csv
 import io
@@ -10,8 +10,11 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from plots import PLOT_NAMES
+from plots.view import ViewState
 from simulator import LOG10_OF_ZERO, TERM_NAMES, Setup, compute
-from ui import PLOT_NAMES, figures
+from ui.export import files as figures
+from ui.render import matplotlib_renderer
 
 
 @pytest.fixture(scope="module")
@@ -57,7 +60,7 @@ def test_png_of_every_plot_has_the_size_and_is_not_blank(results, plot, tmp_path
     monkeypatch.setattr(figures, "render_figure", lambda *a, **k: rendered.append(render(*a, **k)) or rendered[-1])
     path = figures.export(results, plot, tmp_path / f"{plot}.png", size=size)
     # slide type: every visible text at least 20 pt at 96 dpi when the image fills a 1080p screen
-    (fig,) = rendered
+    ((fig, _drawn),) = rendered
     from matplotlib.text import Text
 
     px_per_pt_at_1080p = 1080 / fig.get_size_inches()[1] / 72
@@ -89,11 +92,12 @@ def test_png_at_4k_and_odd_sizes_is_exact(scalar_results):
 
 
 def test_type_scales_with_the_pixel_size():
-    (w1, h1), dpi1 = figures.figure_geometry((1920, 1080))
-    (w4, h4), dpi4 = figures.figure_geometry((3840, 2160))
+    (w1, h1), dpi1 = matplotlib_renderer.figure_geometry((1920, 1080))
+    (w4, h4), dpi4 = matplotlib_renderer.figure_geometry((3840, 2160))
     assert (w1, h1) == pytest.approx((1920 / 144, 7.5)) and dpi1 == pytest.approx(144)
     assert (w4, h4) == pytest.approx((w1, h1)) and dpi4 == pytest.approx(2 * dpi1)
-    assert figures.STYLE["font.size"] >= 20 and figures.STYLE["xtick.labelsize"] >= 20
+    style = matplotlib_renderer.rc_params()
+    assert style["font.size"] >= 20 and style["xtick.labelsize"] >= 20 and style["legend.fontsize"] >= 20
 
 
 # --- SVG and PDF -------------------------------------------------------------------------------------
@@ -140,68 +144,75 @@ def test_pdf_is_one_page_with_the_aspect_ratio(results, tmp_path, size):
 
 
 # --- CSV: exactly the simulator's numbers ------------------------------------------------------------
+def write_csv(results, plot, path, step=None, revealed=None):
+    return figures.export(results, plot, path, view=figures.make_view(results, step, revealed))
+
+
 def test_csv_long_range_equals_the_simulator(results, tmp_path):
-    path = figures.write_csv(results, "long-range", tmp_path / "l.csv")
+    path = write_csv(results, "long-range", tmp_path / "l.csv")
     header, rows = _read_csv(path)
     assert header[:2] == ["k", "lag"]
     T = results.steps
     assert len(rows) == T + 1
-    np.testing.assert_array_equal(_column(header, rows, "k"), np.arange(T + 1))
-    np.testing.assert_array_equal(_column(header, rows, "lag"), results.lags())
+    np.testing.assert_array_equal(_column(header, rows, "k"), np.arange(T, -1, -1))  # by lag, as drawn
+    np.testing.assert_array_equal(_column(header, rows, "lag"), np.arange(T + 1))
     for name, array in (("rnn_log10_dS_T_dS_k", results.rnn_longrange_log10),
                         ("lstm_exact_log10_dC_T_dC_k", results.lstm_longrange_log10),
                         ("lstm_naive_L4_product_log10", results.lstm_naive_longrange_log10)):
-        np.testing.assert_array_equal(_column(header, rows, name), _expected_log(array))
+        np.testing.assert_array_equal(_column(header, rows, name), _expected_log(array)[::-1])
     np.testing.assert_allclose(_column(header, rows, "theory_log10_sigma_max_U_pow_lag"),
-                               results.lags() * np.log10(results.sigma_max_U), rtol=1e-12, atol=1e-12)
+                               np.arange(T + 1) * np.log10(results.sigma_max_U), rtol=1e-12, atol=1e-12)
 
 
 def test_csv_factors_terms_bptt_heatmaps_equal_the_simulator(results, tmp_path):
     t = 9
-    header, rows = _read_csv(figures.write_csv(results, "factors", tmp_path / "f.csv", revealed=t))
-    assert len(rows) == t  # steps 1..t: only the revealed steps, as plotted (as the app's transport)
-    np.testing.assert_array_equal(_column(header, rows, "rnn_dS_t_dS_t-1_norm"), results.rnn_factor_norm[1: t + 1])
-    np.testing.assert_array_equal(_column(header, rows, "lstm_dC_t_dC_t-1_norm"), results.lstm_factor_norm[1: t + 1])
+    T = results.steps
+    header, rows = _read_csv(write_csv(results, "factors", tmp_path / "f.csv", revealed=t))
+    assert len(rows) == T  # every step drawn (faded beyond the revealed ones), flagged
+    np.testing.assert_array_equal(_column(header, rows, "revealed"), (np.arange(1, T + 1) <= t).astype(float))
+    np.testing.assert_array_equal(_column(header, rows, "rnn_dS_t_dS_t-1_norm"), results.rnn_factor_norm[1:])
+    np.testing.assert_array_equal(_column(header, rows, "lstm_dC_t_dC_t-1_norm"), results.lstm_factor_norm[1:])
 
-    header, rows = _read_csv(figures.write_csv(results, "terms", tmp_path / "t.csv", step=t))
-    assert [row[header.index("term")] for row in rows] == [*TERM_NAMES, "rnn_factor"]
-    np.testing.assert_array_equal(_column(header, rows, "diag_mean")[:5], results.lstm_term_diag_mean[t])
-    np.testing.assert_array_equal(_column(header, rows, "norm")[:5], results.lstm_term_norm[t])
+    header, rows = _read_csv(write_csv(results, "terms", tmp_path / "t.csv", step=t))
+    assert [row[header.index("term")] for row in rows] == list(TERM_NAMES)
+    np.testing.assert_array_equal(_column(header, rows, "diag_mean"), results.lstm_term_diag_mean[t])
+    np.testing.assert_array_equal(_column(header, rows, "norm"), results.lstm_term_norms(t))
 
-    header, rows = _read_csv(figures.write_csv(results, "bptt", tmp_path / "b.csv", revealed=t))
-    np.testing.assert_array_equal(_column(header, rows, "rnn_log10_dL_T_dU_k"), _expected_log(results.bptt_log10("U")[1: t + 1]))
+    header, rows = _read_csv(write_csv(results, "bptt", tmp_path / "b.csv", revealed=t))
+    np.testing.assert_array_equal(_column(header, rows, "rnn_log10_dL_T_dU_k"), _expected_log(results.bptt_log10("U")[1:]))
     np.testing.assert_array_equal(_column(header, rows, "lstm_log10_dL_T_dW_hf_k"),
-                                  _expected_log(results.bptt_log10("W_hf")[1: t + 1]))
+                                  _expected_log(results.bptt_log10("W_hf")[1:]))
 
-    header, rows = _read_csv(figures.write_csv(results, "heatmaps", tmp_path / "h.csv", revealed=t))
+    header, rows = _read_csv(write_csv(results, "heatmaps", tmp_path / "h.csv", revealed=t))
     H = results.setup.hidden_size
-    assert len(header) == 1 + 3 * H and len(rows) == t + 1
+    assert header[:2] == ["t", "revealed"] and len(header) == 2 + 3 * H and len(rows) == T + 1
     got = np.array([[float(v) for v in row] for row in rows])
-    np.testing.assert_array_equal(got[:, 1: 1 + H], results.rnn_S[: t + 1])
-    np.testing.assert_array_equal(got[:, 1 + 2 * H:], results.lstm_C[: t + 1])
+    np.testing.assert_array_equal(got[:, 1], (np.arange(T + 1) <= t).astype(float))
+    np.testing.assert_array_equal(got[:, 2: 2 + H], results.rnn_S)
+    np.testing.assert_array_equal(got[:, 2 + 2 * H:], results.lstm_C)
 
 
 def test_csv_scalar_terms_are_the_signed_values(scalar_results, tmp_path):
-    header, rows = _read_csv(figures.write_csv(scalar_results, "terms", tmp_path / "t.csv", step=5))
+    header, rows = _read_csv(write_csv(scalar_results, "terms", tmp_path / "t.csv", step=5))
     values = _column(header, rows, "value")
     expected = scalar_results.lstm_term_values(5)
-    np.testing.assert_array_equal(values[:5], [expected[name] for name in TERM_NAMES])
+    np.testing.assert_array_equal(values, [expected[name] for name in TERM_NAMES])
     assert values[:4].sum() == pytest.approx(values[4], abs=1e-15)  # the four terms sum to (L4)
 
 
 def test_csv_writes_exact_zeros_as_minus_inf_and_the_dashboard_as_a_long_table(tmp_path):
     zero_u = compute(Setup(hidden_size=1, steps=6).with_knob("U", 0.0), backend="reference")
-    header, rows = _read_csv(figures.write_csv(zero_u, "long-range", tmp_path / "z.csv"))
+    header, rows = _read_csv(write_csv(zero_u, "long-range", tmp_path / "z.csv"))
     rnn = _column(header, rows, "rnn_log10_dS_T_dS_k")
-    assert np.isneginf(rnn[:-1]).all() and rnn[-1] == 0.0  # U = 0: exactly zero except lag 0
-    header, rows = _read_csv(figures.write_csv(zero_u, "dashboard", tmp_path / "d.csv"))
+    assert rnn[0] == 0.0 and np.isneginf(rnn[1:]).all()  # U = 0: exactly zero except lag 0
+    header, rows = _read_csv(write_csv(zero_u, "dashboard", tmp_path / "d.csv"))
     assert header == ["plot", "column", "row", "value"]
     assert {row[0] for row in rows} == set(PLOT_NAMES) - {"dashboard"}
 
 
 # --- GIF ---------------------------------------------------------------------------------------------
 def test_gif_has_the_requested_frames_size_and_rate(scalar_results, tmp_path):
-    path = figures.write_gif(scalar_results, tmp_path / "u.gif", plot="unrolled", fps=5, frames=4, size=(480, 270))
+    path = figures.export(scalar_results, "unrolled", tmp_path / "u.gif", fps=5, frames=4, size=(480, 270))
     image = Image.open(path)
     assert image.format == "GIF"
     assert image.n_frames == 4
@@ -209,9 +220,9 @@ def test_gif_has_the_requested_frames_size_and_rate(scalar_results, tmp_path):
     assert image.info["duration"] == 200
     assert image.info.get("loop") == 0
     with pytest.raises(figures.ExportError, match="frames"):
-        figures.write_gif(scalar_results, tmp_path / "bad.gif", frames=scalar_results.steps + 2)
+        figures.export(scalar_results, "unrolled", tmp_path / "bad.gif", frames=scalar_results.steps + 2)
     with pytest.raises(figures.ExportError, match="frame rate"):
-        figures.write_gif(scalar_results, tmp_path / "bad.gif", fps=0)
+        figures.export(scalar_results, "unrolled", tmp_path / "bad.gif", fps=0)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["u.gif"]
 
 
@@ -232,7 +243,7 @@ def test_extreme_setups_plot_only_finite_numbers():
             assert np.abs(results.rnn_longrange_log10).max() > 308  # beyond float64 (saturated: 10^-1500)
         else:
             assert (results.bptt_log10("U")[1:-1] == LOG10_OF_ZERO).all()  # U = 0: zero before k = T
-        fig = figures.render_figure(results, plot, size=(800, 450))
+        fig, _drawn = figures.render_figure(figures.describe(results, plot), (800, 450))
         for values in _all_plotted_y(fig):
             assert np.isfinite(values).all(), plot
         fig.canvas.draw()  # and it renders
@@ -256,7 +267,7 @@ def test_a_failed_write_leaves_nothing_and_keeps_the_old_file(results, tmp_path,
         raise OSError("disk full")
 
     with pytest.raises(figures.ExportError, match="keep.svg.*disk full"):  # an OSError, named for the user
-        figures._atomic_write(target, half_then_fail)
+        figures.write_bytes(target, half_then_fail)
     assert target.read_text() == "old"
     assert [p.name for p in tmp_path.iterdir()] == ["keep.svg"]
 
@@ -272,14 +283,14 @@ def test_bad_requests_are_refused_with_a_clear_message(results, tmp_path):
     with pytest.raises(figures.ExportError, match="unknown file type"):
         figures.export(results, "factors", tmp_path / "x.jpg")
     with pytest.raises(figures.ExportError, match="out of range"):
-        figures.export(results, "factors", tmp_path / "x.png", step=results.steps + 1)
+        figures.export(results, "factors", tmp_path / "x.png", view=figures.make_view(results, results.steps + 1))
     assert list(tmp_path.iterdir()) == []
 
 
 def test_figures_import_no_qt():
     import subprocess
 
-    code = ("import sys, ui.figures, ui.headless;"
+    code = ("import sys, plots, ui.export.files, ui.cli.headless, ui.render.matplotlib_renderer;"
             "bad = [m for m in sys.modules if m.split('.')[0] in ('PySide6', 'shiboken6', 'pyqtgraph')];"
             "print(bad); sys.exit(1 if bad else 0)")
     from pathlib import Path

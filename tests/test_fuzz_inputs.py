@@ -27,7 +27,8 @@ import main
 import ui.app
 from simulator import Setup, files
 from simulator.presets import Preset, PresetError, load_preset, save_preset
-from ui import PLOT_NAMES, figures
+from plots import PLOT_NAMES
+from ui.export import files as figures
 
 FUZZ = settings(max_examples=150, deadline=None, suppress_health_check=list(HealthCheck), database=None)
 

@@ -81,7 +81,8 @@ def test_headless_export_writes_every_file_without_a_display(tmp_path):
     rows = (out / "f.csv").read_text().splitlines()
     assert rows[0].split(",")[0] == "t" and len(rows) == 1 + TINY.steps  # header + steps 1..T (all revealed)
     results = compute(TINY, backend="reference")
-    got = np.array([float(row.split(",")[1]) for row in rows[1:]])
+    column = rows[0].split(",").index("rnn_dS_t_dS_t-1_norm")
+    got = np.array([float(row.split(",")[column]) for row in rows[1:]])
     np.testing.assert_allclose(got, results.rnn_factor_norm[1:], rtol=1e-12)
 
 
@@ -129,14 +130,15 @@ def test_the_real_entry_point_exits_non_zero_without_a_display(tmp_path):
     listed = subprocess.run([sys.executable, str(ROOT / "main.py"), "--list-plots"], cwd=tmp_path,
                             env=_headless_env(), capture_output=True, text=True, timeout=120)
     assert listed.returncode == 0
-    from ui import PLOT_NAMES
+    from plots import PLOT_NAMES
 
     assert listed.stdout.split() == list(PLOT_NAMES)
 
 
 def test_a_later_failure_removes_the_files_already_written(tmp_path, monkeypatch):
     import main
-    from ui import figures, headless
+    from ui.export import files as figures
+    from ui.cli import headless
 
     preset = _write_preset(tmp_path)
     existing = tmp_path / "b.csv"
@@ -166,7 +168,7 @@ def test_a_failed_rename_never_deletes_a_file_that_existed_before(tmp_path, monk
     # Issue 10 item 18: the old clean-up removed every file already renamed into place, including
     # ones that existed before the call. Now those get their old content back.
     import main
-    from ui import headless
+    from ui.cli import headless
 
     preset = _write_preset(tmp_path)
     existing = tmp_path / "a.csv"

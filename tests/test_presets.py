@@ -11,7 +11,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-import ui
+import plots as ui  # (the plot names live in plots)
 from simulator import Setup
 from simulator.presets import (
     BUILTIN_ORDER,
@@ -38,11 +38,12 @@ DATA = Path(__file__).resolve().parent / "data"
 def valid_dict(**overrides) -> dict:
     """A small valid preset as a JSON dict; overrides replace top-level keys."""
     data = {
-        "schema_version": 1,
+        "schema_version": 2,
         "name": "Test preset",
         "description": "For tests.",
         "setup": Setup(hidden_size=2, input_size=1, steps=10, seed=3).to_dict(),
-        "view": {"selected_step": 4, "visible_panels": ["factors", "terms"]},
+        "view": {"selected_step": 4, "revealed_steps": 10, "visible_panels": ["factors", "terms"],
+                 "show_gates": False},
     }
     data.update(overrides)
     return data
@@ -135,7 +136,7 @@ def test_saved_file_is_readable_json_with_schema_version_first(tmp_path):
     path = tmp_path / "readable.json"
     save_preset(preset, path)
     text = path.read_text(encoding="utf-8")
-    assert text.startswith('{\n  "schema_version": 1,')
+    assert text.startswith('{\n  "schema_version": 2,')
     assert json.loads(text)["setup"]["hidden_size"] == 3
 
 
@@ -417,6 +418,26 @@ def test_migrate_does_not_modify_its_input_and_chain_is_complete():
     assert migrated["schema_version"] == CURRENT_SCHEMA_VERSION
     assert set(MIGRATIONS) == set(range(CURRENT_SCHEMA_VERSION))  # one step from every old version
     assert migrate(valid_dict()) == valid_dict()  # current version: unchanged
+
+
+def test_version_1_gains_revealed_steps_equal_to_T_and_a_clean_view_when_left_out(tmp_path):
+    """Schema 2 added view.revealed_steps: a version-1 file showed every step, so the migration
+    writes revealed_steps = T; a view that leaves the steps out is a clean view (last step
+    selected, everything revealed) when the window applies it."""
+    from plots.view import from_preset
+
+    data = valid_dict()
+    data["schema_version"] = 1
+    del data["view"]["revealed_steps"]
+    migrated = migrate(data)
+    assert migrated["schema_version"] == 2 and migrated["view"]["revealed_steps"] == data["setup"]["steps"]
+    preset = load_preset(write(tmp_path, json.dumps(data)))
+    assert preset.view.revealed_steps == preset.setup.steps and preset.view.selected_step == 4
+    bare = Preset.from_setup("Bare", Setup(steps=30), view={"visible_panels": ["factors"]})
+    view = from_preset(bare)
+    assert (view.selected_step, view.revealed_steps, view.visible_panels) == (30, 30, ("factors",))
+    with pytest.raises(PresetError, match="view.revealed_steps"):
+        Preset.from_setup("Too far", Setup(steps=5), view={"revealed_steps": 6})
 
 
 def test_old_format_mixed_with_the_new_layout_is_rejected(tmp_path):

@@ -127,7 +127,7 @@ def test_a_long_legal_name_can_be_saved_and_exported(tmp_path, results):
     preset_path = tmp_path / ("p" * 250 + ".json")  # 255 bytes: the longest legal name
     save_preset(PRESET, preset_path)
     assert load_preset(preset_path) == PRESET
-    from ui import figures
+    from ui.export import files as figures
 
     export_path = tmp_path / ("e" * 248 + ".csv")  # the 252 characters
     figures.export(results, "factors", export_path)
@@ -145,7 +145,7 @@ def test_stale_temp_files_of_dead_processes_are_removed_at_the_next_save(tmp_pat
     save_preset(PRESET, tmp_path / "mine.json")
     assert names(tmp_path) == sorted([alive.name, unrelated.name, "mine.json"])
     stale.write_bytes(b"again")
-    from ui import figures
+    from ui.export import files as figures
 
     figures.export(results, "factors", tmp_path / "out.csv")  # exports clean up too
     assert not stale.exists() and alive.exists()
@@ -247,7 +247,7 @@ def test_saving_or_exporting_onto_a_fifo_is_refused_and_the_fifo_stays(tmp_path,
     os.mkfifo(fifo)
     outcome = _run_with_timeout(lambda: save_preset(PRESET, fifo), fifo)
     assert isinstance(outcome.get("error"), PresetError) and "FIFO" in str(outcome["error"]), outcome
-    from ui import figures
+    from ui.export import files as figures
 
     csv_fifo = tmp_path / "p.csv"
     os.mkfifo(csv_fifo)
@@ -264,7 +264,7 @@ def test_loading_a_device_is_refused(tmp_path):
 
 # --- exports share the same rules ---------------------------------------------------------------------
 def test_exports_write_through_symlinks_and_refuse_read_only_files(tmp_path, results):
-    from ui import figures
+    from ui.export import files as figures
 
     target = tmp_path / "real.csv"
     target.write_text("old")

@@ -1,4 +1,4 @@
-"""ui/export_controller.py against a minimal fake of the MainWindow contract."""
+"""ui/controllers/export.py against a minimal fake of the MainWindow contract."""
 
 import numpy as np
 import pyqtgraph as pg
@@ -8,20 +8,25 @@ from PySide6.QtCore import Qt
 from PySide6.QtGui import QGuiApplication
 from PySide6.QtWidgets import QDialog, QMainWindow, QWidget
 
-from simulator import Setup, Simulation
-from ui import PLOT_NAMES, figures
-from ui.export_controller import ExportController, ExportDialog, ExportOptions, path_with_extension
+from plots import PLOT_NAMES
+from plots.view import ViewState
+from simulator import Setup, compute
+from ui.controllers.export import ExportController, ExportDialog, ExportOptions, path_with_extension
+from ui.export import files as figures
+from PySide6.QtCore import Signal
 
 
-class FakeWindow(QMainWindow):
-    """Just what the export controller uses of MainWindow's contract."""
+class FakeWindow(QMainWindow):  # noqa: D101
+    """Just what the export controller uses of MainWindow's contract (ui/controllers/__init__.py)."""
+
+    results_changed = Signal()
 
     def __init__(self):
         super().__init__()
         setup = Setup(hidden_size=2, steps=10).with_knob("U", 0.9).with_knob("b_f", 3.0)
-        self.simulation = Simulation(setup, backend="reference")
-        self.simulation.run_to(7)
-        self._selected = 5
+        self.results = compute(setup, backend="reference")
+        self.view = ViewState(selected_step=5, revealed_steps=7)
+        self.computing = False
         self.export_menu = self.menuBar().addMenu("&Export")
         self.errors = []
         central = QWidget()
@@ -36,8 +41,11 @@ class FakeWindow(QMainWindow):
         self.plot_widgets["heatmaps"] = heat
         self.plot_widgets["unrolled"] = QWidget(central)  # a plain widget
 
-    def selected_step(self) -> int:
-        return self._selected
+    def view_state(self) -> ViewState:
+        return self.view
+
+    def is_computing(self) -> bool:
+        return self.computing
 
     def show_error(self, title: str, message: str) -> None:
         self.errors.append((title, message))
@@ -56,24 +64,18 @@ def test_menu_and_right_click_menus_offer_our_exports(window):
     assert "&Export…" in texts and "&Copy dashboard as image" in texts
     submenu = next(a.menu() for a in window.export_menu.actions() if a.menu() is not None)
     assert len(submenu.actions()) == len(PLOT_NAMES)
-    # pyqtgraph plots: our actions replace pyqtgraph's (broken) Export... in every ViewBox menu
-    scene_actions = window.plot_widgets["long-range"].scene().contextMenu
-    assert scene_actions == controller.actions_for("long-range")
-    assert all("Export..." != a.text() for a in scene_actions)
-    # what a right-click on the factor plot really pops up: the ViewBox menu plus ours
-    view_box = window.plot_widgets["factors"].getPlotItem().getViewBox()
-
-    class RightClick:
-        acceptedItem = view_box
-
-    menu = view_box.scene().addParentContextMenus(view_box, view_box.getMenu(RightClick()), RightClick())
-    texts = [a.text() for a in menu.actions()]
-    assert controller.actions_for("factors")[0].text() in texts and "Export..." not in texts
-    # views and widgets without a ViewBox menu: Qt's actions context menu
-    for name in ("heatmaps", "unrolled", "dashboard"):
+    # a right-click on any plot offers that plot's export first (Qt's actions menu, never
+    # pyqtgraph's broken Export...); the dashboard's own actions only where nothing else has one
+    for name in PLOT_NAMES:
         widget = window.plot_widgets[name]
         assert widget.contextMenuPolicy() == Qt.ContextMenuPolicy.ActionsContextMenu
-        assert set(controller.actions_for(name)) <= set(widget.actions())
+        actions = [a for a in widget.actions() if not a.isSeparator()]
+        assert actions[: len(controller.actions_for(name))] == controller.actions_for(name)
+        assert actions[0].text().startswith("Export") and (name == "dashboard" or "dashboard" not in actions[0].text())
+    assert controller.actions_for("long-range")[0].text() == "Export “② Long-range gradient” for slides…"
+    # and the dialog it opens preselects that plot
+    dialog = controller.make_dialog("bptt")
+    assert dialog.options().plot == "bptt"
 
 
 def test_dialog_collects_options_and_validates(window, qtbot):
@@ -98,7 +100,7 @@ def test_flow_png_svg_pdf_csv_gif_written_from_the_window_state(window, qtbot, t
     from PySide6.QtSvg import QSvgRenderer
 
     controller = ExportController(window)
-    results = window.simulation.results
+    results = window.results
     # the interactive flow: dialog -> file name -> export in the worker thread
     monkeypatch.setattr(ExportDialog, "exec", lambda self: QDialog.DialogCode.Accepted)
     monkeypatch.setattr(controller, "make_dialog", lambda plot: ExportDialog(
@@ -130,11 +132,26 @@ def test_flow_png_svg_pdf_csv_gif_written_from_the_window_state(window, qtbot, t
     assert sorted(p.name for p in tmp_path.iterdir()) == ["anim.gif", "lr.png", "terms.csv", "terms.pdf", "terms.svg"]
 
 
-def test_csv_from_the_window_shows_only_the_revealed_steps(window, tmp_path):
+def test_csv_from_the_window_flags_the_revealed_steps(window, tmp_path):
     controller = ExportController(window)
     controller.start_export(ExportOptions(plot="factors", fmt="csv"), tmp_path / "f.csv", wait=True)
-    rows = (tmp_path / "f.csv").read_text().splitlines()
-    assert len(rows) == 1 + window.simulation.t  # steps 1..t as on screen
+    rows = [row.split(",") for row in (tmp_path / "f.csv").read_text().splitlines()]
+    revealed = rows[0].index("revealed")
+    # every step as on screen (bright up to the revealed step, faded after), flagged
+    assert [int(row[revealed]) for row in rows[1:]] == [1] * 7 + [0] * 3
+
+
+def test_an_export_waits_for_a_running_compute_and_uses_its_final_results(window, tmp_path, qtbot):
+    controller = ExportController(window)
+    window.computing = True  # a knob was moved: its results are not in yet
+    assert controller.start_export(ExportOptions(plot="terms", fmt="csv"), tmp_path / "t.csv")
+    assert not (tmp_path / "t.csv").exists()  # nothing written from the old results
+    window.results = compute(window.results.setup.with_knob("W_hf", 2.0), backend="reference")
+    window.computing = False
+    with qtbot.waitSignal(controller.export_finished, timeout=30000):
+        window.results_changed.emit()
+    rows = (tmp_path / "t.csv").read_text().splitlines()
+    assert float(rows[1].split(",")[2]) == window.results.lstm_term_diag_mean[5, 0]
 
 
 def test_failures_are_reported_and_leave_nothing(window, tmp_path):

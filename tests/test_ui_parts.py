@@ -8,12 +8,12 @@ import pytest
 pytest.importorskip("pytestqt")
 from PySide6.QtCore import Qt  # noqa: E402
 
+from plots.style import clip_log10, display_floor, fixed, symmetric_level  # noqa: E402
+from plots.text import signed_sum  # noqa: E402
 from simulator import KNOB_NAMES, LOG10_OF_ZERO, Knobs, Setup, compute  # noqa: E402
-from ui.formula_panel import FormulaPanel, fmt, parse_number, signed_sum  # noqa: E402
-from ui.heatmaps import symmetric_level  # noqa: E402
-from ui.knobs import KnobPanel  # noqa: E402
-from ui.plots import clip_log10, display_floor  # noqa: E402
-from ui.worker import ComputeWorker  # noqa: E402
+from ui.controllers.worker import ComputeWorker  # noqa: E402
+from ui.widgets.formula_panel import FormulaPanel  # noqa: E402
+from ui.widgets.knobs import KnobPanel  # noqa: E402
 
 
 @pytest.fixture
@@ -55,7 +55,8 @@ def test_spin_boxes_and_signal_choice_change_the_setup(qtbot, panel):
     panel.setup_edited.connect(edited.append)
     panel.hidden_spin.setValue(5)
     panel.steps_spin.setValue(77)
-    panel.seed_spin.setValue(9)
+    panel.seed_edit.setText("9")
+    panel.seed_edit.editingFinished.emit()
     panel.signal_combo.setCurrentIndex(panel.signal_combo.findData("sine"))
     panel.amplitude_spin.setValue(0.25)
     last = edited[-1]
@@ -109,10 +110,10 @@ def test_worker_reports_a_failure_instead_of_dying(qtbot):
         worker.stop()
 
 
-def test_formula_numbers_format_and_parse_back():
-    assert fmt(0.98765) == "0.988" and fmt(-0.5) == "−0.500" and fmt(0.0) == "0.000"
-    assert fmt(1.5e-7) == "1.500e−07"
-    assert parse_number(fmt(-1.5e-7)) == -1.5e-7
+def test_formula_numbers_format():
+    assert fixed(0.98765) == "0.988" and fixed(-0.5) == "−0.500" and fixed(0.0) == "0.000"
+    assert fixed(1.5e-7) == "1.500e−07"
+    assert float(fixed(-1.5e-7).replace("−", "-")) == -1.5e-7
     assert signed_sum([0.95, 0.02, -0.01, 0.03]) == "0.950 + 0.020 − 0.010 + 0.030"
 
 
@@ -120,11 +121,10 @@ def test_formula_panel_for_H_above_one_says_it_shows_diagonal_means(qtbot):
     panel = FormulaPanel()
     qtbot.addWidget(panel)
     results = compute(Setup(hidden_size=3, steps=8), backend="reference")
-    panel.set_results(results)
-    panel.set_selected_step(5)
+    panel.show_step(results, 5)
     assert "diagonal" in panel.text() and "t = 5" in panel.text()
     assert panel.shown["total"] == results.lstm_term_diag_mean[5, 4]
-    panel.set_selected_step(0)
+    panel.show_step(results, 0)
     assert "initial" in panel.text()
 
 
@@ -134,6 +134,8 @@ def test_display_clipping_keeps_real_values_and_floors_exact_zeros():
     assert floor == -9.0
     np.testing.assert_array_equal(clip_log10(values, floor), [0.0, -3.0, -9.0, -7.5])
     assert display_floor(np.full(3, LOG10_OF_ZERO)) == -20.0
+    # NaN is "not computed yet": a gap, never a value (progressive results)
+    assert np.isnan(clip_log10(np.array([np.nan, -1.0]), floor)[0])
 
 
 def test_heatmap_levels_are_symmetric_and_at_least_one():

@@ -10,49 +10,57 @@ from PySide6.QtCore import QMimeData, QPointF, QSettings, Qt, QUrl, Signal
 from PySide6.QtGui import QDragEnterEvent, QDropEvent
 from PySide6.QtWidgets import QApplication, QMainWindow, QMenu
 
+from plots.view import ViewState, from_preset, to_preset_view
 from simulator import Setup
 from simulator.presets import Preset, builtin_presets, default_preset, load_preset, save_preset
-from ui.preset_controller import MAX_RECENT, RECENT_KEY, PresetController
+from ui.controllers.presets import MAX_RECENT, RECENT_KEY, PresetController
 
 DATA = Path(__file__).resolve().parent / "data"
 
 
-class _Sim:
-    def __init__(self, setup: Setup):
-        self.setup = setup
-
-
 class FakeWindow(QMainWindow):
-    """Just the MainWindow contract: synchronous, records errors instead of showing boxes."""
+    """Just the MainWindow contract (ui/controllers/__init__.py): synchronous, records errors
+    instead of showing boxes. `setup` is what the window shows (computed at once)."""
 
     setup_changed = Signal()
     results_changed = Signal()
 
-    def __init__(self, setup: Setup, view: dict | None = None):
+    def __init__(self, setup: Setup, view: ViewState | None = None):
         super().__init__()
-        self.simulation = _Sim(setup)
+        self.setup = setup
         self.file_menu: QMenu = self.menuBar().addMenu("&File")
         self.quit_action = self.file_menu.addAction("Quit", self.close)
-        self._view = view or {"selected_step": 0, "visible_panels": ["factors", "terms"]}
+        self._view = view or ViewState(0, setup.steps, ("factors", "terms"))
         self.errors: list[tuple[str, str]] = []
+        self.lesson: tuple[str, str] | None = None
         self.closed = False
 
-    def apply_setup(self, setup: Setup) -> None:
-        self.simulation.setup = setup
+    def requested_setup(self) -> Setup:
+        return self.setup
+
+    def is_computing(self) -> bool:
+        return False
+
+    def apply_setup(self, setup: Setup, view: ViewState | None = None) -> None:
+        self.setup = setup
+        self._view = view if view is not None else ViewState.full(setup.steps)
         self.results_changed.emit()
 
     def user_edit(self, **knobs) -> None:
-        setup = self.simulation.setup
+        setup = self.setup
         for name, value in knobs.items():
             setup = setup.with_knob(name, value)
-        self.simulation.setup = setup
+        self.setup = setup
         self.setup_changed.emit()
 
-    def view_state(self) -> dict:
-        return dict(self._view)
+    def view_state(self) -> ViewState:
+        return self._view
 
-    def apply_view_state(self, state: dict) -> None:
-        self._view.update(state)
+    def apply_view_state(self, view: ViewState) -> None:
+        self._view = view
+
+    def set_lesson(self, name: str, description: str) -> None:
+        self.lesson = (name, description)
 
     def show_error(self, title: str, message: str) -> None:
         self.errors.append((title, message))
@@ -72,7 +80,7 @@ def settings(tmp_path):
 @pytest.fixture
 def window(qtbot):
     preset = default_preset()
-    win = FakeWindow(preset.setup, preset.view.model_dump())
+    win = FakeWindow(preset.setup, from_preset(preset))
     qtbot.addWidget(win)
     return win
 
@@ -103,7 +111,9 @@ def test_file_menu_has_actions_shortcuts_and_builtins(controller, window):
     assert controller.save_action.shortcut().toString() == "Ctrl+S"
     assert controller.save_as_action.shortcut().toString() == "Ctrl+Shift+S"
     builtin_names = [a.text() for a in controller.builtin_menu.actions()]
-    assert builtin_names == [p.name for p in builtin_presets().values()]
+    # "&" doubled: Qt shows it as "&" instead of taking it for a mnemonic ("Tallec _Ollivier")
+    assert builtin_names == [p.name.replace("&", "&&") for p in builtin_presets().values()]
+    assert any("Tallec && Ollivier" in name for name in builtin_names)
 
 
 def test_title_names_the_default_preset_and_marks_changes(controller, window):
@@ -136,18 +146,18 @@ def test_unknown_start_setup_is_untitled(qtbot, settings):
 def test_open_builtin_applies_setup_and_view(controller, window):
     target = builtin_presets()["rnn-vanishing"]
     assert controller.open_builtin("rnn-vanishing")
-    assert window.simulation.setup == target.setup
-    assert window.view_state() == target.view.model_dump()
+    assert window.setup == target.setup
+    assert window.view_state() == from_preset(target)
     assert window.windowTitle().startswith(target.name)
     assert controller.path is None
-    assert target.description in window.statusBar().currentMessage()  # the lesson is shown
+    assert window.lesson == (target.name, target.description)  # the lesson is shown, whole
 
 
 def test_open_file_adds_to_recent(controller, window, tmp_path, settings):
     path = _saved_file(tmp_path)
     assert controller.open_path(path)
-    assert window.simulation.setup == load_preset(path).setup
-    assert window.view_state()["selected_step"] == 7
+    assert window.setup == load_preset(path).setup
+    assert window.view_state().selected_step == 7
     assert controller.recent_paths() == [path.resolve()]
     recent_actions = [a for a in controller.recent_menu.actions() if a.data()]
     assert [a.data() for a in recent_actions] == [str(path.resolve())]
@@ -159,10 +169,10 @@ def test_open_dialog_uses_the_chosen_path(controller, window, tmp_path, monkeypa
     path = _saved_file(tmp_path, U=0.3)
     monkeypatch.setattr(controller, "ask_open_path", lambda: str(path))
     controller.open_action.trigger()
-    assert window.simulation.setup.knobs.U == 0.3
+    assert window.setup.knobs.U == 0.3
     monkeypatch.setattr(controller, "ask_open_path", lambda: None)  # cancelled dialog: nothing happens
     controller.open_action.trigger()
-    assert window.simulation.setup.knobs.U == 0.3
+    assert window.setup.knobs.U == 0.3
 
 
 BAD_FILES = {
@@ -219,13 +229,13 @@ def _bad_file(tmp_path: Path, name: str) -> Path:
 def test_bad_file_shows_error_and_changes_nothing(controller, window, tmp_path, name):
     path = _bad_file(tmp_path, name)
     window.user_edit(U=1.3)  # unsaved change: must survive the failed open
-    setup, view, title = window.simulation.setup, window.view_state(), window.windowTitle()
+    setup, view, title = window.setup, window.view_state(), window.windowTitle()
     controller.ask_unsaved_changes = lambda: "discard"
     assert not controller.open_path(path)
     assert len(window.errors) == 1
     title_text, message = window.errors[0]
     assert name in message and BAD_FILES[name][1] in message
-    assert window.simulation.setup == setup and window.view_state() == view
+    assert window.setup == setup and window.view_state() == view
     assert window.windowTitle() == title and window.isWindowModified()
     assert controller.recent_paths() == []
 
@@ -237,10 +247,10 @@ def test_opening_a_fifo_shows_an_error_without_blocking(controller, window, tmp_
 
     fifo = tmp_path / "p.json"
     os.mkfifo(fifo)
-    setup_before = window.simulation.setup
+    setup_before = window.setup
     assert not controller.open_path(fifo)
     assert "p.json" in window.errors[-1][1] and "FIFO" in window.errors[-1][1]
-    assert window.simulation.setup == setup_before
+    assert window.setup == setup_before
 
 
 def test_missing_file_and_folder_show_error(controller, window, tmp_path):
@@ -254,24 +264,24 @@ def test_missing_file_and_folder_show_error(controller, window, tmp_path):
 @pytest.mark.parametrize("answer, opened", [("cancel", False), ("discard", True)])
 def test_opening_asks_before_losing_changes(controller, window, answer, opened):
     window.user_edit(b_f=-2.0)
-    edited = window.simulation.setup
+    edited = window.setup
     asked = []
     controller.ask_unsaved_changes = lambda: asked.append(1) or answer
     assert controller.open_builtin("lstm-carousel") is opened
     assert asked == [1]
     expected = builtin_presets()["lstm-carousel"].setup if opened else edited
-    assert window.simulation.setup == expected
+    assert window.setup == expected
 
 
 def test_answer_save_saves_then_opens(controller, window, tmp_path):
     window.user_edit(b_f=-2.0)
-    edited = window.simulation.setup
+    edited = window.setup
     target = tmp_path / "kept.json"
     controller.ask_unsaved_changes = lambda: "save"
     controller.ask_save_path = lambda: str(target)  # default is a built-in: Save becomes Save As
     assert controller.open_builtin("rnn-edge")
     assert load_preset(target).setup == edited
-    assert window.simulation.setup == builtin_presets()["rnn-edge"].setup
+    assert window.setup == builtin_presets()["rnn-edge"].setup
 
 
 def test_no_question_without_changes(controller, window):
@@ -303,9 +313,9 @@ def test_save_as_then_save(controller, window, tmp_path):
     assert controller.save_as()
     path = tmp_path / "lesson.json"
     saved = load_preset(path)
-    assert saved.setup == window.simulation.setup and saved.name == "lesson"
+    assert saved.setup == window.setup and saved.name == "lesson"
     assert saved.description == default_preset().description
-    assert saved.view.model_dump() == window.view_state()
+    assert saved.view.model_dump() == to_preset_view(window.view_state(), window.setup.steps)
     assert not window.isWindowModified() and window.windowTitle().startswith("lesson[*]")
 
     window.user_edit(U=0.66)
@@ -389,10 +399,11 @@ def test_failed_save_shows_error_keeps_old_file_and_modified_flag(controller, wi
 
 
 def test_selected_step_beyond_steps_is_clamped_on_save(controller, window, tmp_path):
-    window.apply_view_state({"selected_step": 10_000})
+    window.apply_view_state(ViewState(selected_step=10_000, revealed_steps=10_000))
     controller.ask_save_path = lambda: str(tmp_path / "clamped.json")
     assert controller.save_as()
-    assert load_preset(tmp_path / "clamped.json").view.selected_step == window.simulation.setup.steps
+    saved = load_preset(tmp_path / "clamped.json").view
+    assert saved.selected_step == saved.revealed_steps == window.setup.steps
 
 
 # --- recent presets -----------------------------------------------------------------------------
@@ -437,29 +448,29 @@ def test_dropping_a_preset_file_opens_it(controller, window, tmp_path):
     assert window.acceptDrops()
     enter, drop = _drop(window, path)
     assert enter.isAccepted() and drop.isAccepted()
-    assert window.simulation.setup.knobs.U == 0.25
+    assert window.setup.knobs.U == 0.25
 
 
 def test_dropping_other_files_is_refused(controller, window, tmp_path):
     other = tmp_path / "notes.txt"
     other.write_text("hello")
-    before = window.simulation.setup
+    before = window.setup
     enter, _ = _drop(window, other)
     assert not enter.isAccepted()
-    assert window.simulation.setup == before
+    assert window.setup == before
 
 
 def test_dropping_a_bad_preset_shows_error(controller, window, tmp_path):
     path = _bad_file(tmp_path, "garbage.json")
-    before = window.simulation.setup
+    before = window.setup
     _drop(window, path)
-    assert window.simulation.setup == before
+    assert window.setup == before
     assert "garbage.json" in window.errors[-1][1]
 
 
 def test_old_format_file_opens_through_the_ui(controller, window):
     assert controller.open_path(DATA / "preset_v0_flat.json")
-    assert window.simulation.setup.knobs.U == 1.25
+    assert window.setup.knobs.U == 1.25
     assert window.errors == []
 
 
@@ -472,9 +483,8 @@ def real_window(qtbot, settings):
     """The app's MainWindow (reference backend: no compile wait) with a controller attached."""
     main_window = pytest.importorskip("ui.main_window")
     start = builtin_presets()["scalar-notes-example"]
-    win = main_window.MainWindow(start.setup, backend="reference")
+    win = main_window.MainWindow(start.setup, backend="reference", view=from_preset(start))
     qtbot.addWidget(win)
-    win.apply_view_state(start.view.model_dump())
     errors = []
     win.show_error = lambda title, message: errors.append((title, message))
     win.errors = errors
@@ -499,9 +509,9 @@ def test_real_window_title_open_builtin_and_selected_step(qtbot, real_window):
     with qtbot.waitSignal(win.results_changed, timeout=WAIT_MS):
         assert ctrl.open_builtin("default")
     qtbot.waitUntil(lambda: not win.is_computing(), timeout=WAIT_MS)
-    assert win.simulation.setup == target.setup
+    assert win.results.setup == target.setup
     assert win.knobs.setup() == target.setup
-    assert win.view_state() == target.view.model_dump()
+    assert win.view_state() == from_preset(target)  # fully revealed (100), not the 20 steps of before
     assert not win.isWindowModified()
 
 
@@ -513,17 +523,17 @@ def test_real_window_user_edit_marks_modified_and_save_clears_it(qtbot, real_win
     ctrl.save_action.trigger()
     assert not win.isWindowModified()
     saved = load_preset(tmp_path / "edited.json")
-    assert saved.setup == win.simulation.setup and saved.setup.knobs.U == 1.7
+    assert saved.setup == win.results.setup and saved.setup.knobs.U == 1.7
 
 
 def test_real_window_bad_file_changes_nothing(qtbot, real_window, tmp_path):
     win, ctrl = real_window, real_window.preset_controller
     _user_sets_knob(qtbot, win, "b_f", 2.5)
-    before = (win.simulation.setup, win.requested_setup(), win.view_state(), win.windowTitle())
+    before = (win.results.setup, win.requested_setup(), win.view_state(), win.windowTitle())
     for name in ("nan.json", "shape.json", "newer.json", "empty.json"):
         assert not ctrl.open_path(_bad_file(tmp_path, name))
         assert name in win.errors[-1][1]
-    assert (win.simulation.setup, win.requested_setup(), win.view_state(), win.windowTitle()) == before
+    assert (win.results.setup, win.requested_setup(), win.view_state(), win.windowTitle()) == before
     assert win.isWindowModified() and not win.is_computing()
 
 

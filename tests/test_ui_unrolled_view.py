@@ -10,16 +10,14 @@ from PySide6.QtCore import QPoint, QPointF, Qt
 from PySide6.QtGui import QColor, QWheelEvent
 from PySide6.QtWidgets import QApplication
 
+import plots
+from plots import style
+from plots.style import MAX_EDGE_WIDTH
+from plots.style import edge_width as factor_to_width
+from plots.unrolled import DECADE_LIMIT, RNN_ROW, gradient_range
+from plots.view import ViewState
 from simulator import LOG10_OF_ZERO, InputSignal, Setup, compute
-from ui.unrolled_view import (
-    DECADE_LIMIT,
-    MAX_EDGE_WIDTH,
-    RNN_ROW,
-    UnrolledView,
-    clip_log10,
-    factor_to_width,
-    gradient_scale,
-)
+from ui.widgets.unrolled_view import UnrolledView
 
 SIZE = (1200, 320)
 
@@ -29,11 +27,19 @@ def short_results():
     return compute(Setup(steps=30, seed=1), backend="reference")
 
 
+def show(view: UnrolledView, results, revealed=None, selected=None) -> None:
+    """Draw the "unrolled" description of `results` with this many steps revealed / selected."""
+    T = results.steps
+    view.results = results
+    view.show_plot(plots.describe("unrolled", results, ViewState(
+        selected_step=T if selected is None else selected, revealed_steps=T if revealed is None else revealed)))
+
+
 def make_view(qtbot, results, size=SIZE) -> UnrolledView:
     view = UnrolledView()
     qtbot.addWidget(view)
     view.resize(*size)
-    view.set_results(results)
+    show(view, results)
     view.show()
     qtbot.waitExposed(view)
     return view
@@ -63,14 +69,14 @@ def test_revealed_step_limits_the_coloured_columns(qtbot, short_results):
     view = make_view(qtbot, short_results)
     ghost = view.palette_.ghost_fill
     y_mid = sum(RNN_ROW) / 2
-    view.set_revealed_step(10)
+    show(view, short_results, revealed=10)
     image = grab(view)
     stats = view.last_paint_stats()
     assert (stats["coloured_columns"], stats["ghost_columns"]) == (11, 20)
     assert pixel(view, image, 20, y_mid) == ghost
     assert pixel(view, image, 5, y_mid + 0.25) != ghost  # inside the cell, off the edge line
 
-    view.set_revealed_step(30)
+    show(view, short_results, revealed=30)
     image = grab(view)
     assert view.last_paint_stats()["ghost_columns"] == 0
     assert pixel(view, image, 20, y_mid + 0.25) != ghost
@@ -79,14 +85,14 @@ def test_revealed_step_limits_the_coloured_columns(qtbot, short_results):
 def test_selected_step_highlight_moves(qtbot, short_results):
     view = make_view(qtbot, short_results)
     above_cells = -0.05  # inside the highlight band, above the RNN cells
-    view.set_selected_step(4)
+    show(view, short_results, selected=4)
     image = grab(view)
     assert view.selection_rect().center().x() == pytest.approx(4.0)
     band, plain = pixel(view, image, 4, above_cells), pixel(view, image, 9, above_cells)
     assert band.green() > band.red() and band.green() > band.blue()  # the green selection tint
     assert plain == view.palette_.background
 
-    view.set_selected_step(9)
+    show(view, short_results, selected=9)
     image = grab(view)
     assert view.selection_rect().center().x() == pytest.approx(9.0)
     assert pixel(view, image, 4, above_cells) == view.palette_.background
@@ -137,7 +143,7 @@ def test_rnn_edge_is_thinner_for_small_U_at_the_zero_state(qtbot):
 def test_gradient_pulse_runs_to_completion_with_finite_colours(qtbot, short_results):
     view = make_view(qtbot, short_results)
     T = short_results.steps
-    assert view.lit_columns() == 0
+    assert view.lit_columns() == T + 1  # the strips show the gradient; the pulse replays it from T
     with qtbot.waitSignal(view.pulse_finished, timeout=5000):
         view.play_gradient_pulse()
         assert view.is_pulse_running()
@@ -160,13 +166,13 @@ def test_gradient_pulse_runs_to_completion_with_finite_colours(qtbot, short_resu
 
 def test_log_values_are_clipped_for_display():
     raw = np.array([0.0, -3.0, LOG10_OF_ZERO, -np.inf, np.nan, 600.0, -700.0])
-    lo, hi = gradient_scale(raw)
+    lo, hi = gradient_range(raw)
     assert (lo, hi) == (-DECADE_LIMIT, DECADE_LIMIT)
-    shown = clip_log10(raw, lo, hi)
-    assert np.all(np.isfinite(shown))
-    assert shown[2] == shown[3] == shown[4] == lo  # exactly zero, -inf and NaN read as the floor
-    assert shown[1] == -3.0 and shown[5] == hi
-    assert gradient_scale(np.array([0.0, -4.2])) == (-5, 0)
+    shown = style.clip_log10(raw, lo, hi)
+    assert shown[2] == shown[3] == lo  # exactly zero and -inf read as the floor
+    assert np.isnan(shown[4])  # NaN: not computed yet (a gap in curves; the strips draw it as the floor)
+    assert shown[1] == -3.0 and shown[5] == hi and shown[6] == lo
+    assert gradient_range(np.array([0.0, -4.2])) == (-5, 0)
 
 
 def test_long_extreme_sequence_builds_without_warnings(qtbot):
@@ -174,9 +180,7 @@ def test_long_extreme_sequence_builds_without_warnings(qtbot):
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         view = make_view(qtbot, results, size=(1500, 300))
-        view.set_revealed_step(4000)
-        view.set_selected_step(2500)
-        view.set_gradient_shown(True)
+        show(view, results, revealed=4000, selected=2500)
         grab(view)
         stats = view.last_paint_stats()
         assert stats["mode"] == "strips"  # zoomed out: one image per row, not 5001 cells
@@ -196,7 +200,7 @@ def test_long_extreme_sequence_builds_without_warnings(qtbot):
 
 def test_render_to_image_draws_the_cells(qtbot, short_results):
     view = make_view(qtbot, short_results)
-    view.set_revealed_step(30)
+    show(view, short_results, revealed=30)
     image = view.render_to_image(1500, 300)
     assert (image.width(), image.height()) == (1500, 300)
     colours = {image.pixelColor(x, y).rgb() for x in range(0, 1500, 7) for y in range(0, 300, 5)}
@@ -215,10 +219,10 @@ def test_fit_shows_every_step_after_zooming(qtbot, short_results):
 
 def test_playing_follows_the_newest_step(qtbot, short_results):
     view = make_view(qtbot, short_results)
-    view.set_revealed_step(0)
+    show(view, short_results, revealed=0)
     view.set_time_range(0, 9)
     for t in range(1, 21):
-        view.set_revealed_step(t)
+        show(view, short_results, revealed=t)
     x0, x1 = view.time_range()
     assert x0 < 20 < x1
 
@@ -243,12 +247,10 @@ def test_empty_view_paints_and_renders(qtbot, short_results):
     view.resize(600, 200)
     view.show()
     qtbot.waitExposed(view)
-    view.set_revealed_step(3)
-    view.set_selected_step(2)
-    view.play_gradient_pulse()  # nothing to animate without results
+    view.play_gradient_pulse()  # nothing to animate without a description
     assert not view.is_pulse_running() and view.lit_columns() == 0
     assert not view.render_to_image(600, 200).isNull()
-    view.set_results(short_results)  # steps chosen before the first results are kept
+    show(view, short_results, revealed=3, selected=2)
     assert (view.revealed_step(), view.selected_step()) == (3, 2)
     assert view.selection_rect().center().x() == pytest.approx(2.0)
 
@@ -260,20 +262,20 @@ def test_hover_text_reads_the_simulator_numbers(qtbot, short_results):
     assert f"S = {short_results.rnn_S[5, 0]:+.3f}" in text
     assert f"‖∂S_t/∂S_t−1‖ = {short_results.rnn_factor_norm[5]:.3f}" in text
     assert f"‖∂C_t/∂C_t−1‖ = {short_results.lstm_factor_norm[5]:.3f}" in text
-    view.set_revealed_step(3)
+    show(view, short_results, revealed=3)
     assert view.hover_text(5) == "t = 5 (not reached yet)"
     assert view.hover_text(31) == ""
 
 
-def test_state_colours_are_the_lookup_table_entries():
-    # the fast 4-byte lookup must give exactly lut[index] (states arrive as (T+1, H), transposed here)
-    from ui.unrolled_view import _lut, _state_rgba, STATE_COLORMAP
-
-    lut = _lut(STATE_COLORMAP)
+def test_state_colours_are_the_lookup_table_entries(short_results):
+    lut = style.lut("states")
     values = np.random.default_rng(0).uniform(-1.2, 1.2, size=(7, 5))
     values[0, 0], values[1, 1] = np.nan, np.inf
-    rgba = _state_rgba(values, 1.0, lut)
-    v = np.nan_to_num(values.T, nan=0.0, posinf=1.0, neginf=-1.0)
-    expected = lut[np.clip((v + 1.0) * 127.5, 0, 255).astype(np.uint8)]
-    assert rgba.shape == (5, 7, 4) and rgba.flags.c_contiguous
-    np.testing.assert_array_equal(rgba, expected)
+    rgba = style.map_colours(values, "states", (-1.0, 1.0))
+    v = np.nan_to_num(values, nan=-1.0, posinf=1.0, neginf=-1.0)
+    expected = lut[np.clip((v + 1.0) / 2.0 * 255.0 + 0.5, 0, 255).astype(np.uint8)]
+    assert rgba.shape == (7, 5, 4) and (rgba[..., 3] == 255).all()
+    np.testing.assert_array_equal(rgba[..., :3], expected)
+    # and the view's cells are exactly those colours of the states (unit rows, step columns)
+    element = plots.describe("unrolled", short_results).panels[0].items[0]
+    np.testing.assert_array_equal(element.rnn_cells, style.map_colours(short_results.rnn_S.T, "states", (-1.0, 1.0)))

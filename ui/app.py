@@ -12,17 +12,19 @@ os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 from simulator import Setup  # noqa: E402
 
 
-def initial_setup_and_view(preset_name: str | None) -> tuple[Setup, dict | None]:
-    """The setup (and view state) to start on. Raises ValueError (PresetError) on a bad --preset."""
+def initial_setup_and_view(preset_name: str | None):
+    """The setup and view state (plots.view.ViewState) to start on. Raises ValueError
+    (PresetError) on a bad --preset."""
+    from plots.view import from_preset
     from simulator import presets
 
     preset = presets.resolve_preset(preset_name) if preset_name else presets.default_preset()
-    return preset.setup, preset.view.model_dump()
+    return preset.setup, from_preset(preset)
 
 
 def attach_export(window) -> None:
     """The Export menu and right-click export on every plot."""
-    from ui.export_controller import ExportController  # imports matplotlib: about a second
+    from ui.controllers.export import ExportController  # imports matplotlib: about a second
 
     window.export_controller = ExportController(window)
 
@@ -46,7 +48,7 @@ def attach_export_in_background(window) -> None:
     loader.imported.connect(loader.attach)
 
     def load() -> None:
-        import ui.export_controller  # noqa: F401
+        import ui.controllers.export  # noqa: F401
 
         loader.imported.emit()
 
@@ -81,10 +83,8 @@ def run_app(args) -> int:
 
     from .main_window import MainWindow
 
-    window = MainWindow(setup, warm_up=True)
-    if view:
-        window.apply_view_state(view)
-    from ui.preset_controller import PresetController
+    window = MainWindow(setup, view=view, warm_up=True)
+    from ui.controllers.presets import PresetController
 
     window.preset_controller = PresetController(window, origin=getattr(args, "preset", None))
     window.show()
@@ -101,8 +101,8 @@ def run_app(args) -> int:
     def intro_finished(playing: bool) -> None:
         if not playing:
             window.play_action.toggled.disconnect(intro_finished)
-            if view and window.simulation.at_end:
-                window.set_selected_step(view.get("selected_step", window.selected_step()))
+            if window.at_end():
+                window.set_selected_step(view.selected_step)
 
     window.results_changed.connect(first_results)
 

@@ -1,16 +1,19 @@
 """The main window: knobs, transport, unrolled view, heatmaps, gradient plots, formulas.
 
-Data flow: a user edit in the knob panel gives a new `Setup`; the window sends it to the one
-compute worker (latest request wins) and keeps drawing the previous results meanwhile; when
-results arrive they are adopted by `self.simulation` and pushed to every view. The transport
-(Step, Play, Reset, Run to end) only moves the revealed step `simulation.t`, which costs
-nothing: the whole sequence is computed once per setup.
+Data flow, one way: a user edit in the knob panel gives a new `Setup`; the window sends it to the
+one compute worker (latest request wins) and keeps drawing the previous results meanwhile; when
+results arrive they go into the `ViewModel` together with the view state (selected step,
+revealed steps, panels, gate rows). Every view redraws from (results, view) through its plot
+description (plots.describe) when a part it depends on changed. The transport (Step, Play,
+Reset, Run to end) only changes the view state: the whole sequence is computed once per setup.
+
+The controllers (presets, export) use the window through the small interface documented in
+ui/controllers/__init__.py.
 """
 
 from __future__ import annotations
 
 import gc
-import math
 
 import pyqtgraph as pg
 from PySide6.QtCore import QSignalBlocker, Qt, QTimer, Signal
@@ -31,26 +34,25 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from simulator import LOG10_OF_ZERO, Results, Setup, Simulation, default_backend
+import plots
+from plots import style
+from plots import text as plot_text
+from plots.view import PANEL_NAMES, ViewState
+from simulator import Results, Setup, default_backend
 
-from . import PLOT_NAMES
-from .formula_panel import FormulaPanel
-from .heatmaps import HeatmapPanel
-from .knobs import KnobPanel
-from .plots import BPTTPlot, FactorPlot, LongRangePlot, TermsPlot
-from .worker import ComputeWorker, kernels_available
+from .controllers.worker import ComputeWorker, kernels_available
+from .render.pyqtgraph_renderer import PlotView
+from .view_model import DEPENDS_ON, GATES, PANELS, RESULTS, REVEAL, SELECTION, ViewModel
+from .widgets.formula_panel import FormulaPanel
+from .widgets.heatmaps import HeatmapsView
+from .widgets.knobs import KnobPanel
+from .widgets.unrolled_view import UnrolledView
 
-pg.setConfigOptions(antialias=True, background="w", foreground="#212529")
+pg.setConfigOptions(antialias=True, background=style.colour("background"), foreground=style.colour("foreground"))
 
-# Panels the View menu can show or hide (names as in presets' visible_panels).
-PANEL_NAMES = ("unrolled", "heatmaps", "factors", "long-range", "terms", "bptt", "formula", "knobs")
-PLOT_PANELS = tuple(name for name in PLOT_NAMES if name != "dashboard")
-PANEL_TITLES = {
-    "unrolled": "Unrolled networks", "heatmaps": "Heatmaps", "factors": "① Per-step factors",
-    "long-range": "② Long-range gradient", "terms": "③ Terms of ∂C_t/∂C_{t-1}", "bptt": "④ BPTT",
-    "formula": "Formulas", "knobs": "Knobs",
-}
-READING_LAG = 50  # the status bar's one-line reading looks this many steps back (or T)
+# Panels the View menu can show or hide: the plots, then the formula panel and the knobs.
+MENU_PANELS = (*PANEL_NAMES, "formula", "knobs")
+PANEL_TITLES = {**plots.PLOT_TITLES, "formula": "Formulas and lesson", "knobs": "Knobs"}
 MAX_FRAMES_PER_SECOND = 60
 
 
@@ -67,56 +69,34 @@ def is_cheap_for_numpy(setup: Setup) -> bool:
     return setup.hidden_size <= 16 and setup.steps <= 300
 
 
-def _placeholder(text: str) -> QLabel:
-    label = QLabel(text)
-    label.setAlignment(Qt.AlignmentFlag.AlignCenter)
-    label.setStyleSheet("color: #868e96;")
-    return label
-
-
-def reading(results: Results, lag: int = READING_LAG) -> str:
-    """'RNN gradient at lag 50: 10^-7.2 (vanishing) · LSTM: 10^-0.3 (kept)'."""
-    T = results.steps
-    lag = min(lag, T)
-    k = T - lag
-
-    def describe(log10_value: float) -> str:
-        if not math.isfinite(log10_value) or log10_value <= LOG10_OF_ZERO / 2:
-            return "exactly 0 (vanished)"
-        verdict = "vanishing" if log10_value < -2 else "exploding" if log10_value > 2 else "kept"
-        return f"10^{log10_value:.1f} ({verdict})"
-
-    rnn = float(results.rnn_longrange_log10[k])
-    lstm = float(results.lstm_longrange_log10[k])
-    return f"RNN gradient at lag {lag}: {describe(rnn)} · LSTM: {describe(lstm)}"
-
-
 class MainWindow(QMainWindow):
     setup_changed = Signal()  # after any *user* change of the setup (knob, size, signal...)
-    results_changed = Signal()  # after simulation results were recomputed and drawn
+    results_changed = Signal()  # after new results were drawn
     selected_step_changed = Signal(int)
 
     def __init__(self, setup: Setup | None = None, backend: str | None = None, warm_up: bool = False,
-                 parent: QWidget | None = None):
+                 parent: QWidget | None = None, view: ViewState | None = None):
         super().__init__(parent)
         setup = setup if setup is not None else Setup()
         self.setWindowTitle("RNN Gradient Lab")
-        self.simulation = Simulation(setup, backend=backend or default_backend())
-        self.results: Results | None = None  # what the views show (never computed on this thread)
+        self.view_model = ViewModel(self)
+        self.view_model.changed.connect(self._on_view_changed)
+        self.backend = backend or default_backend()
         self._requested_setup = setup
+        # the view applied with the next results (a clean view unless one is given)
+        self._pending_view: ViewState | None = view if view is not None else ViewState.full(setup.steps)
         self._shown_request = 0
         self._user_edit_pending = False
-        self._selected = 0
-        self._panels: dict[str, QWidget] = {}
         self._panel_actions: dict[str, QAction] = {}
         self._sized_splitters = False
         self._warming_up = False
         self._froze_after_first_results = False
 
-        self.worker = ComputeWorker(self.simulation.backend)
+        self.worker = ComputeWorker(self.backend)
         self.worker.result_ready.connect(self._on_results)
         self.worker.failed.connect(self._on_failed)
         self.worker.warm_up_done.connect(self._on_warm_up_done)
+        self.worker.term_norms_ready.connect(self._on_term_norms)
 
         self._build_views()
         self._build_knobs(setup)
@@ -164,42 +144,40 @@ class MainWindow(QMainWindow):
 
     # --- construction ---------------------------------------------------------------------
     def _build_views(self) -> None:
-        try:
-            from .unrolled_view import UnrolledView
-        except ImportError:  # the view is written separately; the window works without it
-            self.unrolled_view = None
-            unrolled = _placeholder("Unrolled network view not available")
-        else:
-            self.unrolled_view = UnrolledView()
-            self.unrolled_view.step_clicked.connect(self.set_selected_step)
-            unrolled = self.unrolled_view
-        self.heatmaps = HeatmapPanel()
-        self.factor_plot = FactorPlot()
-        self.long_range_plot = LongRangePlot()
-        self.terms_plot = TermsPlot()
-        self.bptt_plot = BPTTPlot()
+        self.unrolled_view = UnrolledView()
+        self.heatmaps = HeatmapsView()
+        self.heatmaps.gates_toggled.connect(self.view_model.set_show_gates)
+        self.factor_plot = PlotView("factors")
+        self.long_range_plot = PlotView("long-range")
+        self.terms_plot = PlotView("terms")
+        self.bptt_plot = PlotView("bptt")
         self.formula_panel = FormulaPanel()
-        for view in (self.heatmaps, self.factor_plot, self.long_range_plot, self.bptt_plot):
+        self.formula_panel.show_waiting()
+        self.views: dict[str, QWidget] = {
+            "factors": self.factor_plot, "long-range": self.long_range_plot, "terms": self.terms_plot,
+            "bptt": self.bptt_plot, "heatmaps": self.heatmaps, "unrolled": self.unrolled_view,
+        }
+        for view in self.views.values():
             view.step_clicked.connect(self.set_selected_step)
 
-        plots = QWidget()
-        grid = QGridLayout(plots)
+        plots_area = QWidget()
+        grid = QGridLayout(plots_area)
         grid.setContentsMargins(0, 0, 0, 0)
         grid.setSpacing(4)
         grid.addWidget(self.factor_plot, 0, 0)
         grid.addWidget(self.long_range_plot, 0, 1)
         grid.addWidget(self.terms_plot, 1, 0)
         grid.addWidget(self.bptt_plot, 1, 1)
-        self.plots_area = plots
+        self.plots_area = plots_area
 
         self.top_splitter = QSplitter(Qt.Orientation.Horizontal)
-        self.top_splitter.addWidget(unrolled)
+        self.top_splitter.addWidget(self.unrolled_view)
         self.top_splitter.addWidget(self.formula_panel)
         self.top_splitter.setStretchFactor(0, 3)
         self.top_splitter.setStretchFactor(1, 1)
         self.bottom_splitter = QSplitter(Qt.Orientation.Horizontal)
         self.bottom_splitter.addWidget(self.heatmaps)
-        self.bottom_splitter.addWidget(plots)
+        self.bottom_splitter.addWidget(plots_area)
         self.bottom_splitter.setStretchFactor(0, 2)
         self.bottom_splitter.setStretchFactor(1, 3)
         self.main_splitter = QSplitter(Qt.Orientation.Vertical)
@@ -215,32 +193,16 @@ class MainWindow(QMainWindow):
         layout.setContentsMargins(4, 4, 4, 4)
         layout.addWidget(self.main_splitter)
         self.setCentralWidget(central)
-
-        self.plot_widgets: dict[str, QWidget] = {
-            "dashboard": central,
-            "factors": self.factor_plot,
-            "long-range": self.long_range_plot,
-            "terms": self.terms_plot,
-            "bptt": self.bptt_plot,
-            "heatmaps": self.heatmaps,
-            "unrolled": unrolled,
-        }
-        self._panels.update({
-            "unrolled": unrolled, "heatmaps": self.heatmaps, "factors": self.factor_plot,
-            "long-range": self.long_range_plot, "terms": self.terms_plot, "bptt": self.bptt_plot,
-            "formula": self.formula_panel,
-        })
-
-    def _views(self) -> list:
-        views = [self.heatmaps, self.factor_plot, self.long_range_plot, self.terms_plot, self.bptt_plot]
-        if self.unrolled_view is not None:
-            views.append(self.unrolled_view)
-        return views
+        central.setFocusPolicy(Qt.FocusPolicy.StrongFocus)  # where Enter in a value field sends the focus
+        # The widgets the export controller attaches its right-click menus to, by plot name.
+        self.plot_widgets: dict[str, QWidget] = {"dashboard": central, **self.views}
+        self._panels: dict[str, QWidget] = {**self.views, "formula": self.formula_panel}
 
     def _build_knobs(self, setup: Setup) -> None:
         self.knobs = KnobPanel(setup)
         self.knobs.setup_edited.connect(self._on_user_setup)
         self.knobs.error.connect(lambda message: self.statusBar().showMessage(message, 6000))
+        self.knobs.value_committed.connect(self.give_focus_back)
         scroll = QScrollArea()
         scroll.setWidget(self.knobs)
         scroll.setWidgetResizable(True)
@@ -253,6 +215,10 @@ class MainWindow(QMainWindow):
                                     | QDockWidget.DockWidgetFeature.DockWidgetClosable)
         self.addDockWidget(Qt.DockWidgetArea.LeftDockWidgetArea, self.knobs_dock)
         self._panels["knobs"] = self.knobs_dock
+
+    def give_focus_back(self) -> None:
+        """After Enter in a value field: the window has the keyboard again (Space, R, → act)."""
+        self.centralWidget().setFocus(Qt.FocusReason.OtherFocusReason)
 
     def _build_transport(self) -> None:
         bar = QToolBar("Transport")
@@ -294,15 +260,13 @@ class MainWindow(QMainWindow):
         self.speed_spin.setSuffix(" steps/s")
         self.speed_spin.setToolTip("Play speed in time steps per second")
         self.speed_spin.valueChanged.connect(self._set_speed)
+        self.speed_spin.editingFinished.connect(self.give_focus_back)
         bar.addWidget(self.speed_spin)
-        if self.unrolled_view is None:  # the unrolled view has its own pulse button
-            bar.addSeparator()
-            bar.addAction(self.pulse_action)
         spacer = QWidget()
         spacer.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Preferred)
         bar.addWidget(spacer)
         hint = QLabel("Space play/pause · → step · R reset · click any view to select a step  ")
-        hint.setStyleSheet("color: #868e96;")
+        hint.setStyleSheet(f"color: {style.colour('muted')};")
         bar.addWidget(hint)
 
     def _build_menus(self) -> None:
@@ -314,9 +278,9 @@ class MainWindow(QMainWindow):
         self.quit_action.triggered.connect(self.close)
         self.file_menu.addAction(self.quit_action)
         self.view_menu: QMenu = menu_bar.addMenu("&View")
-        for name in PANEL_NAMES:
+        for name in MENU_PANELS:
             action = QAction(PANEL_TITLES[name], self, checkable=True, checked=True)
-            action.toggled.connect(lambda shown, name=name: self._set_panel_visible(name, shown))
+            action.toggled.connect(lambda shown, name=name: self._panel_toggled(name, shown))
             self.view_menu.addAction(action)
             self._panel_actions[name] = action
         self.knobs_dock.visibilityChanged.connect(self._knobs_visibility_changed)
@@ -363,17 +327,26 @@ class MainWindow(QMainWindow):
             self.resizeDocks([self.knobs_dock], [knobs_width], Qt.Orientation.Horizontal)
 
     # --- setup and results ----------------------------------------------------------------
-    def apply_setup(self, setup: Setup) -> None:
-        """Show `setup` in the widgets (signals blocked) and recompute in the worker.
-        `simulation` and the views follow when the results arrive (results_changed);
-        setup_changed is not emitted."""
+    @property
+    def results(self) -> Results | None:
+        """The results the views show (never computed on this thread)."""
+        return self.view_model.results
+
+    def apply_setup(self, setup: Setup, view: ViewState | None = None) -> None:
+        """Show `setup` in the widgets (signals blocked) and recompute in the worker. The views
+        follow when the results arrive (results_changed), with `view` (default: a clean view,
+        fully revealed with the last step selected); setup_changed is not emitted."""
         with QSignalBlocker(self.knobs):
             self.knobs.set_setup(setup)
         self._user_edit_pending = False  # a loaded setup is not a user edit
+        self.pause()
+        current = self.view_model.view
+        self._pending_view = view if view is not None else ViewState.full(
+            setup.steps, visible_panels=current.visible_panels, show_gates=current.show_gates)
         self._request(setup, user=False)
 
     def requested_setup(self) -> Setup:
-        """The newest setup asked for (equal to simulation.setup once its results are in)."""
+        """The newest setup asked for (equal to results.setup once its results are in)."""
         return self._requested_setup
 
     def is_computing(self) -> bool:
@@ -385,6 +358,9 @@ class MainWindow(QMainWindow):
         for plot in self._draft_plots():
             plot.set_draft(True)
         self._draft_timer.start()
+        if setup.steps != self._requested_setup.steps:  # a new T starts from a clean view
+            self._pending_view = self.view_model.view.replace(selected_step=setup.steps,
+                                                              revealed_steps=setup.steps)
         self._request(setup, user=True)
 
     def _end_draft(self) -> None:
@@ -409,20 +385,11 @@ class MainWindow(QMainWindow):
         if request_id <= self._shown_request:  # an older answer overtaken by a newer one
             return
         self._shown_request = request_id
-        self.simulation.adopt_results(results)
-        self.results = results
-        T = results.steps
-        self._selected = min(self._selected, T)
-        for view in self._views():
-            view.set_results(results)
-            view.set_revealed_step(self.simulation.t)
-            view.set_selected_step(self._selected)
-        self.formula_panel.set_results(results)
-        self.formula_panel.set_selected_step(self._selected)
-        self._update_step_labels()
-        self.sigma_label.setText(f"σ_max(U) = {results.sigma_max_U:.3g}  ")
-        self.reading_label.setText(reading(results))
         latest = request_id == self.worker.latest_id
+        view, self._pending_view = self._pending_view, None
+        self.view_model.set_results(results, view)
+        self.sigma_label.setText(f"σ_max(U) = {results.sigma_max_U:.3g}  ")
+        self.reading_label.setText(style.html(plot_text.reading(results)))
         if latest and not self._warming_up:
             self._busy_timer.stop()
             self._set_busy(f"computed in {seconds * 1000:.0f} ms")
@@ -440,6 +407,7 @@ class MainWindow(QMainWindow):
         # Keep what is shown: the widgets go back to the setup of the drawn results.
         self._shown_request = request_id
         self._user_edit_pending = False
+        self._pending_view = None
         if self.results is not None:
             self._requested_setup = self.results.setup
             self.knobs.set_setup(self.results.setup)
@@ -454,38 +422,70 @@ class MainWindow(QMainWindow):
     def _set_busy(self, text: str) -> None:
         self.busy_label.setText(text + "  ")
 
+    def _on_term_norms(self, results: Results, t: int) -> None:
+        """The worker computed the (L4) term norms at step t: draw them if still relevant."""
+        if results is self.results and t == self.view_model.view.selected_step:
+            self._redraw({"terms"})
+
+    # --- drawing: every view from (results, view) ---------------------------------------------
+    def _on_view_changed(self, what: frozenset) -> None:
+        if self.results is None:
+            return
+        visible = set(self.view_model.view.visible_panels)
+        names = {name for name, depends in DEPENDS_ON.items()
+                 if name in visible and (RESULTS in what or PANELS in what or depends & what)}
+        self._redraw(names)
+        if RESULTS in what or SELECTION in what:
+            self.formula_panel.show_step(self.results, self.view_model.view.selected_step)
+            self.selected_step_changed.emit(self.view_model.view.selected_step)
+        if PANELS in what:
+            self._show_panels()
+        self._update_step_labels()
+
+    def _redraw(self, names) -> None:
+        results, view = self.results, self.view_model.view
+        for name in names:
+            plot = plots.describe(name, results, view, blocking=False)
+            self.views[name].show_plot(plot)
+            if name == "terms" and plot.partial:
+                self.worker.request_term_norms(results, view.selected_step)
+
+    def describe(self, name: str):
+        """The description of plot `name` as the window shows it now (for tests and exports)."""
+        return plots.describe(name, self.results, self.view_model.view, blocking=False)
+
     # --- selection ------------------------------------------------------------------------
     def selected_step(self) -> int:
-        return self._selected
+        return self.view_model.view.selected_step
+
+    def revealed_steps(self) -> int:
+        return self.view_model.view.revealed_steps
 
     def set_selected_step(self, t: int) -> None:
         # Bounded by the newest requested setup: a preset's step may come before its results.
-        t = max(0, min(int(t), self._requested_setup.steps))
-        changed = t != self._selected
-        self._selected = t
-        shown = t if self.results is None else min(t, self.results.steps)
-        for view in self._views():
-            view.set_selected_step(shown)
-        self.formula_panel.set_selected_step(shown)
-        self._update_step_labels()
-        if changed:
-            self.selected_step_changed.emit(t)
+        self.view_model.select(max(0, min(int(t), self._requested_setup.steps)))
 
     # --- transport ------------------------------------------------------------------------
+    def at_end(self) -> bool:
+        return self.results is not None and self.revealed_steps() >= self.results.steps
+
     def step(self) -> None:
-        if self.simulation.at_end:
+        if self.results is None:
+            return
+        if self.at_end():
             self.play_action.setChecked(False)
             return
-        self._reveal(self.simulation.step())
+        self.view_model.reveal(self.revealed_steps() + 1)
 
     def reset(self) -> None:
         self.play_action.setChecked(False)
-        self.simulation.reset()
-        self._reveal(0)
+        if self.results is not None:
+            self.view_model.reveal(0)
 
     def run_to_end(self) -> None:
         self.play_action.setChecked(False)
-        self._reveal(self.simulation.run_to_end())
+        if self.results is not None:
+            self.view_model.reveal(self.results.steps)
 
     def play(self) -> None:
         self.play_action.setChecked(True)
@@ -497,22 +497,13 @@ class MainWindow(QMainWindow):
         return self._play_timer.isActive()
 
     def play_gradient_pulse(self) -> None:
-        if self.unrolled_view is not None and self.results is not None:
+        if self.results is not None:
             self.unrolled_view.play_gradient_pulse()
-
-    def _reveal(self, t: int) -> None:
-        if self.results is None:  # nothing drawn yet: the views have nothing to reveal
-            return
-        for view in self._views():
-            view.set_revealed_step(t)
-        self.set_selected_step(max(t, 1))  # the selection follows the transport (no factor at t = 0)
-        self._update_step_labels()
 
     def _play_toggled(self, playing: bool) -> None:
         if playing:
-            if self.simulation.at_end:  # Play at the end starts over
-                self.simulation.reset()
-                self._reveal(0)
+            if self.at_end():  # Play at the end starts over
+                self.view_model.reveal(0)
             self._play_timer.start()
             self.play_action.setText("Pause ❚❚")
         else:
@@ -528,45 +519,48 @@ class MainWindow(QMainWindow):
     def _play_tick(self) -> None:
         if self.results is None:
             return
-        t = min(self.simulation.t + self._steps_per_tick, self.simulation.steps)
-        self._reveal(self.simulation.run_to(t))
-        if self.simulation.at_end:
+        self.view_model.reveal(min(self.revealed_steps() + self._steps_per_tick, self.results.steps))
+        if self.at_end():
             self.play_action.setChecked(False)
             self.play_gradient_pulse()
 
     def _update_step_labels(self) -> None:
         T = self._requested_setup.steps if self.results is None else self.results.steps
-        self.step_label.setText(f"t = {self.simulation.t} / {T}   ·   selected step {self._selected}")
+        view = self.view_model.view
+        self.step_label.setText(f"t = {view.revealed_steps} / {T}   ·   selected step {view.selected_step}")
 
     # --- view state -----------------------------------------------------------------------
     def visible_panels(self) -> list[str]:
-        """The shown plot panels (PLOT_NAMES except the dashboard); knobs and formulas are not
-        part of a preset's view and stay as the user left them."""
-        return [name for name in PLOT_PANELS if self._panel_actions[name].isChecked()]
+        return list(self.view_model.view.visible_panels)
 
-    def view_state(self) -> dict:
-        return {"selected_step": self._selected, "visible_panels": self.visible_panels()}
+    def view_state(self) -> ViewState:
+        return self.view_model.view
 
-    def apply_view_state(self, state: dict) -> None:
-        panels = state.get("visible_panels")
-        if panels is not None:
-            for name in PLOT_PANELS:
-                with QSignalBlocker(self._panel_actions[name]):
-                    self._panel_actions[name].setChecked(name in panels)
-                self._set_panel_visible(name, name in panels)
-        if "selected_step" in state:
-            self.set_selected_step(int(state["selected_step"]))
+    def apply_view_state(self, view: ViewState) -> None:
+        """Show `view` (e.g. a preset's): applied now, and again with the pending results."""
+        if self._pending_view is not None:
+            self._pending_view = view
+        self.view_model.set_view(view)
+        self._show_panels()
 
-    def _set_panel_visible(self, name: str, shown: bool) -> None:
-        self._panels[name].setVisible(shown)
-        with QSignalBlocker(self._panel_actions[name]):
-            self._panel_actions[name].setChecked(shown)
+    def _panel_toggled(self, name: str, shown: bool) -> None:
+        if name in PANEL_NAMES:
+            panels = [p for p in PANEL_NAMES if (p == name and shown) or (p != name and p in self.visible_panels())]
+            self.view_model.set_panels(panels)
+        else:
+            self._panels[name].setVisible(shown)
+        self._show_panels()
+
+    def _show_panels(self) -> None:
+        visible = set(self.visible_panels())
+        for name in PANEL_NAMES:
+            self._panels[name].setVisible(name in visible)
+            with QSignalBlocker(self._panel_actions[name]):
+                self._panel_actions[name].setChecked(name in visible)
         # Hide a splitter side whose panels are all hidden, so the others take the room.
-        self.plots_area.setVisible(any(self._panel_actions[n].isChecked()
-                                       for n in ("factors", "long-range", "terms", "bptt")))
-        self.top_splitter.setVisible(any(self._panel_actions[n].isChecked() for n in ("unrolled", "formula")))
-        self.bottom_splitter.setVisible(self.plots_area.isVisibleTo(self) or
-                                        self._panel_actions["heatmaps"].isChecked())
+        self.plots_area.setVisible(bool(visible & {"factors", "long-range", "terms", "bptt"}))
+        self.top_splitter.setVisible("unrolled" in visible or self._panel_actions["formula"].isChecked())
+        self.bottom_splitter.setVisible(self.plots_area.isVisibleTo(self) or "heatmaps" in visible)
 
     def _knobs_visibility_changed(self, visible: bool) -> None:
         if not self.isVisible():
@@ -577,6 +571,10 @@ class MainWindow(QMainWindow):
     # --- messages and lifetime ------------------------------------------------------------
     def show_error(self, title: str, message: str) -> None:
         QMessageBox.warning(self, title, message)
+
+    def set_lesson(self, name: str, description: str) -> None:
+        """The open preset's description, where it is read whole (the formula panel's head)."""
+        self.formula_panel.set_lesson(name, description)
 
     def closeEvent(self, event) -> None:
         self._play_timer.stop()

@@ -97,15 +97,9 @@ def _one_line(text: object) -> str:
 
 
 def _load_setup(preset_arg: str | None):
-    """The preset's Setup. A missing presets module falls back to the default Setup()."""
-    from simulator import Setup
+    """The preset's Setup (the default preset without --preset)."""
+    from simulator.presets import PresetError, default_preset, resolve_preset
 
-    try:
-        from simulator.presets import PresetError, default_preset, resolve_preset
-    except ImportError:  # presets not installed yet: keep going with the default setup
-        if preset_arg:
-            print(f"{PROG}: warning: presets are not available; using the default setup", file=sys.stderr)
-        return Setup()
     try:
         preset = resolve_preset(preset_arg) if preset_arg else default_preset()
     except PresetError as exc:

@@ -24,7 +24,7 @@ from PySide6.QtWidgets import (
     QSpinBox, QWidget,
 )
 
-from plots import PLOT_NAMES, PLOT_TITLES
+from plots import PLOT_NAMES, PLOT_TITLES, style
 from plots.view import ViewState
 from ui.export import files as figures
 
@@ -125,7 +125,7 @@ class ExportDialog(QDialog):
         form.addRow("Frames", self.frames_spin)
 
         self.error_label = QLabel()
-        self.error_label.setStyleSheet("color: #b00020")
+        self.error_label.setStyleSheet(f"color: {style.colour('error')}")
         form.addRow(self.error_label)
         buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel)
         buttons.button(QDialogButtonBox.StandardButton.Ok).setText("Export…")

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import html
 
+from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QFrame, QLabel, QTextBrowser, QToolButton, QVBoxLayout, QWidget
 
 from plots import text as plot_text
@@ -25,6 +26,7 @@ class FormulaPanel(QWidget):
         self.lesson_button.setStyleSheet("QToolButton { font-weight: 600; text-align: left; }")
         self.lesson_button.toggled.connect(self._lesson_toggled)
         self.lesson_text = QLabel()
+        self.lesson_text.setTextFormat(Qt.TextFormat.RichText)
         self.lesson_text.setWordWrap(True)
         self.lesson_text.setFrameShape(QFrame.Shape.StyledPanel)
         self.lesson_text.setStyleSheet("QLabel { padding: 4px; }")

@@ -27,6 +27,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from plots import style
 from simulator import BIAS_KNOBS, KNOB_NAMES, SIGNAL_KINDS, InputSignal, Knobs, Setup, SetupError
 
 
@@ -239,7 +240,7 @@ class KnobPanel(QWidget):
         row.setContentsMargins(0, 2, 0, 0)
         self.offsets_label = QLabel()
         self.offsets_label.setWordWrap(True)
-        self.offsets_label.setStyleSheet("color: #5f6368;")
+        self.offsets_label.setStyleSheet(f"color: {style.colour('muted')};")
         self.clear_offsets_button = QPushButton("Clear offsets")
         self.clear_offsets_button.setToolTip("Remove the per-unit bias offsets: every unit's bias is then its knob")
         self.clear_offsets_button.clicked.connect(lambda: self._edit(bias_offsets={}))
@@ -321,4 +322,5 @@ class KnobPanel(QWidget):
         if setup == self._setup:
             return
         self._setup = setup
+        self._show_offsets(setup)
         self.setup_edited.emit(setup)

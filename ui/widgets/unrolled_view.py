@@ -355,7 +355,7 @@ class _UnrolledItem(pg.GraphicsObject):
                                            (LSTM_H_ROW, data["lstm_h"], 1.0)):
                     v = float(values[t, 0])
                     centre = transform.map(QPointF(t, (row[0] + row[1]) / 2))
-                    p.setPen(QColor("#ffffff") if abs(v) > 0.55 * limit else QColor("#202124"))
+                    p.setPen(qcolour(style.cell_text_role(v, limit), pal.theme))
                     rect = QRectF(centre.x() - cell_px / 2, centre.y() - h / 2, cell_px, h)
                     p.drawText(rect, int(Qt.AlignmentFlag.AlignCenter), f"{v:+.2f}")
         p.restore()

@@ -1,0 +1,56 @@
+"""Derived arrays, computed once per source array.
+
+Descriptions are rebuilt on every change of the view (a step of the transport, a click), so
+anything costly that depends only on the results (a float32 heatmap of 512 x 5001 states, the
+BPTT log-norms, colour-mapped cells) is cached here, keyed by the identity of the source arrays.
+Turning U leaves the LSTM's arrays the same objects, so the LSTM's derived arrays are reused too,
+and a renderer can skip redrawing an array it already shows (same object).
+"""
+
+from __future__ import annotations
+
+import threading
+import weakref
+
+import numpy as np
+
+_LOCK = threading.RLock()  # re-entrant: dropping a value may fire another entry's weakref callback
+_CACHE: dict[tuple, tuple[list, object]] = {}
+
+
+def derived(what: str, sources: tuple, compute):
+    """compute() once for this `what` and these source objects (by identity, held weakly);
+    the result is made read-only when it is an ndarray."""
+    key = (what, *(id(s) for s in sources))
+    with _LOCK:
+        hit = _CACHE.get(key)
+        if hit is not None and all(ref() is s for ref, s in zip(hit[0], sources)):
+            return hit[1]
+    value = compute()
+    if isinstance(value, np.ndarray):
+        value.setflags(write=False)
+    refs = []
+    for source in sources:
+        try:
+            refs.append(weakref.ref(source, lambda _ref, key=key, forget=_forget: forget(key)))
+        except TypeError:  # not weak-referenceable (e.g. a float): identity only while alive here
+            refs.append(lambda source=source: source)
+    with _LOCK:
+        _CACHE[key] = (refs, value)
+    return value
+
+
+def _forget(key: tuple, lock=_LOCK, cache=_CACHE) -> None:
+    # (the lock and the cache are bound here: at interpreter exit the module's globals are gone
+    # before the last weakref callbacks run)
+    with lock:
+        dropped = cache.pop(key, None)
+    del dropped  # outside the lock: freeing it may forget other entries
+
+
+def size() -> int:
+    with _LOCK:
+        return len(_CACHE)
+
+
+__all__ = ["derived", "size"]

@@ -1,0 +1,83 @@
+"""Plot ①: the per-step factors (R1) ‖∂S_t/∂S_{t-1}‖ and (L4) ‖∂C_t/∂C_{t-1}‖ against t.
+
+For H = 1 the factors are drawn with their sign (the notes' scalar case). The revealed steps are
+bright, the rest faded. The line y = 1 and the bound σ_max(U) (|U| for H = 1) are in the legend.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from simulator import Results
+
+from . import style
+from .cache import derived
+from .spec import Axis, Legend, Line, Panel, Plot, Rule, Table
+from .text import caption
+from .view import ViewState
+
+TITLE = "① Per-step factor vs t"
+
+
+def factor_series(results: Results) -> tuple[np.ndarray, np.ndarray, bool]:
+    """(rnn, lstm) per step t = 1..T as drawn, and whether they are signed values (H = 1)."""
+    if results.setup.hidden_size == 1:
+        rnn = derived("factors.rnn.signed", (results.rnn_factor_diag_mean,),
+                      lambda: style.finite_or(results.rnn_factor_diag_mean[1:]))
+        lstm = derived("factors.lstm.signed", (results.lstm_term_diag_mean,),
+                       lambda: style.finite_or(results.lstm_term_diag_mean[1:, 4]))
+        return rnn, lstm, True
+    rnn = derived("factors.rnn.norm", (results.rnn_factor_norm,),
+                  lambda: np.asarray(results.rnn_factor_norm[1:], dtype=np.float64).copy())
+    lstm = derived("factors.lstm.norm", (results.lstm_factor_norm,),
+                   lambda: np.asarray(results.lstm_factor_norm[1:], dtype=np.float64).copy())
+    return rnn, lstm, False
+
+
+def describe(results: Results, view: ViewState, **_options) -> Plot:
+    T = results.steps
+    t = derived("steps.1..T", (results.rnn_S,), lambda: np.arange(1, T + 1, dtype=np.float64))
+    rnn, lstm, signed = factor_series(results)
+    n = max(0, min(view.revealed_steps, T))
+    start = max(n - 1, 0)  # the faded part starts at the last revealed point (no gap)
+    if signed:
+        bound = float(results.rnn_U[0, 0])
+        bound_label = f"U = {style.number(bound)} (|(1−S²)U| ≤ |U|)"
+        y_label = "factor value (H = 1: signed)"
+    else:
+        bound = results.sigma_max_U
+        bound_label = f"σ_{{max}}(U) = {style.number(bound)} (bound on the RNN)"
+        y_label = f"spectral norm ‖·‖₂ (H = {results.setup.hidden_size})"
+    items = [
+        Line("rnn.faded", t[start:], style.finite_or(rnn[start:]), "rnn", alpha=style.FADED_ALPHA, width=1.5),
+        Line("lstm.faded", t[start:], style.finite_or(lstm[start:]), "lstm", alpha=style.FADED_ALPHA, width=1.5),
+        Line("rnn", t[:n], style.finite_or(rnn[:n]), "rnn", label="RNN ∂S_{t}/∂S_{t−1} (R1)"),
+        Line("lstm", t[:n], style.finite_or(lstm[:n]), "lstm", label="LSTM ∂C_{t}/∂C_{t−1} (L4)"),
+        Rule("one", "h", 1.0, "one", dash="dash", label="y = 1"),
+    ]
+    finite_bound = math.isfinite(bound) and abs(bound) < 1e6
+    if finite_bound:
+        items.append(Rule("bound", "h", bound, "rnn", dash="dot", label=bound_label))
+    values = np.concatenate([style.finite_or(rnn), style.finite_or(lstm), [1.0], [bound] if finite_bound else []])
+    values = values[np.abs(values) < 1e300]
+    low, high = (float(values.min()), float(values.max())) if values.size else (0.0, 1.0)
+    if not signed:
+        low = min(low, 0.0)
+    y_range = style.nice_range(low, high)
+    panel = Panel(
+        key="factors", title=TITLE,
+        x=Axis("time step t", 0.0, float(max(T, 1))),
+        y=Axis(y_label, *y_range),
+        items=tuple(items), legend=Legend("top-right", columns=1, band="top"),
+        selection=float(view.selected_step),
+    )
+    revealed = (np.arange(1, T + 1) <= n).astype(int)
+    table = Table("factors", {
+        "t": np.arange(1, T + 1),
+        "revealed": revealed,
+        "rnn_dS_t_dS_t-1" + ("_value" if signed else "_norm"): rnn,
+        "lstm_dC_t_dC_t-1" + ("_value" if signed else "_norm"): lstm,
+    })
+    return Plot("factors", TITLE, (panel,), caption(results, view), (table,))

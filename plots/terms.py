@@ -1,0 +1,86 @@
+"""Plot ③: the four terms of ∂C_t/∂C_{t-1} (L4) and their sum at the selected step.
+
+Bars are the signed values (H = 1) or the diagonal means (H > 1) and carry their value at their
+end; for H > 1 the diamonds are each term's spectral norm, labelled with it. The norms of an
+H × H term cost an SVD each: the window asks the compute worker for them (`blocking=False`
+draws the bars and says "norms: computing…" until they are there); exports wait for them.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from simulator import TERM_NAMES, Results
+
+from . import style
+from .spec import Axis, Bars, Markers, Panel, Plot, Rule, Table
+from .text import caption
+from .view import ViewState
+
+TERM_LABELS = ("forget f_{t}", "via W_{hf}", "via W_{hi}", "via W_{hg}", "sum")
+TERM_COLOURS = tuple(f"term.{name}" for name in TERM_NAMES)
+NORM_OFFSET = 0.33  # the norm diamonds sit at the right edge of their bar
+
+
+def short_number(value: float) -> str:
+    """A bar's number in a few characters: '0.95', '−0.02', '−8e−05' for tiny ones."""
+    value = float(value)
+    if value == 0.0 or abs(value) >= 0.01:
+        return f"{value:.2f}".replace("-", style.MINUS)
+    return f"{value:.0e}".replace("-", style.MINUS)
+
+
+def term_norms(results: Results, t: int, blocking: bool) -> np.ndarray | None:
+    if results.setup.hidden_size == 1 or t < 1:
+        return None
+    if blocking:
+        return np.asarray(results.lstm_term_norms(t), dtype=np.float64)
+    ready = getattr(results, "term_norms_if_ready", None)
+    return None if ready is None else ready(t)
+
+
+def describe(results: Results, view: ViewState, blocking: bool = True, **_options) -> Plot:
+    T = results.steps
+    t = max(0, min(view.selected_step, T))
+    H = results.setup.hidden_size
+    values = (np.array([results.lstm_term_values(t)[n] for n in TERM_NAMES]) if t >= 1 else np.zeros(5))
+    values = style.finite_or(values)
+    norms = term_norms(results, t, blocking)
+    x = np.arange(5, dtype=np.float64)
+    bar_width = 0.62 if H == 1 else 0.5
+    items = [
+        Rule("zero", "h", 0.0, "zero", dash="solid"),
+        Rule("one", "h", 1.0, "one", dash="dash"),
+        Bars("terms", x, values, TERM_COLOURS, width=bar_width),
+    ]
+    span_values = list(values) + [0.0, 1.0]
+    if norms is not None:
+        norms = style.finite_or(norms)
+        items.append(Markers("norms", x + NORM_OFFSET, norms, "foreground", label="‖·‖₂", symbol="d"))
+        span_values += list(norms)
+    low, high = min(span_values), max(span_values)
+    pad = 0.08 * max(high - low, 1e-9)
+    # Each bar's numbers under its name (never floating over the data): the value, and its norm.
+    ticks = []
+    for i, label in enumerate(TERM_LABELS):
+        text = f"{label}\n{short_number(values[i])}"
+        if norms is not None:
+            text += f"\n‖{short_number(norms[i])}‖"
+        ticks.append((float(x[i]), text))
+    notes = ()
+    if H > 1 and norms is None and t >= 1:
+        notes = ("‖·‖₂ of each term: computing…",)
+    title = f"③ ∂C_{{t}}/∂C_{{t−1}} terms (L4) at t = {t}"
+    y_label = "value (H = 1: signed)" if H == 1 else f"diag mean (bars), ‖·‖₂ (◆), H = {H}"
+    panel = Panel(
+        key="terms", title=title,
+        x=Axis("", -0.6, 4.6, ticks=tuple(ticks)),
+        y=Axis(y_label, low - pad, high + pad),
+        items=tuple(items), legend=None, clickable=None,
+    )
+    columns = {"step": [t] * 5, "term": list(TERM_NAMES),
+               ("value" if H == 1 else "diag_mean"): values}
+    columns["norm"] = np.abs(values) if H == 1 else (norms if norms is not None else np.full(5, np.nan))
+    table = Table("terms", columns)
+    return Plot("terms", title, (panel,), caption(results, view), (table,), notes=notes,
+                partial=H > 1 and norms is None and t >= 1)
