@@ -57,8 +57,6 @@ def _batch(x, loss_weight, target_value=None, target_class=None, accuracy_mask=N
         accuracy_mask=np.ascontiguousarray(accuracy_mask, dtype=bool),
         probe_step=np.ascontiguousarray(probe_step, dtype=np.int64),
     )
-    for array in arrays.values():
-        array.setflags(write=False)
     return Batch(**arrays)
 
 

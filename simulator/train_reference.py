@@ -18,6 +18,14 @@ from .tasks import LINEAR
 I, F, G, O = 0, 1, 2, 3  # gate rows
 
 
+def rnn_workspace_size(steps: int, batch: int, hidden: int) -> int:
+    return 0  # numpy allocates as it goes; the numba twin needs a workspace
+
+
+def lstm_workspace_size(steps: int, batch: int, hidden: int) -> int:
+    return 0
+
+
 def readout_step(V, c, s, weight, target_value, target_class, readout):
     """Loss and error of one step for the whole batch, (T5)/(T6).
 
@@ -65,9 +73,9 @@ def _record_probe(probe, probe_step, t, gradient, B):
 
 
 def rnn_train_pass(W_x, U, b, V, c, x, loss_weight, target_value, target_class, readout,
-                   probe_step, grad_W_x, grad_U, grad_b, grad_V, grad_c):
+                   probe_step, grad_W_x, grad_U, grad_b, grad_V, grad_c, workspace=None):
     """Forward, loss L (T4) and exact BPTT (T8), (T10) for a batch. The gradients are written into
-    grad_* (overwritten). Returns (L, probe (B,)) with probe[b] = ||dl_b/dS_k|| at k = probe_step[b]."""
+    grad_* (overwritten). workspace: unused here (the numba twin's preallocated arrays). Returns (L, probe (B,)) with probe[b] = ||dl_b/dS_k|| at k = probe_step[b]."""
     T, B = x.shape[0] - 1, x.shape[1]
     H = U.shape[0]
     a = np.zeros((T + 1, B, H))
@@ -136,7 +144,7 @@ def _lstm_step(W_x, W_h, b, x_t, h_prev, C_prev):
 
 
 def lstm_train_pass(W_x, W_h, b, V, c, x, loss_weight, target_value, target_class, readout,
-                    probe_step, grad_W_x, grad_W_h, grad_b, grad_V, grad_c):
+                    probe_step, grad_W_x, grad_W_h, grad_b, grad_V, grad_c, workspace=None):
     """Forward, loss L (T4) and exact BPTT (T9), (T10) for a batch; gradients written into grad_*.
     Returns (L, probe_h (B,), probe_C (B,)): ||dl_b/dh_k|| and ||dl_b/dC_k|| (total derivatives)
     at k = probe_step[b]."""
