@@ -19,6 +19,8 @@ from .setup import (  # noqa: E402
     SetupError,
 )
 from .simulation import Simulation  # noqa: E402
+from .tasks import TASK_NAMES, AddingProblem, Batch, CopyMemory, Task, TemporalOrder, make_task  # noqa: E402
+from .training import Init, Snapshot, TrainConfig, Trainer  # noqa: E402
 from .weights import GATES  # noqa: E402
 
 
@@ -32,4 +34,6 @@ __all__ = [
     "BACKENDS", "BIAS_KNOBS", "GATES", "KNOB_NAMES", "LOG10_OF_ZERO", "LSTM_RECURRENT",
     "SIGNAL_KINDS", "TERM_NAMES", "WEIGHT_KNOBS", "BiasOffsets", "InitialState", "InputSignal", "Knobs", "Results", "Setup",
     "SetupError", "Simulation", "compute", "default_backend", "warm_up",
+    "TASK_NAMES", "AddingProblem", "Batch", "CopyMemory", "Task", "TemporalOrder", "make_task",
+    "Init", "Snapshot", "TrainConfig", "Trainer",
 ]

@@ -44,6 +44,17 @@ def _kernels(backend: str):
     raise ValueError(f"backend must be one of {TRAIN_BACKENDS}, got {backend!r}")
 
 
+def warm_up_training() -> None:
+    """Compile (or load from the cache) every numba training kernel once, on a tiny problem: both
+    networks, both readouts, Adam and SGD, evaluation. ~10-20 s the first time, then cached."""
+    from .tasks import AddingProblem, CopyMemory
+
+    for task in (AddingProblem(T=4), CopyMemory(T=1)):
+        for optimizer in OPTIMISERS:
+            config = TrainConfig(steps=1, hidden_size=2, batch_size=2, test_size=2, optimizer=optimizer)
+            Trainer(task, config).step()
+
+
 # ----------------------------------------------------------------------------------------------
 # Initialisation
 # ----------------------------------------------------------------------------------------------
