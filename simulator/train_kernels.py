@@ -463,6 +463,16 @@ def lstm_evaluate(W_x, W_h, b, V, c, x, loss_weight, target_value, target_class,
 
 
 @_jit
+def gradient_norm(grad):
+    """||grad||_2 (a loop: NumPy's threaded BLAS dot took 8 ms for 17k entries on a busy 2-core
+    machine, against 0.01 ms here)."""
+    total = 0.0
+    for k in range(grad.shape[0]):
+        total += grad[k] * grad[k]
+    return np.sqrt(total)
+
+
+@_jit
 def adam_step(theta, grad, m, v, learning_rate, beta1, beta2, eps, step):
     """One Adam update in place (PyTorch's formula); step = 1, 2, ..."""
     step_size = learning_rate / (1.0 - beta1 ** step)

@@ -206,6 +206,11 @@ def lstm_evaluate(W_x, W_h, b, V, c, x, loss_weight, target_value, target_class,
 # ----------------------------------------------------------------------------------------------
 
 
+def gradient_norm(grad):
+    """||grad||_2."""
+    return float(np.sqrt(np.sum(grad * grad)))
+
+
 def adam_step(theta, grad, m, v, learning_rate, beta1, beta2, eps, step):
     """One Adam update in place (PyTorch's formula); step = 1, 2, ... (bias correction)."""
     m += (1.0 - beta1) * (grad - m)

@@ -273,7 +273,7 @@ class _Network:
     def update(self, config: TrainConfig) -> float:
         """Clip the gradient and take one optimiser step; returns ||g|| before clipping. A
         non-finite gradient is not applied (the weights stay as they were)."""
-        norm = float(np.sqrt(self.grad @ self.grad))
+        norm = float(self.kernels.gradient_norm(self.grad))
         if not math.isfinite(norm):
             return norm
         if config.clip is not None:
