@@ -351,6 +351,28 @@ def _lstm_cells(from_input, recurrent, b, C_prev, pre, e, scratch, cell_e, cell_
 
 
 @_jit
+def _lstm_cells_backward(grad_h, carried_C, total_C, gates, slopes, C_prev, tanh_C, tanh_C_slope,
+                         delta):
+    """(T9) at one step for a batch: from dL/dh_t (grad_h) and dL/dC_t through C_{t+1}
+    (carried_C), the total dL/dC_t (total_C), the pre-activation gradients delta (B, 4H) and
+    carried_C for step t - 1. Short loops over few arrays each, so that they are vectorised."""
+    B, H = grad_h.shape
+    for bb in range(B):
+        for j in range(H):  # C-tilde_t = dL/dC_t, all paths
+            total_C[bb, j] = carried_C[bb, j] + grad_h[bb, j] * gates[bb, 3 * H + j] * tanh_C_slope[bb, j]
+        for j in range(H):
+            delta[bb, 3 * H + j] = grad_h[bb, j] * tanh_C[bb, j] * slopes[bb, 3 * H + j]  # o
+        for j in range(H):
+            delta[bb, j] = total_C[bb, j] * gates[bb, 2 * H + j] * slopes[bb, j]  # i
+        for j in range(H):
+            delta[bb, 2 * H + j] = total_C[bb, j] * gates[bb, j] * slopes[bb, 2 * H + j]  # g
+        for j in range(H):
+            delta[bb, H + j] = total_C[bb, j] * C_prev[bb, j] * slopes[bb, H + j]  # f
+        for j in range(H):
+            carried_C[bb, j] = total_C[bb, j] * gates[bb, H + j]  # through the carousel
+
+
+@_jit
 def lstm_train_pass(W_x, W_h, b, V, c, x, loss_weight, target_value, target_class, readout,
                     probe_step, grad_W_x, grad_W_h, grad_b, grad_V, grad_c, workspace):
     """See train_reference.lstm_train_pass: returns (L, probe_h (B,), probe_C (B,)), writes grad_*.
@@ -401,17 +423,8 @@ def lstm_train_pass(W_x, W_h, b, V, c, x, loss_weight, target_value, target_clas
     for t in range(T, 0, -1):
         loss += _loss_at_step(V, c, h[t], t, loss_weight, target_value, target_class, readout,
                               grad_V, grad_c, grad_h, z)
-        for bb in range(B):
-            for j in range(H):
-                gh = grad_h[bb, j]
-                # C-tilde_t = dL/dC_t, all paths
-                gC = carried_C[bb, j] + gh * gates[t, bb, 3 * H + j] * tanh_C_slope[t, bb, j]
-                total_C[bb, j] = gC
-                delta[t, bb, 3 * H + j] = gh * tanh_C[t, bb, j] * slopes[t, bb, 3 * H + j]
-                delta[t, bb, j] = gC * gates[t, bb, 2 * H + j] * slopes[t, bb, j]
-                delta[t, bb, 2 * H + j] = gC * gates[t, bb, j] * slopes[t, bb, 2 * H + j]
-                delta[t, bb, H + j] = gC * C[t - 1, bb, j] * slopes[t, bb, H + j]
-                carried_C[bb, j] = gC * gates[t, bb, H + j]  # through the carousel
+        _lstm_cells_backward(grad_h, carried_C, total_C, gates[t], slopes[t], C[t - 1], tanh_C[t],
+                             tanh_C_slope[t], delta[t])
         _record_probe(probe_h, probe_step, t, grad_h, B)
         _record_probe(probe_C, probe_step, t, total_C, B)
         np.dot(delta[t], W_h_rows, grad_h)  # row b: sum_gate W_h<gate>^T delta<gate>_t
