@@ -150,14 +150,11 @@ def adding_run(T: int, seed: int, budget: float, max_steps: int) -> dict:
     start = time.perf_counter()
     trainer.run(seconds=budget)
     seconds = time.perf_counter() - start
+    trainer.record_test()  # the final weights' test loss (the budget ends between scheduled tests)
     h = trainer.history
     last = h.test_count - 1
-    if h.test_steps[last] != h.step_count:  # the final weights' test loss, if not just measured
-        final = trainer.evaluate()
-        rnn_final, lstm_final = final["rnn"][0], final["lstm"][0]
-    else:
-        rnn_final, lstm_final = h.rnn.test_loss[last], h.lstm.test_loss[last]
-    return dict(steps=h.step_count, seconds=seconds, rnn_final=rnn_final, lstm_final=lstm_final,
+    return dict(steps=h.step_count, seconds=seconds, rnn_final=h.rnn.test_loss[last],
+                lstm_final=h.lstm.test_loss[last],
                 lstm_first=h.lstm.first_success_step, rnn_lowest=float(np.nanmin(h.rnn.test_loss[:h.test_count])),
                 lstm_first_seconds=None if h.lstm.first_success_step is None else
                 float(h.elapsed[h.lstm.first_success_step]))

@@ -439,9 +439,24 @@ class Trainer:
         accuracy = correct / counted if self.task.has_accuracy and counted else math.nan
         return self.task.reported_loss(loss), accuracy
 
+    def record_test(self) -> None:
+        """Evaluate the test set now and add it to the history (e.g. when a run is paused or
+        stopped between two scheduled tests); nothing if the current step is already tested."""
+        with self.lock:
+            history = self.history
+            if history.test_count and history.test_steps[history.test_count - 1] == history.step_count:
+                return
+            self._evaluate_and_record()
+
     def _evaluate_and_record(self) -> None:
         history = self.history
         index = history.test_count
+        if index == history.test_steps.size:  # extra tests (record_test): grow the arrays
+            more = history.test_steps.size
+            history.test_steps = np.concatenate([history.test_steps, np.zeros(more, dtype=np.int64)])
+            for curves in (history.rnn, history.lstm):
+                curves.test_loss = np.concatenate([curves.test_loss, np.full(more, np.nan)])
+                curves.test_accuracy = np.concatenate([curves.test_accuracy, np.full(more, np.nan)])
         history.test_steps[index] = history.step_count
         for kind, network in (("rnn", self.rnn), ("lstm", self.lstm)):
             loss, accuracy = self._test(network)

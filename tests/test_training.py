@@ -418,8 +418,22 @@ def test_history_fields_and_snapshots():
     assert np.array_equal(final.rnn.U, trainer.rnn_params().U)
     with pytest.raises(ValueError):
         final.rnn.U[0, 0] = 1.0  # read-only copies
+    trainer.record_test()  # already tested at step 40: nothing added
+    assert h.test_count == 5
     progress = trainer.progress()
     assert progress["step"] == 40 and progress["sequences_seen"] == 320 and progress["seconds_left"] == 0.0
+
+
+def test_tests_off_the_schedule_are_recorded():
+    trainer = Trainer(AddingProblem(T=8), TrainConfig(steps=6, hidden_size=3, batch_size=4, test_every=6,
+                                                      test_size=16))
+    assert trainer.history.test_steps.size == 3  # steps // test_every + 2
+    for _ in range(6):
+        trainer.step()
+        trainer.record_test()  # after the step-6 scheduled test: nothing more
+    h = trainer.history
+    assert h.test_count == 7 and h.test_steps[:7].tolist() == list(range(7))
+    assert np.all(np.isfinite(h.lstm.test_loss[:7])) and h.lstm.test_loss[6] == trainer.evaluate()["lstm"][0]
 
 
 def test_ci_claim_the_lstm_learns_the_adding_problem():
