@@ -23,7 +23,7 @@ TEST_SEED = 20240614  # the fixed seed of every held-out test set
 
 @dataclass(frozen=True)
 class Batch:
-    """B sequences of one task, in the arrays the training kernels take (all C-contiguous)."""
+    """B sequences of one task, in the arrays the training kernels take (C-contiguous, read-only)."""
 
     x: np.ndarray  # (T_seq + 1, B, D) float64 inputs; row 0 unused (zero)
     loss_weight: np.ndarray  # (T_seq + 1, B) float64 w_{t,b} of (T4): sequence b's loss is sum_t w l_t
@@ -57,6 +57,8 @@ def _batch(x, loss_weight, target_value=None, target_class=None, accuracy_mask=N
         accuracy_mask=np.ascontiguousarray(accuracy_mask, dtype=bool),
         probe_step=np.ascontiguousarray(probe_step, dtype=np.int64),
     )
+    for array in arrays.values():  # a test set is cached and shared: nobody may change it
+        array.setflags(write=False)
     return Batch(**arrays)
 
 

@@ -303,7 +303,12 @@ class Trainer:
     rnn_init / lstm_init: an `Init`, or explicit parameters (`RNNParams` / `LSTMParams`, e.g. the
     knob setup's, from `weights.rnn_params(setup)`); explicit parameters are used as they are, except
     a readout (V, c) whose number of outputs is not the task's, which is drawn as pytorch's.
-    Not thread-safe by itself beyond this: `step`, `reset` and the readers below take `lock`.
+
+    Threads: `step`, `run`, `reset`, `evaluate`, `record_test`, `rnn_params`, `lstm_params` and
+    `snapshot_list` take `lock` (held one training step at a time, or one test evaluation), so a
+    worker thread can train while another thread reads. The history's arrays are written in place
+    and may be read without the lock: the entries of step n are complete once
+    `history.step_count` is n (the test entries once `history.test_count` counts them).
     """
 
     def __init__(self, task: Task, config: TrainConfig = TrainConfig(),
@@ -374,13 +379,13 @@ class Trainer:
             return self.lstm.params()
 
     def progress(self) -> dict:
-        """step, steps, sequences_seen, steps_per_second, seconds_left (estimate)."""
-        with self.lock:
-            n, total = self.history.step_count, self.config.steps
-            speed = self.history.steps_per_second()
-            return dict(step=n, steps=total, sequences_seen=n * self.config.batch_size,
-                        steps_per_second=speed,
-                        seconds_left=(total - n) / speed if speed > 0.0 else math.inf)
+        """step, steps, sequences_seen, steps_per_second, seconds_left (estimate). Lock-free: a
+        UI thread may call it while a worker trains."""
+        n, total = self.history.step_count, self.config.steps
+        speed = self.history.steps_per_second()
+        return dict(step=n, steps=total, sequences_seen=n * self.config.batch_size,
+                    steps_per_second=speed,
+                    seconds_left=(total - n) / speed if speed > 0.0 else math.inf)
 
     # --- training -------------------------------------------------------------------------------
     def step(self, n: int = 1) -> int:
