@@ -169,6 +169,12 @@ class TrainConfig:
             raise ValueError(f"clip must be > 0 or None, got {self.clip}")
         if not self.learning_rate > 0.0:
             raise ValueError(f"learning_rate must be > 0, got {self.learning_rate}")
+        if not 0.0 <= self.momentum < 1.0:
+            raise ValueError(f"momentum must be in [0, 1), got {self.momentum}")
+        if len(self.betas) != 2 or not all(0.0 <= beta < 1.0 for beta in self.betas):
+            raise ValueError(f"betas must be two numbers in [0, 1), got {self.betas}")
+        if not self.eps > 0.0:
+            raise ValueError(f"eps must be > 0, got {self.eps}")
         if self.backend not in TRAIN_BACKENDS:
             raise ValueError(f"backend must be one of {TRAIN_BACKENDS}, got {self.backend!r}")
 

@@ -424,6 +424,14 @@ def test_history_fields_and_snapshots():
     assert progress["step"] == 40 and progress["sequences_seen"] == 320 and progress["seconds_left"] == 0.0
 
 
+@pytest.mark.parametrize("bad", [dict(steps=0), dict(optimizer="rmsprop"), dict(clip=0.0),
+                                 dict(clip_kind="global"), dict(learning_rate=-1e-3), dict(momentum=1.0),
+                                 dict(betas=(0.9, 1.0)), dict(backend="torch"), dict(max_snapshots=1)])
+def test_bad_settings_are_refused(bad):
+    with pytest.raises(ValueError):
+        TrainConfig(**bad)
+
+
 def test_tests_off_the_schedule_are_recorded():
     trainer = Trainer(AddingProblem(T=8), TrainConfig(steps=6, hidden_size=3, batch_size=4, test_every=6,
                                                       test_size=16))
