@@ -310,11 +310,13 @@ class Trainer:
     knob setup's, from `weights.rnn_params(setup)`); explicit parameters are used as they are, except
     a readout (V, c) whose number of outputs is not the task's, which is drawn as pytorch's.
 
-    Threads: `step`, `run`, `reset`, `evaluate`, `record_test`, `rnn_params`, `lstm_params` and
-    `snapshot_list` take `lock` (held one training step at a time, or one test evaluation), so a
-    worker thread can train while another thread reads. The history's arrays are written in place
-    and may be read without the lock: the entries of step n are complete once
-    `history.step_count` is n (the test entries once `history.test_count` counts them).
+    Threads: a worker thread trains (`step`, `run`) while another reads. `step`, `run`, `reset`,
+    `evaluate` and `record_test` take `lock` (one training step or one test evaluation at a time),
+    so they never interleave. The readers do not wait for a step: `rnn_params` / `lstm_params`
+    wait only for an optimiser update in progress (microseconds; the weights are never read half
+    updated), `snapshot_list` and `progress` take no lock. The history's arrays are written in
+    place: the entries of step n are complete once `history.step_count` is n (the test entries
+    once `history.test_count` counts them).
     """
 
     def __init__(self, task: Task, config: TrainConfig = TrainConfig(),
@@ -324,6 +326,7 @@ class Trainer:
         self.rnn_init = rnn_init
         self.lstm_init = lstm_init
         self.lock = threading.RLock()
+        self._weights_lock = threading.Lock()  # held while the weights change (update, reset)
         self.test_set = task.test_set(config.test_size)
         self.reset()
 
@@ -351,7 +354,7 @@ class Trainer:
     def reset(self) -> None:
         """Back to the initial weights, optimiser state and an empty history (same seed: the same
         run again)."""
-        with self.lock:
+        with self.lock, self._weights_lock:
             config = self.config
             self.rnn = _Network("rnn", self._initial_params("rnn"), config, self.task)
             self.lstm = _Network("lstm", self._initial_params("lstm"), config, self.task)
@@ -377,11 +380,11 @@ class Trainer:
 
     def rnn_params(self) -> RNNParams:
         """The RNN's current weights (read-only copies), `simulator/weights.py` layout."""
-        with self.lock:
+        with self._weights_lock:
             return self.rnn.params()
 
     def lstm_params(self) -> LSTMParams:
-        with self.lock:
+        with self._weights_lock:
             return self.lstm.params()
 
     def progress(self) -> dict:
@@ -429,7 +432,8 @@ class Trainer:
             curves.marker_grad[n] = np.mean(result[1])
             if kind == "lstm":
                 curves.marker_grad_C[n] = np.mean(result[2])
-            curves.grad_norm[n] = network.update(config)
+            with self._weights_lock:
+                curves.grad_norm[n] = network.update(config)
             curves.seconds += time.perf_counter() - t0
         history.step_count = n
         if n % config.test_every == 0 or n == config.steps:
@@ -487,5 +491,6 @@ class Trainer:
                               if s.step % self.snapshot_interval == 0 or s.step == self.config.steps]
 
     def snapshot_list(self) -> list[Snapshot]:
-        with self.lock:
-            return list(self.snapshots)
+        """The snapshots so far, oldest first (a new list; the list is replaced, never changed in
+        place beyond an append, so no lock is needed)."""
+        return list(self.snapshots)

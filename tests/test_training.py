@@ -432,6 +432,28 @@ def test_bad_settings_are_refused(bad):
         TrainConfig(**bad)
 
 
+def test_training_in_a_worker_thread_while_another_reads():
+    import threading
+
+    task = AddingProblem(T=15)
+    config = TrainConfig(steps=60, hidden_size=6, batch_size=8, test_every=20, test_size=32, snapshot_every=7)
+    alone = Trainer(task, config)
+    alone.step(60)
+    trainer = Trainer(task, config)
+    worker = threading.Thread(target=lambda: [trainer.step(5) for _ in range(12)])
+    worker.start()
+    seen = []
+    while worker.is_alive():  # read while it trains: weights, snapshots, progress
+        seen.append(trainer.progress()["step"])
+        params = trainer.lstm_params()
+        assert np.all(np.isfinite(params.W_h))
+        assert all(s.step <= config.steps for s in trainer.snapshot_list())
+    worker.join()
+    assert seen == sorted(seen)
+    for a, b in zip(_state(alone), _state(trainer), strict=True):
+        assert np.array_equal(a, b, equal_nan=True)
+
+
 def test_tests_off_the_schedule_are_recorded():
     trainer = Trainer(AddingProblem(T=8), TrainConfig(steps=6, hidden_size=3, batch_size=4, test_every=6,
                                                       test_size=16))
