@@ -354,10 +354,12 @@ class Trainer:
     def reset(self) -> None:
         """Back to the initial weights, optimiser state and an empty history (same seed: the same
         run again)."""
-        with self.lock, self._weights_lock:
+        with self.lock:
             config = self.config
-            self.rnn = _Network("rnn", self._initial_params("rnn"), config, self.task)
-            self.lstm = _Network("lstm", self._initial_params("lstm"), config, self.task)
+            rnn = _Network("rnn", self._initial_params("rnn"), config, self.task)
+            lstm = _Network("lstm", self._initial_params("lstm"), config, self.task)
+            with self._weights_lock:
+                self.rnn, self.lstm = rnn, lstm
             tests = config.steps // config.test_every + 2
             self.history = History(0, 0, np.zeros(tests, dtype=np.int64), np.full(config.steps + 1, np.nan),
                                    NetworkHistory.empty(config.steps, tests), NetworkHistory.empty(config.steps, tests))
