@@ -75,7 +75,8 @@ def _record_probe(probe, probe_step, t, gradient, B):
 def rnn_train_pass(W_x, U, b, V, c, x, loss_weight, target_value, target_class, readout,
                    probe_step, grad_W_x, grad_U, grad_b, grad_V, grad_c, workspace=None):
     """Forward, loss L (T4) and exact BPTT (T8), (T10) for a batch. The gradients are written into
-    grad_* (overwritten). workspace: unused here (the numba twin's preallocated arrays). Returns (L, probe (B,)) with probe[b] = ||dl_b/dS_k|| at k = probe_step[b]."""
+    grad_* (overwritten). workspace: unused here (the numba twin's preallocated arrays).
+    Returns (L, probe (B,)) with probe[b] = ||dl_b/dS_k|| at k = probe_step[b]."""
     T, B = x.shape[0] - 1, x.shape[1]
     H = U.shape[0]
     a = np.zeros((T + 1, B, H))

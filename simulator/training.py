@@ -348,7 +348,8 @@ class Trainer:
                                  f"the task and hidden size need {shapes[name]}")
         if np.shape(init.V) != (O, H) or np.shape(init.c) != (O,):
             bound = 1.0 / math.sqrt(H)
-            init = type(init)(**{**vars(init), "V": _uniform(rng, bound, (O, H)), "c": _uniform(rng, bound, O)})
+            readout = {"V": _uniform(rng, bound, (O, H)), "c": _uniform(rng, bound, O)}
+            init = type(init)(**{**vars(init), **readout})
         return init
 
     def reset(self) -> None:
@@ -362,7 +363,8 @@ class Trainer:
                 self.rnn, self.lstm = rnn, lstm
             tests = config.steps // config.test_every + 2
             self.history = History(0, 0, np.zeros(tests, dtype=np.int64), np.full(config.steps + 1, np.nan),
-                                   NetworkHistory.empty(config.steps, tests), NetworkHistory.empty(config.steps, tests))
+                                   NetworkHistory.empty(config.steps, tests),
+                                   NetworkHistory.empty(config.steps, tests))
             self.history.elapsed[0] = 0.0
             self.snapshots: list[Snapshot] = []
             self.snapshot_interval = config.snapshot_every

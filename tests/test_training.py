@@ -9,9 +9,9 @@ import pytest
 
 from simulator import reference, train_reference
 from simulator.setup import Setup
-from simulator.tasks import (LINEAR, SOFTMAX, AddingProblem, CopyMemory, TemporalOrder, make_task)
-from simulator.training import (Init, TrainConfig, Trainer, init_lstm, init_rnn)
-from simulator.weights import LSTMParams, RNNParams, rnn_params
+from simulator.tasks import SOFTMAX, AddingProblem, CopyMemory, TemporalOrder, make_task
+from simulator.training import Init, TrainConfig, Trainer, init_lstm, init_rnn
+from simulator.weights import RNNParams, rnn_params
 
 from .conftest import BACKENDS
 
