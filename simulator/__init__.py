@@ -21,6 +21,8 @@ from .setup import (  # noqa: E402
     SetupError,
 )
 from .simulation import Simulation  # noqa: E402
+from .tasks import TASK_NAMES, AddingProblem, Batch, CopyMemory, Task, TemporalOrder, make_task  # noqa: E402
+from .training import Init, Snapshot, TrainConfig, Trainer  # noqa: E402
 from .weights import GATES  # noqa: E402
 
 
@@ -35,4 +37,6 @@ __all__ = [
     "PATH_WEIGHTS", "SIGNAL_KINDS", "TERM_NAMES", "WEIGHT_KNOBS", "BiasOffsets", "InitialState", "InputSignal",
     "Knobs", "Results", "Setup", "SetupError", "Sensitivity", "Simulation", "chaos_note", "compute", "count_paths",
     "default_backend", "path_ledger", "paths_by_k", "paths_to", "rnn_path", "warm_up",
+    "TASK_NAMES", "AddingProblem", "Batch", "CopyMemory", "Task", "TemporalOrder", "make_task",
+    "Init", "Snapshot", "TrainConfig", "Trainer",
 ]
