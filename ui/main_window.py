@@ -29,6 +29,7 @@ from PySide6.QtWidgets import (
     QSizePolicy,
     QSpinBox,
     QSplitter,
+    QTabWidget,
     QToolBar,
     QVBoxLayout,
     QWidget,
@@ -188,14 +189,19 @@ class MainWindow(QMainWindow):
         for splitter in (self.top_splitter, self.bottom_splitter, self.main_splitter):
             splitter.setChildrenCollapsible(False)
 
-        central = QWidget()
-        layout = QVBoxLayout(central)
+        dashboard = QWidget()
+        layout = QVBoxLayout(dashboard)
         layout.setContentsMargins(4, 4, 4, 4)
         layout.addWidget(self.main_splitter)
-        self.setCentralWidget(central)
-        central.setFocusPolicy(Qt.FocusPolicy.StrongFocus)  # where Enter in a value field sends the focus
+        self.dashboard = dashboard
+        # The central area: the dashboard of gradients, and further views in tabs beside it.
+        self.tabs = QTabWidget()
+        self.tabs.setDocumentMode(True)
+        self.tabs.addTab(dashboard, "Gradients")
+        self.setCentralWidget(self.tabs)
+        self.tabs.setFocusPolicy(Qt.FocusPolicy.StrongFocus)  # where Enter in a value field sends the focus
         # The widgets the export controller attaches its right-click menus to, by plot name.
-        self.plot_widgets: dict[str, QWidget] = {"dashboard": central, **self.views}
+        self.plot_widgets: dict[str, QWidget] = {"dashboard": dashboard, **self.views}
         self._panels: dict[str, QWidget] = {**self.views, "formula": self.formula_panel}
 
     def _build_knobs(self, setup: Setup) -> None:
