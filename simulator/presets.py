@@ -59,6 +59,7 @@ BUILTIN_ORDER = (
     "lstm-carousel",
     "lstm-forgetting",
     "lstm-balanced",
+    "lstm-output-gate-paths",
     "forget-bias-1",
     "chrono-init",
 )

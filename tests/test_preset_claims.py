@@ -190,6 +190,19 @@ def test_chrono_initialisation():
     assert at_lag(plain.lstm_longrange_log10, 50) < -8.0
 
 
+
+def test_output_gate_paths_separate_the_naive_product_from_the_exact_derivative():
+    """Claim (d) of MATH.md made a lesson: the product of the per-step (L4) factors is not (L7)."""
+    r = results_of("lstm-output-gate-paths")
+    exact, naive = at_lag(r.lstm_longrange_log10, 50), at_lag(r.lstm_naive_longrange_log10, 50)
+    assert exact == pytest.approx(-17.5, abs=0.1) and naive == pytest.approx(-9.9, abs=0.1)  # as described
+    gap = (r.lstm_naive_longrange_log10 - r.lstm_longrange_log10)[::-1]  # by lag
+    assert 0.5 < gap[10] < gap[25] < gap[50] < gap[75] and gap[100] > 10  # and it widens with the lag
+    # W_ho = 0: no path through the output gates, the two coincide
+    without = compute(r.setup.with_knob("W_ho", 0.0), backend=BACKEND)
+    np.testing.assert_allclose(without.lstm_naive_longrange_log10, without.lstm_longrange_log10, atol=1e-9)
+
+
 CLAIM_TESTS = {
     "default": test_default_contrasts_rnn_and_lstm,
     "scalar-notes-example": test_scalar_notes_example_is_the_notes_product_and_sum,
@@ -202,8 +215,10 @@ CLAIM_TESTS = {
     "lstm-balanced": test_lstm_balanced_terms_sum_to_one,
     "forget-bias-1": test_forget_bias_one,
     "chrono-init": test_chrono_initialisation,
+    "lstm-output-gate-paths": test_output_gate_paths_separate_the_naive_product_from_the_exact_derivative,
 }
 
 
 def test_every_builtin_preset_has_a_claim_test():
     assert set(builtin_presets()) == set(CLAIM_TESTS)
+

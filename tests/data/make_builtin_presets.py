@@ -86,6 +86,10 @@ make("lstm-balanced", "LSTM balanced (large W_hf, offset by W_hi and W_hg)",
      # found by tests/data/search_lstm_balanced.py (seed 1)
      knobs=knobs(U=0.8, W_hi=-4.25, W_hf=8.0, W_hg=2.1, W_ho=-2.9, b_i=-1.95, b_f=3.25, b_g=0.35, b_o=6.0),
      initial={"S0": 0.0, "h0": 0.0, "C0": -0.4})
+make("lstm-output-gate-paths", "Output-gate paths: ∏(L4) is not (L7)",
+     "With W_ho = 3 the product of the per-step (L4) factors says 10^−9.9 of the gradient reaches 50 steps back; the exact "
+     "(L7) says 10^−17.5. (L4) holds o_t fixed and misses the paths C → h → o → h → C. Set W_ho to 0 and the two coincide.",
+     hidden_size=1, steps=100, seed=0, input=zeros, knobs=knobs(W_ho=3.0, W_hg=-1.0, b_f=1.0, b_g=1.0))
 make("forget-bias-1", "Forget bias 1 (Jozefowicz et al. 2015)",
      "Jozefowicz et al. (2015) found that starting the forget bias at 1 instead of 0 helps LSTMs learn long dependencies. "
      "It keeps f ≈ σ(1) ≈ 0.73 instead of 0.5: set b_f to 0 and watch the gradient 50 steps back drop by about 7 decades.",
@@ -94,7 +98,7 @@ chrono = chrono_bias_offsets(16, 100, seed=2018)
 make("chrono-init", "Chrono initialisation (Tallec & Ollivier 2018)",
      "Each unit's forget bias is ln u with u drawn between 1 and T_max − 1 = 99 (seed 2018), and b_i = −b_f. "
      "Unit j then remembers for about u_j steps, so the cells cover every time scale up to T_max and the gradient survives "
-     "50 steps; remove the offsets and it vanishes.",
+     "50 steps; press Clear offsets (beside the bias knobs) and it vanishes.",
      hidden_size=16, steps=100, seed=0, input=noise, knobs=knobs(b_f=0.0, b_i=0.0),
      bias_offsets=chrono)
 print("written:", ", ".join(sorted(p.name for p in OUT.glob("*.json"))))
