@@ -315,6 +315,22 @@ def plain(text: str) -> str:
     return _MARK.sub(lambda m: m.group(2), text)
 
 
+_SUB = dict(zip("0123456789+-−=()aehijklmnoprstuvx", "₀₁₂₃₄₅₆₇₈₉₊₋₋₌₍₎ₐₑₕᵢⱼₖₗₘₙₒₚᵣₛₜᵤᵥₓ"))
+_SUP = dict(zip("0123456789+-−=()in", "⁰¹²³⁴⁵⁶⁷⁸⁹⁺⁻⁻⁼⁽⁾ⁱⁿ"))
+
+
+def unicode(text: str) -> str:
+    """Plain Unicode for places without rich text (axis tick labels): sub- and superscripts as
+    Unicode characters where every character has one ('f_{t}' -> 'fₜ'), else '_'/'^' ('W_hf')."""
+    def one(m) -> str:
+        table = _SUB if m.group(1) == "_" else _SUP
+        inner = m.group(2)
+        if all(ch in table for ch in inner):
+            return "".join(table[ch] for ch in inner)
+        return m.group(1) + inner
+    return _MARK.sub(one, text)
+
+
 def html(text: str) -> str:
     """pyqtgraph rich text: subscripts and superscripts as <sub>/<sup>."""
     out, last = [], 0
@@ -356,7 +372,7 @@ SLIDE_FONTS = FontSizes(base=20.0, small=20.0, title=22.0)  # on a 13.33 x 7.5 i
 __all__ = [
     "COLOURMAPS", "DASHES", "DEFAULT_THEME", "FACTOR_SATURATION", "FADED_ALPHA", "LOG_MIN_SPAN",
     "MAX_EDGE_WIDTH", "MINUS", "PALETTE", "SLIDE_FONTS", "STATE_COLOURMAP", "THEMES", "WINDOW_FONTS",
-    "clip_log10", "colour", "decade_label", "decades", "display_floor", "edge_rgba", "edge_width",
+    "clip_log10", "colour", "unicode", "decade_label", "decades", "display_floor", "edge_rgba", "edge_width",
     "finite_or", "fixed", "html", "is_zero_log", "lut", "map_colours", "mathtext", "nice_range",
     "nice_step", "number", "plain", "rgba", "state_levels", "sticky_range", "symmetric_level",
     "verdict_factor", "verdict_log10",

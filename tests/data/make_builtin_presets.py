@@ -87,8 +87,9 @@ make("lstm-balanced", "LSTM balanced (large W_hf, offset by W_hi and W_hg)",
      knobs=knobs(U=0.8, W_hi=-4.25, W_hf=8.0, W_hg=2.1, W_ho=-2.9, b_i=-1.95, b_f=3.25, b_g=0.35, b_o=6.0),
      initial={"S0": 0.0, "h0": 0.0, "C0": -0.4})
 make("lstm-output-gate-paths", "Output-gate paths: ∏(L4) is not (L7)",
-     "With W_ho = 3 the product of the per-step (L4) factors says 10^−9.9 of the gradient reaches 50 steps back; the exact "
-     "(L7) says 10^−17.5. (L4) holds o_t fixed and misses the paths C → h → o → h → C. Set W_ho to 0 and the two coincide.",
+     "With W_ho = 3 the product of the per-step (L4) factors says 10^{−9.9} of the gradient reaches 50 steps back; the "
+     "exact (L7) says 10^{−17.5}. (L4) holds o_t fixed and misses the paths C → h → o → h → C. Set W_ho to 0 and the two "
+     "coincide.",
      hidden_size=1, steps=100, seed=0, input=zeros, knobs=knobs(W_ho=3.0, W_hg=-1.0, b_f=1.0, b_g=1.0))
 make("forget-bias-1", "Forget bias 1 (Jozefowicz et al. 2015)",
      "Jozefowicz et al. (2015) found that starting the forget bias at 1 instead of 0 helps LSTMs learn long dependencies. "

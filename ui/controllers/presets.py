@@ -18,6 +18,7 @@ from PySide6.QtCore import QEvent, QObject, QSettings, Signal
 from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import QFileDialog, QMainWindow, QMenu, QMessageBox
 
+from plots import style
 from plots.view import from_preset, to_preset_view
 from simulator import Setup
 from simulator.presets import (
@@ -160,8 +161,8 @@ class PresetController(QObject):
             return
         for key, preset in presets.items():
             action = self.builtin_menu.addAction(preset.name.replace("&", "&&"))  # "&" is not a mnemonic
-            action.setToolTip(preset.description)
-            action.setStatusTip(preset.description)
+            action.setToolTip(style.html(preset.description))
+            action.setStatusTip(style.plain(preset.description))
             action.setData(key)
             action.triggered.connect(lambda checked=False, key=key: self.open_builtin(key))
         self.builtin_menu.setToolTipsVisible(True)

@@ -219,7 +219,7 @@ class PlotView(QWidget):
             ticks = [list(spec.ticks)] if spec.ticks is not None else None
             if getattr(axis, "_drawn_ticks", "unset") != ticks:
                 axis._drawn_ticks = ticks
-                axis.setTicks(None if ticks is None else [[(v, style.plain(t)) for v, t in ticks[0]]])
+                axis.setTicks(None if ticks is None else [[(v, style.unicode(t)) for v, t in ticks[0]]])
                 if axis_name == "bottom" and ticks and any("\n" in t for _, t in ticks[0]):
                     lines = max(t.count("\n") for _, t in ticks[0]) + 1
                     axis.setHeight(14 * lines + 8)

@@ -5,11 +5,10 @@ with the verdicts judged from the norms).
 
 from __future__ import annotations
 
-import html
-
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QFrame, QLabel, QTextBrowser, QToolButton, QVBoxLayout, QWidget
 
+from plots import style
 from plots import text as plot_text
 from simulator import Results
 
@@ -49,7 +48,7 @@ class FormulaPanel(QWidget):
         """The open preset's name and description (hidden when there is no description)."""
         self.lesson_name, self.lesson_description = name, description
         self.lesson_button.setText(("▾ " if self.lesson_button.isChecked() else "▸ ") + f"Lesson: {name}")
-        self.lesson_text.setText(html.escape(description).replace("\n", "<br>"))
+        self.lesson_text.setText(style.html(description))  # (markup such as 10^{-9.9} is allowed)
         self.lesson_button.setVisible(bool(description))
         self.lesson_text.setVisible(bool(description) and self.lesson_button.isChecked())
 

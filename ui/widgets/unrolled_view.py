@@ -591,7 +591,7 @@ class UnrolledView(QWidget):
         vb.setDefaultPadding(0.0)
         vb.setYRange(*Y_RANGE, padding=0.0)
         left = plot.getAxis("left")
-        left.setTicks([[(y, _axis_text(label)) for y, label in ROW_LABELS], []])
+        left.setTicks([[(y, style.unicode(label)) for y, label in ROW_LABELS], []])
         left.setStyle(tickLength=0)
         left.setWidth(118)
         bottom = plot.getAxis("bottom")
@@ -824,11 +824,6 @@ def _same_arrays(a: Unrolled, b: Unrolled) -> bool:
         and np.array_equal(a.rnn_factor, b.rnn_factor) and np.array_equal(a.lstm_factor, b.lstm_factor) \
         and np.array_equal(a.rnn_gradient_rgba, b.rnn_gradient_rgba) \
         and np.array_equal(a.lstm_gradient_rgba, b.lstm_gradient_rgba)
-
-
-def _axis_text(label: str) -> str:
-    """Row labels: the description's markup as plain Unicode (the axis draws plain text)."""
-    return label.replace("_{t}", "_t").replace("_{T}", "_T").replace("_{k}", "_k")
 
 
 __all__ = ["UnrolledView"]
