@@ -44,17 +44,17 @@ def describe(results: Results, view: ViewState, **_options) -> Plot:
     start = max(n - 1, 0)  # the faded part starts at the last revealed point (no gap)
     if signed:
         bound = float(results.rnn_U[0, 0])
-        bound_label = f"U = {style.number(bound)} (|(1−S²)U| ≤ |U|)"
-        y_label = "factor value (H = 1: signed)"
+        bound_label = f"U = {style.number(bound)} (bound)"
+        y_label = "factor (H = 1: signed)"
     else:
         bound = results.sigma_max_U
-        bound_label = f"σ_{{max}}(U) = {style.number(bound)} (bound on the RNN)"
-        y_label = f"spectral norm ‖·‖₂ (H = {results.setup.hidden_size})"
+        bound_label = f"σ_{{max}}(U) = {style.number(bound)} (bound)"
+        y_label = f"‖factor‖₂ (H = {results.setup.hidden_size})"
     items = [
         Line("rnn.faded", t[start:], style.finite_or(rnn[start:]), "rnn", alpha=style.FADED_ALPHA, width=1.5),
         Line("lstm.faded", t[start:], style.finite_or(lstm[start:]), "lstm", alpha=style.FADED_ALPHA, width=1.5),
-        Line("rnn", t[:n], style.finite_or(rnn[:n]), "rnn", label="RNN ∂S_{t}/∂S_{t−1} (R1)"),
-        Line("lstm", t[:n], style.finite_or(lstm[:n]), "lstm", label="LSTM ∂C_{t}/∂C_{t−1} (L4)"),
+        Line("rnn", t[:n], style.finite_or(rnn[:n]), "rnn", label="RNN (R1)"),
+        Line("lstm", t[:n], style.finite_or(lstm[:n]), "lstm", label="LSTM (L4)"),
         Rule("one", "h", 1.0, "one", dash="dash", label="y = 1"),
     ]
     finite_bound = math.isfinite(bound) and abs(bound) < 1e6

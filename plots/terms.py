@@ -17,17 +17,15 @@ from .spec import Axis, Bars, Markers, Panel, Plot, Rule, Table
 from .text import caption
 from .view import ViewState
 
-TERM_LABELS = ("forget f_{t}", "via W_{hf}", "via W_{hi}", "via W_{hg}", "sum")
+TERM_LABELS = ("f_{t}", "W_{hf}", "W_{hi}", "W_{hg}", "sum")  # short: five fit a dashboard panel
+X_LABEL = "forget f_{t} · via W_{hf}, W_{hi}, W_{hg} · sum"
 TERM_COLOURS = tuple(f"term.{name}" for name in TERM_NAMES)
 NORM_OFFSET = 0.33  # the norm diamonds sit at the right edge of their bar
 
 
 def short_number(value: float) -> str:
-    """A bar's number in a few characters: '0.95', '−0.02', '−8e−05' for tiny ones."""
-    value = float(value)
-    if value == 0.0 or abs(value) >= 0.01:
-        return f"{value:.2f}".replace("-", style.MINUS)
-    return f"{value:.0e}".replace("-", style.MINUS)
+    """A bar's number in five characters: '0.95', '−0.02', '−0.00' (the CSV has every digit)."""
+    return f"{float(value):.2f}".replace("-", style.MINUS)
 
 
 def term_norms(results: Results, t: int, blocking: bool) -> np.ndarray | None:
@@ -71,10 +69,10 @@ def describe(results: Results, view: ViewState, blocking: bool = True, **_option
     if H > 1 and norms is None and t >= 1:
         notes = ("‖·‖₂ of each term: computing…",)
     title = f"③ ∂C_{{t}}/∂C_{{t−1}} terms (L4) at t = {t}"
-    y_label = "value (H = 1: signed)" if H == 1 else f"diag mean (bars), ‖·‖₂ (◆), H = {H}"
+    y_label = "value (H = 1: signed)" if H == 1 else "bars: diag mean · ◆: ‖·‖₂"
     panel = Panel(
         key="terms", title=title,
-        x=Axis("", -0.6, 4.6, ticks=tuple(ticks)),
+        x=Axis(X_LABEL, -0.6, 4.6, ticks=tuple(ticks)),
         y=Axis(y_label, low - pad, high + pad),
         items=tuple(items), legend=None, clickable=None,
     )

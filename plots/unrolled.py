@@ -38,6 +38,7 @@ ROW_LABELS = (((RNN_ROW[0] + RNN_ROW[1]) / 2, "RNN  S_{t}"),
               ((LSTM_GRAD_ROW[0] + LSTM_GRAD_ROW[1]) / 2, "‖∂C_{T}/∂C_{k}‖"))
 H_CHAIN_WIDTH = 0.05  # the h chain is context only: thin and constant
 MIN_COLUMN_PIXELS = 7.0  # below this many pixels per step, cells become strips
+STRIP_RIBBON_ALPHA = 0.55  # in strips the edge ribbon lies over the cells: let the states show through
 
 DECADE_LIMIT = 30  # the gradient colour scale never spans beyond 10^-30 .. 10^+30
 

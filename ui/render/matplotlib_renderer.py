@@ -351,8 +351,9 @@ def _draw_unrolled(ax, u: Unrolled, panel: Panel, theme: str, fonts, compact: bo
                 h = np.maximum(widths[steps], 0.01) / 2
                 polys = np.stack([np.c_[steps - 1.0, yc - h], np.c_[steps + 0.0, yc - h],
                                   np.c_[steps + 0.0, yc + h], np.c_[steps - 1.0, yc + h]], axis=1)
-                ax.add_collection(PolyCollection(polys, facecolors=colours[steps] / 255.0, edgecolors="none",
-                                                 zorder=4))
+                faces = colours[steps] / 255.0
+                faces[:, 3] *= unrolled_geometry.STRIP_RIBBON_ALPHA
+                ax.add_collection(PolyCollection(polys, facecolors=faces, edgecolors="none", zorder=4))
     # the pulse strips: gradient reaching step k
     for colours, (top, bottom) in ((u.rnn_gradient_rgba, g.RNN_GRAD_ROW), (u.lstm_gradient_rgba, g.LSTM_GRAD_ROW)):
         ax.imshow(colours[None, :, :], extent=(-0.5, T + 0.5, bottom, top), aspect="auto", interpolation="nearest",

@@ -55,6 +55,7 @@ from plots.unrolled import (
     RNN_ROW,
     ROW_LABELS,
     ROWS,
+    STRIP_RIBBON_ALPHA,
     Y_RANGE,
     decade_ticks,
 )
@@ -288,7 +289,9 @@ class _UnrolledItem(pg.GraphicsObject):
             grad.setColorAt(float((x[i] - x[0]) / span), _qcolour(style.edge_rgba(f[i], pal.theme)))
         p.setPen(Qt.PenStyle.NoPen)  # stroking thousands of points costs more than the fill
         p.setBrush(QBrush(grad))
+        p.setOpacity(STRIP_RIBBON_ALPHA)  # the ribbon lies over the cells: let the states show through
         p.drawPath(path)
+        p.setOpacity(1.0)
 
     def _paint_gradient(self, p, data, t0, t1, detailed, pal) -> int:
         """The pulse strips: lit columns k >= front. Returns how many columns are lit in range."""
