@@ -40,13 +40,11 @@ from PySide6.QtCore import QEvent, QObject, QTimer
 from PySide6.QtWidgets import QApplication
 from ui.app import attach_export_in_background, initial_setup_and_view
 from ui.main_window import MainWindow
-from ui.preset_controller import PresetController
+from ui.controllers.presets import PresetController
 stamps = {"python_start": start}
 app = QApplication([])
 setup, view = initial_setup_and_view(None)
-window = MainWindow(setup, warm_up=True)
-if view:
-    window.apply_view_state(view)
+window = MainWindow(setup, warm_up=True, view=view)
 class PaintWatch(QObject):
     def eventFilter(self, obj, event):
         if event.type() == QEvent.Type.Paint:
@@ -56,7 +54,7 @@ class PaintWatch(QObject):
                 QTimer.singleShot(0, app.quit)
         return False
 watch = PaintWatch()
-plot = window.long_range_plot.viewport()
+plot = window.long_range_plot.graphics.viewport()
 plot.installEventFilter(watch)
 window.centralWidget().installEventFilter(watch)
 window.knobs.installEventFilter(watch)
@@ -156,7 +154,7 @@ def main() -> int:
         window.show()
         wait_for(lambda: window.results is not None, 3600)
         watch = PaintWatch()
-        window.long_range_plot.viewport().installEventFilter(watch)
+        window.long_range_plot.graphics.viewport().installEventFilter(watch)
         drawn = []
         window.results_changed.connect(lambda: drawn.append(time.perf_counter()))
         for knob in ("U", "W_hf"):

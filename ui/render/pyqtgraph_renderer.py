@@ -475,6 +475,12 @@ class PlotView(QWidget):
         items.legend.show()
         if items.legend_entries == signature:
             return
+        if [key for key, _ in items.legend_entries] == [key for key, _ in signature]:
+            # the same entries, new texts (e.g. "σ_max(U) = 0.9" while U is dragged): relabel in place
+            for (_sample, label), (_key, text) in zip(items.legend.items, signature):
+                label.setText(style.html(text))
+            items.legend_entries = signature
+            return
         items.legend.clear()
         for item in panel.items:
             label = getattr(item, "label", None)
