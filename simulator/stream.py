@@ -53,8 +53,9 @@ from .weights import base_matrices, initial_states, input_sequence, lstm_params,
 # A chunk of steps takes about this long (the cancel flag is checked between chunks).
 CHUNK_SECONDS = 0.02
 # The first chunk of a pass is sized from a guess of the work per step at this rate (units: the
-# multiply-adds of `_Pass.cost`); later chunks from the measured time per step.
-GUESSED_RATE = 4e9
+# multiply-adds of `_Pass.cost`; on the low side: a short first chunk costs little), later chunks
+# from the measured time per step.
+GUESSED_RATE = 1e9
 # The numba kernels release the GIL, so a helper thread can take chunks beside the calling thread:
 # above this much work (H^2 T; (32, 100) is 1e5) it pays for its start (~0.1 ms).
 PARALLEL_MIN_WORK = 20_000
@@ -86,6 +87,7 @@ class _Pass:
         self.busy = False  # a sequential pass runs one chunk at a time
         self.started = False
         self.seconds_per_step: float | None = None
+        self.seconds = 0.0  # time spent in its chunks so far
         self.last_size = 0
 
     @property
@@ -311,6 +313,10 @@ class ComputeJob:
     def finished(self) -> bool:
         return all(p.finished for p in self._passes)
 
+    def pass_seconds(self) -> dict[str, float]:
+        """Seconds spent so far in each pass's chunks (on any thread), by pass name: where the time goes."""
+        return {p.name: p.seconds for p in self._passes}
+
     def cancel(self) -> None:
         """Ask a running `run()` to stop (thread-safe); it raises Cancelled at its next chunk boundary."""
         self._cancel_event.set()
@@ -319,11 +325,13 @@ class ComputeJob:
     def _ready(self, p: _Pass) -> bool:
         return all(n.finished for n in p.needs)
 
-    def _claim(self):
+    def _claim(self, cheap_only: bool = False):
         """(pass, first, stop) of the next chunk to run, or None. Call with self._lock held."""
         for p in self._passes:
             if p.claimed >= p.count or (p.busy and not p.independent) or not self._ready(p):
                 continue
+            if cheap_only and p.costly:
+                break  # (the costly passes come last)
             size = p.chunk_size(self._chunk_steps)
             if p.independent and self._threads > 1:  # leave some for the other thread at the end
                 size = min(size, max(1, math.ceil((p.count - p.claimed) / 2)))
@@ -349,6 +357,7 @@ class ComputeJob:
             p.done += steps
             p.busy = False
             per_step = elapsed / steps
+            p.seconds += elapsed
             p.seconds_per_step = per_step if p.seconds_per_step is None else 0.5 * (p.seconds_per_step + per_step)
             finished_now = p.finished
         if finished_now:
@@ -468,7 +477,9 @@ class ComputeJob:
                     on_partial(self._make_results(final=False))
                     continue  # look at the flag again: on_partial may have taken a while
             with self._lock:
-                claim = self._claim()
+                # until the first partial results are out, this thread takes no costly chunk: they
+                # would hold it (and the first results) back while the helper finishes the cheap part
+                claim = self._claim(cheap_only=on_partial is not None and not emitted_cheap)
                 if claim is None:
                     self._lock.wait(timeout=POLL_SECONDS)
                     continue
