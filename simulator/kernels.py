@@ -544,15 +544,13 @@ def _dC_dh_rows(W_h, pre, C, t, A_unit, log_rows):
 
 
 @_jit
-def lstm_longrange_steps(W_h, pre, C, first, stop, blocks, scales, warm, exact, naive):
-    """See reference.lstm_longrange_steps: for k = first, ..., stop + 1, (L7) and the naive chain,
-    carrying [X | Y] and the chain (blocks, (3, H, H)), their log10 scales (scales, (3, 2):
-    total, compensation) and the two chains' warm start vectors (warm, (2, H)) in place."""
+def lstm_longrange_steps(W_h, pre, C, first, stop, blocks, scales, warm, exact):
+    """See reference.lstm_longrange_steps: for k = first, ..., stop + 1, (L7), carrying [X | Y]
+    (blocks, (2, H, H)), their log10 scales (scales, (2, 2): total, compensation) and the warm
+    start vector of the norms (warm, (H,)) in place."""
     H = C.shape[1]
-    X, Y, chain = blocks[0], blocks[1], blocks[2]  # C-rows of J_h ... J_{k+1} = [X | Y]; (L4) product
+    X, Y = blocks[0], blocks[1]  # C-rows of J_h ... J_{k+1} = [X | Y]
     Xt, Xc, Yt, Yc = scales[0, 0], scales[0, 1], scales[1, 0], scales[1, 1]
-    chain_t, chain_c = scales[2, 0], scales[2, 1]
-    u_exact, u_naive = warm[0], warm[1]
     Z, scaled = np.empty((H, H)), np.empty((H, H))
     first_part, second = np.empty((H, H)), np.empty((H, H))
     A_unit, log_rows = np.empty((H, H)), np.empty(H)
@@ -598,8 +596,23 @@ def lstm_longrange_steps(W_h, pre, C, first, stop, blocks, scales, warm, exact, 
         st, sc = _scale_add(Xt, Xc, largest / LN_10)
         st, sc = _scale_add(st, sc, renormalise(scaled))
         st, sc = _add_scaled(scaled.ravel(), st, sc, Y.ravel(), Yt, Yc, Z.ravel())  # Z: free here
-        exact[k] = chain_log10_norm(Z, st + sc, u_exact, workspace)
-        # naive chain: chain @ (L4) factor_t = chain diag(f_t) + chain A_t diag(D_{t-1})
+        exact[k] = chain_log10_norm(Z, st + sc, warm, workspace)
+    scales[0, 0], scales[0, 1], scales[1, 0], scales[1, 1] = Xt, Xc, Yt, Yc
+
+
+@_jit
+def lstm_naive_longrange_steps(W_h, pre, C, first, stop, chain, scale, warm, naive):
+    """See reference.lstm_naive_longrange_steps."""
+    H = C.shape[1]
+    chain_t, chain_c = scale[0], scale[1]
+    scaled, first_part, second = np.empty((H, H)), np.empty((H, H)), np.empty((H, H))
+    A_unit, log_rows = np.empty((H, H)), np.empty(H)
+    log_v, factor = np.empty(H), np.empty(H)
+    workspace = norm_workspace(H)
+    for k in range(first, stop, -1):
+        t = k + 1
+        _dC_dh_rows(W_h, pre, C, t, A_unit, log_rows)
+        # chain @ (L4) factor_t = chain diag(f_t) + chain A_t diag(D_{t-1})
         for j in range(H):
             log_v[j] = log_sigmoid(pre[t, F, j])
         largest = _pull_largest(log_v, factor)
@@ -617,16 +630,16 @@ def lstm_longrange_steps(W_h, pre, C, first, stop, blocks, scales, warm, exact, 
         second_t, second_c = _scale_add(second_t, second_c, renormalise(second))
         chain_t, chain_c = _add_scaled(first_part.ravel(), first_t, first_c, second.ravel(), second_t, second_c,
                                        chain.ravel())
-        naive[k] = chain_log10_norm(chain, chain_t + chain_c, u_naive, workspace)
-    scales[0, 0], scales[0, 1], scales[1, 0], scales[1, 1] = Xt, Xc, Yt, Yc
-    scales[2, 0], scales[2, 1] = chain_t, chain_c
+        naive[k] = chain_log10_norm(chain, chain_t + chain_c, warm, workspace)
+    scale[0], scale[1] = chain_t, chain_c
 
 
 def lstm_longrange_log10(W_h, pre, C, horizon):
     """For k = 0..h: log10 ||dC_h/dC_k|| exact (L7), and of the naive product of (L4) factors.
     See reference.lstm_longrange_log10 (the same blocks, each with its own log10 scale)."""
     exact, naive = np.zeros(horizon + 1), np.zeros(horizon + 1)
-    lstm_longrange_steps(W_h, pre, C, horizon - 1, -1, *lstm_chain_start(C.shape[1]), exact, naive)
+    lstm_longrange_steps(W_h, pre, C, horizon - 1, -1, *lstm_chain_start(C.shape[1]), exact)
+    lstm_naive_longrange_steps(W_h, pre, C, horizon - 1, -1, *rnn_chain_start(C.shape[1]), naive)
     return exact, naive
 
 

@@ -190,11 +190,11 @@ def rnn_chain_start(H):
 
 
 def lstm_chain_start(H):
-    """(L7) and the naive chain at k = h: (blocks (3, H, H): X = 0, Y = I, chain = I; their log10
-    scales (3, 2); the warm start vectors of the exact and the naive chain (2, H))."""
-    blocks = np.zeros((3, H, H))
-    blocks[1] = blocks[2] = np.eye(H)
-    return blocks, np.zeros((3, 2)), np.stack([start_vector(H), start_vector(H)])
+    """(L7) at k = h: (blocks (2, H, H): X = 0, Y = I; their log10 scales (2, 2); the kernels'
+    warm start vector (H,)). (The naive (L4) chain starts like (R2): `rnn_chain_start`.)"""
+    blocks = np.zeros((2, H, H))
+    blocks[1] = np.eye(H)
+    return blocks, np.zeros((2, 2)), start_vector(H)
 
 
 def rnn_bptt_start(loss_gradient):
@@ -495,22 +495,20 @@ def lstm_dC_dh_rows(W_h, pre, C, t):
     return A_unit, log_rows
 
 
-def lstm_longrange_steps(W_h, pre, C, first, stop, blocks, scales, warm, exact, naive):
-    """For k = first, .., stop + 1: exact[k] = log10 ||dC_h/dC_k|| (L7) and naive[k] = log10 of the
-    norm of the product of per-step (L4) factors. Carried in place (see `lstm_chain_start`): blocks
-    (3, H, H) = X, Y (the C-rows of J_h ... J_{k+1} = [X | Y]) and the (L4) product; their log10
-    scales (3, 2); the kernels' warm start vectors (2, H) (not used here).
+def lstm_longrange_steps(W_h, pre, C, first, stop, blocks, scales, warm, exact):
+    """For k = first, .., stop + 1: exact[k] = log10 ||dC_h/dC_k|| (L7). Carried in place (see
+    `lstm_chain_start`): blocks (2, H, H) = X, Y, the C-rows of J_h ... J_{k+1} = [X | Y]; their
+    log10 scales (2, 2); the kernels' warm start vector (H,) (not used here).
 
     With the blocks of J_t (L6): X' = X diag(alpha) W_ho + Z A_t and Y' = Z diag(f_t), where
     Z = X diag(beta) + Y, alpha = tanh(C_t) sigma'(o_t), beta = o_t tanh'(C_t). Every derivative
     comes from its log, and every term is scaled on its own before terms are added.
     """
-    X, Y, chain = blocks
-    X_scale, Y_scale, chain_scale = (tuple(row) for row in scales)
+    X, Y = blocks
+    X_scale, Y_scale = (tuple(row) for row in scales)
     for k in range(first, stop, -1):
         t = k + 1
         A_unit, log_rows = lstm_dC_dh_rows(W_h, pre, C, t)
-        log_f = log_sigmoid(pre[t, F])
         # (L7) [X | Y] @ J_t in blocks
         Z, Z_scale = add_scaled(*renormalised(*times_factor(X, X_scale, lstm_log_dh_dC(pre, C, t))), Y, Y_scale)
         log_alpha = log_abs(np.tanh(C[t])) + log_sigmoid_prime(pre[t, O])
@@ -520,26 +518,39 @@ def lstm_longrange_steps(W_h, pre, C, first, stop, blocks, scales, warm, exact, 
         through_gates = through_gates @ A_unit
         X[...], X_scale = add_scaled(*renormalised(through_o, through_o_scale),
                                      *renormalised(through_gates, through_gates_scale))
-        Y[...], Y_scale = renormalised(*times_factor(Z, Z_scale, log_f))
+        Y[...], Y_scale = renormalised(*times_factor(Z, Z_scale, log_sigmoid(pre[t, F])))
         # (L7): dC_h/dC_k = X diag(D_k) + Y
         dC_dC, dC_dC_scale = add_scaled(*renormalised(*times_factor(X, X_scale, lstm_log_dh_dC(pre, C, k))),
                                         Y, Y_scale)
         exact[k] = log10_norm(dC_dC, scale_value(dC_dC_scale))
-        # naive chain: chain @ (L4) factor_t = chain diag(f_t) + chain A_t diag(D_{t-1})
-        forget_path = renormalised(*times_factor(chain, chain_scale, log_f))
+    scales[:] = (X_scale, Y_scale)
+
+
+def lstm_naive_longrange_steps(W_h, pre, C, first, stop, chain, scale, warm, naive):
+    """For k = first, .., stop + 1: naive[k] = log10 of the norm of the product of the per-step
+    (L4) factors t = h .. k + 1 (not (L7): it misses the paths through the output gates). Carried
+    in place (see `rnn_chain_start`): the product (H, H), its log10 scale (2,), the kernels' warm
+    start vector (H,) (not used here)."""
+    chain_scale = (scale[0], scale[1])
+    for k in range(first, stop, -1):
+        t = k + 1
+        A_unit, log_rows = lstm_dC_dh_rows(W_h, pre, C, t)
+        # chain @ (L4) factor_t = chain diag(f_t) + chain A_t diag(D_{t-1})
+        forget_path = renormalised(*times_factor(chain, chain_scale, log_sigmoid(pre[t, F])))
         gate_paths, gate_paths_scale = times_factor(chain, chain_scale, log_rows)
         gate_paths = gate_paths @ A_unit
         gate_paths = renormalised(*times_factor(gate_paths, gate_paths_scale, lstm_log_dh_dC(pre, C, t - 1)))
         chain[...], chain_scale = add_scaled(*forget_path, *gate_paths)
         naive[k] = log10_norm(chain, scale_value(chain_scale))
-    scales[:] = (X_scale, Y_scale, chain_scale)
+    scale[0], scale[1] = chain_scale
 
 
 def lstm_longrange_log10(W_h, pre, C, horizon):
     """For k = 0..h (h = horizon): log10 ||dC_h/dC_k|| exact (L7), and of the naive product of
     per-step (L4) factors. Returns (exact, naive), each (h + 1,), 0 at k = h."""
     exact, naive = np.zeros(horizon + 1), np.zeros(horizon + 1)
-    lstm_longrange_steps(W_h, pre, C, horizon - 1, -1, *lstm_chain_start(C.shape[1]), exact, naive)
+    lstm_longrange_steps(W_h, pre, C, horizon - 1, -1, *lstm_chain_start(C.shape[1]), exact)
+    lstm_naive_longrange_steps(W_h, pre, C, horizon - 1, -1, *rnn_chain_start(C.shape[1]), naive)
     return exact, naive
 
 

@@ -240,20 +240,24 @@ def _lstm_network(setup: Setup, kern, backend: str, x: np.ndarray) -> _Network:
     net.add("lstm diagonal means",
             lambda f, s: diag_mean.__setitem__(slice(None), kern.lstm_factor_diag_mean(W_h, pre, C)),
             0, 1, False, 60 * H * T, costly=False, needs=(forward,))
+    # (L7) and the naive chain are two passes: the two threads can run them at once
     chain = kern.lstm_chain_start(H)
-    net.add("lstm long-range (L7, naive)",
-            lambda f, s: kern.lstm_longrange_steps(W_h, pre, C, f, s, *chain, exact, naive),
-            T - 1, T, True, 7 * H ** 3 + 100 * H * H, costly=True, needs=(forward,))
+    net.add("lstm long-range (L7)", lambda f, s: kern.lstm_longrange_steps(W_h, pre, C, f, s, *chain, exact),
+            T - 1, T, True, 5 * H ** 3 + 100 * H * H, costly=True, needs=(forward,))
+    naive_chain = kern.rnn_chain_start(H)
+    net.add("lstm naive chain (L4 product)",
+            lambda f, s: kern.lstm_naive_longrange_steps(W_h, pre, C, f, s, *naive_chain, naive),
+            T - 1, T, True, 3 * H ** 3 + 60 * H * H, costly=True, needs=(forward,))
     net.add("lstm factor norms (L4)", lambda f, s: kern.lstm_factor_norm_steps(W_h, pre, C, f, s, factor_norm),
             1, T, False, 3 * H ** 3 + 10 * H * H, costly=True, needs=(forward,), independent=True)
     return net
 
 
 # Scheduling order: the cheap passes first (they make the first partial results), then the long
-# sequential chains (the critical path: the L7 chain is the longest), then the independent steps.
+# sequential chains (the critical path: the (L7) chain is the longest), then the independent steps.
 _ORDER = ("lstm forward", "rnn forward", "lstm bptt", "lstm lower bound", "rnn bptt", "rnn lower bound",
-          "lstm diagonal means", "rnn diagonal means", "rnn factor norms", "lstm long-range (L7, naive)",
-          "rnn long-range (R2)", "lstm factor norms (L4)")
+          "lstm diagonal means", "rnn diagonal means", "rnn factor norms", "lstm long-range (L7)",
+          "rnn long-range (R2)", "lstm naive chain (L4 product)", "lstm factor norms (L4)")
 
 _network_lock = threading.Lock()  # guards _Network.owner
 

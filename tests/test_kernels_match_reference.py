@@ -137,7 +137,7 @@ TWINS = (
     "rnn_forward_steps", "rnn_factor_norm_shortcut", "rnn_factor_diag_mean", "rnn_factor_norm_steps",
     "rnn_longrange_steps", "rnn_loss_gradient", "rnn_bptt_steps", "rnn_longrange_lower_steps",
     "lstm_forward_steps", "lstm_factor_diag_mean", "lstm_factor_norm_steps", "lstm_longrange_steps",
-    "lstm_loss_gradient", "lstm_bptt_steps", "lstm_longrange_lower_steps",
+    "lstm_naive_longrange_steps", "lstm_loss_gradient", "lstm_bptt_steps", "lstm_longrange_lower_steps",
     # the same passes in one call
     "rnn_forward", "rnn_factor_summary", "rnn_longrange_log10", "rnn_bptt", "rnn_longrange_lower_log10",
     "lstm_forward", "lstm_factor_summary", "lstm_longrange_log10", "lstm_bptt", "lstm_longrange_lower_log10",
