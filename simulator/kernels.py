@@ -33,9 +33,12 @@ from .spectral import chain_log10_norm, matrix_norm, norm_workspace, orthogonal_
 
 from numba import njit  # noqa: E402
 
-from .reference import (  # noqa: E402, F401  (the reference's constants and start states)
+# the reference's constants, the start states of the chunked passes, and the loss gradients at
+# step h (O(H): the output error may cancel, so both backends form it the same way)
+from .reference import (  # noqa: E402, F401
     LN_10, LOG_4, LOG10_OF_ZERO, NEGLIGIBLE_DECADES, TERM_NAMES, lstm_bptt_start, lstm_chain_start,
-    lstm_lower_start, relative_to_last, rnn_bptt_start, rnn_chain_start, rnn_lower_start,
+    lstm_loss_gradient, lstm_lower_start, relative_to_last, rnn_bptt_start, rnn_chain_start,
+    rnn_loss_gradient, rnn_lower_start,
 )
 
 I, F, G, O = 0, 1, 2, 3  # gate rows
@@ -244,7 +247,6 @@ def rnn_forward(W_x, U, b, x, S0):
     return a, S
 
 
-@_jit
 def rnn_factor_norm_shortcut(U):
     """s >= 0 when U = s Q with Q orthogonal (then ||diag(d) U|| = s max|d|: `orthogonal_gain`),
     else -1.0. (H = 1: s = |U|.)"""
@@ -320,18 +322,6 @@ def rnn_longrange_log10(U, a, horizon):
     out = np.zeros(horizon + 1)
     rnn_longrange_steps(U, a, horizon - 1, -1, *rnn_chain_start(U.shape[0]), out)
     return out
-
-
-@_jit
-def rnn_loss_gradient(V, c, target, S, horizon):
-    """dL/dS_h = V^T (V S_h + c - Y*) for L = 1/2 ||Y* - O_h||^2. The output error may cancel, so
-    it is formed exactly as the reference forms it (BLAS product, then + c, then - Y*)."""
-    error = np.dot(V, np.ascontiguousarray(S[horizon])) + c - target
-    grad = np.zeros(V.shape[1])
-    for r in range(V.shape[0]):
-        for j in range(V.shape[1]):
-            grad[j] += V[r, j] * error[r]
-    return grad
 
 
 @_jit
@@ -656,12 +646,6 @@ def _gate_local_factors(pre, C, k, signs, logs):
         logs[G, i] = log_sigmoid(pre[k, I, i]) + log_tanh_prime(pre[k, G, i])
         signs[O, i] = np.sign(C[k, i])
         logs[O, i] = log_abs(np.tanh(C[k, i])) + log_sigmoid_prime(pre[k, O, i])
-
-
-@_jit
-def lstm_loss_gradient(V, c, target, h, horizon):
-    """dL/dh_h = V^T (V h_h + c - Y*) for L = 1/2 ||Y* - Y_h||^2 (formed as rnn_loss_gradient)."""
-    return rnn_loss_gradient(V, c, target, h, horizon)
 
 
 @_jit

@@ -99,9 +99,9 @@ def spectral_norm(M):
     return _spectral_norm(M)
 
 
-@_jit
 def orthogonal_gain(U):
-    """If U = s Q with Q orthogonal to round-off, return s >= 0, else -1.
+    """If U = s Q with Q orthogonal to round-off, return s >= 0, else -1.0 (numpy: called once per
+    compute, not per step).
 
     The test: E = Q^T Q - I with every row sum of |E| at most 1e-13, so ||E||_2 <= 1e-13 (E is
     symmetric: ||E||_2 <= ||E||_inf). Then ||diag(d) U|| = s max|d| to 5e-14 relative: with
@@ -109,24 +109,15 @@ def orthogonal_gain(U):
     [sqrt(1 - 1e-13), sqrt(1 + 1e-13)]. (A row sum, not the Frobenius norm: the Frobenius norm of
     the rounding in Q^T Q grows like H and failed the seeded bases at H = 512.)
     """
-    H = U.shape[0]
     largest = np.abs(U).max()
     if largest == 0.0:
         return 0.0
     unit = U / largest  # U's square may underflow (a knob of 1e-200 is legal)
     gram = unit.T @ unit
-    scale2 = 0.0
-    for i in range(H):
-        scale2 += gram[i, i]
-    scale2 /= H
-    worst_row = 0.0
-    for i in range(H):
-        row = 0.0
-        for j in range(H):
-            row += abs(gram[i, j] / scale2 - (1.0 if i == j else 0.0))
-        worst_row = max(worst_row, row)
-    if worst_row <= 1e-13:
-        return np.sqrt(scale2) * largest
+    scale2 = np.trace(gram) / U.shape[0]
+    deviation = gram / scale2 - np.eye(U.shape[0])
+    if np.abs(deviation).sum(axis=1).max() <= 1e-13:
+        return float(np.sqrt(scale2) * largest)
     return -1.0
 
 

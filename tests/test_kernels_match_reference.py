@@ -135,9 +135,9 @@ def _assert_same_knob_contribution(weight, fast, slow):
 TWINS = (
     # what simulator/stream.py runs, chunk by chunk
     "rnn_forward_steps", "rnn_factor_norm_shortcut", "rnn_factor_diag_mean", "rnn_factor_norm_steps",
-    "rnn_longrange_steps", "rnn_loss_gradient", "rnn_bptt_steps", "rnn_longrange_lower_steps",
+    "rnn_longrange_steps", "rnn_bptt_steps", "rnn_longrange_lower_steps",
     "lstm_forward_steps", "lstm_factor_diag_mean", "lstm_factor_norm_steps", "lstm_longrange_steps",
-    "lstm_naive_longrange_steps", "lstm_loss_gradient", "lstm_bptt_steps", "lstm_longrange_lower_steps",
+    "lstm_naive_longrange_steps", "lstm_bptt_steps", "lstm_longrange_lower_steps",
     # the same passes in one call
     "rnn_forward", "rnn_factor_summary", "rnn_longrange_log10", "rnn_bptt", "rnn_longrange_lower_log10",
     "lstm_forward", "lstm_factor_summary", "lstm_longrange_log10", "lstm_bptt", "lstm_longrange_lower_log10",
@@ -150,9 +150,9 @@ def test_kernels_twin_every_function_compute_uses():
         fast, slow = getattr(kernels, name), getattr(reference, name)
         fast = getattr(fast, "py_func", fast)  # numba's dispatcher, or a plain function that calls one
         assert inspect.signature(fast) == inspect.signature(slow), name
-    # and the start states of the chunked passes are the reference's own (one definition)
+    # and the start states of the chunked passes and the loss gradients are the reference's own
     for name in ("rnn_chain_start", "lstm_chain_start", "rnn_bptt_start", "lstm_bptt_start", "rnn_lower_start",
-                 "lstm_lower_start"):
+                 "lstm_lower_start", "rnn_loss_gradient", "lstm_loss_gradient"):
         assert getattr(kernels, name) is getattr(reference, name), name
 
 
