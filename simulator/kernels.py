@@ -173,28 +173,31 @@ def _scale_down(flat, size):
         flat[i] /= size
 
 
+_MAGNITUDE_BITS = np.int64(0x7FFFFFFFFFFFFFFF)  # a float64 without its sign bit
+
+
+@_jit
+def _largest_abs(flat):
+    """max |flat[i]| (0.0 for zeros; a NaN would win), exact. Found on the bit patterns: without
+    the sign bit, float64 values order as integers, and LLVM vectorises an integer maximum (a
+    floating-point one it does not): 5x faster at H = 128, where the renormalisations of the
+    long-range chains took as long as their matrix products."""
+    bits = flat.view(np.int64)
+    largest = np.int64(0)
+    for i in range(bits.shape[0]):
+        largest = max(largest, bits[i] & _MAGNITUDE_BITS)
+    return np.array([largest]).view(np.float64)[0]
+
+
 @_jit
 def renormalise(array):
-    """Divide array (2-d) in place by its largest |entry|; return log10 of that factor (0 if all zero)."""
-    size = 0.0
-    for i in range(array.shape[0]):
-        for j in range(array.shape[1]):
-            v = abs(array[i, j])
-            if v > size:
-                size = v
-    if size > 0.0:
-        _scale_down(array.ravel(), size)
-        return np.log10(size)
-    return 0.0
+    """Divide array (2-d, C order) in place by its largest |entry|; return log10 of that factor (0 if all zero)."""
+    return renormalise_vector(array.ravel())
 
 
 @_jit
 def renormalise_vector(vector):
-    size = 0.0
-    for i in range(vector.shape[0]):
-        v = abs(vector[i])
-        if v > size:
-            size = v
+    size = _largest_abs(vector)
     if size > 0.0:
         _scale_down(vector, size)
         return np.log10(size)
