@@ -11,6 +11,8 @@ Prints, for each size (default knobs, white-noise input), medians of several run
 - first: time from the start of `ComputeJob(setup).run()` to its first partial results (the
   cheap arrays: forward states, BPTT, loss-gradient norms, lower bounds);
 - final: time to the final exact results (that is `compute(setup)`, bit for bit);
+- cancel: from setting the cancel flag (from another thread, while the exact norms stream) to
+  the end of the cancelled run(), its helper thread joined;
 - floor: the dense products every exact recompute must do, alone, with the kernels' BLAS on one
   thread: per step one H x H x H product for (R2), one (H x 2H)(2H x H) for (L7), one H x H x H
   for the naive (L4) chain, no norms, nothing else; "floor/2c": the same split over two cores as
@@ -71,6 +73,35 @@ def job_times(setup, repeats: int) -> tuple[float, float, dict]:
         finals.append(end - start)
         firsts.append((first[0] if first else end) - start)
     return statistics.median(firsts), statistics.median(finals), job.pass_seconds()
+
+
+def cancel_latency(setup, repeats: int) -> float:
+    """Median seconds from setting the cancel flag (from another thread, once the exact norms are
+    streaming: progress > 0) to the end of the cancelled run(), helper thread joined."""
+    import threading
+
+    from simulator.stream import Cancelled, ComputeJob
+
+    latencies = []
+    for _ in range(repeats):
+        job, flag, ended = ComputeJob(setup, "numba"), threading.Event(), []
+
+        def run():
+            try:
+                job.run(cancelled=flag.is_set)
+            except Cancelled:
+                ended.append(time.perf_counter())
+
+        worker = threading.Thread(target=run)
+        worker.start()
+        while job.progress <= 0.0 and worker.is_alive():
+            time.sleep(0.001)
+        flagged = time.perf_counter()
+        flag.set()
+        worker.join()
+        if ended:  # (a run that finished first is not a cancellation)
+            latencies.append(ended[0] - flagged)
+    return statistics.median(latencies) if latencies else float("nan")
 
 
 def torch_factor_time(setup, repeats: int) -> float | None:
@@ -233,7 +264,7 @@ def main(argv=None) -> int:
     simulator.warm_up()
     sizes = [size for size in SIZES if not (args.quick and size == (128, 1000))] + ([BIG] if args.big else [])
     print(f"full exact recompute (default knobs, white-noise input), {os.cpu_count()} CPUs; medians")
-    header = (f"{'H':>4} {'T':>5} | {'first':>9} {'final':>9} | {'floor':>9} {'ratio':>6} {'floor/2c':>9} {'ratio':>6} "
+    header = (f"{'H':>4} {'T':>5} | {'first':>9} {'final':>9} {'cancel':>8} | {'floor':>9} {'ratio':>6} {'floor/2c':>9} {'ratio':>6} "
               f"| {'reference':>10} {'ratio':>6} | {'torch L4':>9} {'ratio':>6}" + (" | baseline" if args.baseline else ""))
     print(header)
     print("-" * len(header))
@@ -243,6 +274,7 @@ def main(argv=None) -> int:
         work = H ** 3 * T
         repeats = args.repeats if work < 1e9 else (3 if work < 1e10 else 1)
         first, final, passes[(H, T)] = job_times(setup, repeats)
+        cancel = cancel_latency(setup, max(repeats, 3))
         rnn_floor, lstm_floor = floor_seconds(H, T, repeats)
         floor, floor2 = rnn_floor + lstm_floor, max(rnn_floor, lstm_floor)
         if (H, T) == BIG:
@@ -270,7 +302,7 @@ def main(argv=None) -> int:
         if args.baseline:
             baseline_s = baseline_seconds(args.baseline, H, T, repeats)
             baseline_cell = f" | {_ms(baseline_s)} ({baseline_s / final:.2f}x of final)"
-        print(f"{H:>4} {T:>5} | {_ms(first):>9} {_ms(final):>9} | {_ms(floor):>9} {final / floor:5.2f}x "
+        print(f"{H:>4} {T:>5} | {_ms(first):>9} {_ms(final):>9} {_ms(cancel):>8} | {_ms(floor):>9} {final / floor:5.2f}x "
               f"{_ms(floor2):>9} {final / floor2:5.2f}x | {reference_cell} | {torch_cell}{baseline_cell}")
         if repeats == 1:
             notes.append(f"({H}, {T}): one run")
