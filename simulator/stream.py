@@ -23,7 +23,9 @@ size adapts to the measured time per step, and the flag is checked between chunk
 Threads: with the numba kernels (which release the GIL) and enough work, `run()` starts one helper
 thread ("simulator helper") that takes chunks beside the calling thread. `run()` returns or raises
 only after that thread has been stopped and joined: no thread outlives `run()`, none is left
-inside numba code. `on_partial` and `cancelled` are only ever called on the calling thread.
+inside numba code. `on_partial` and `cancelled` are only ever called on the calling thread. One
+`run()` at a time per job (a second one raises RuntimeError); `cancel()` and `progress` are
+safe from any thread.
 
 Bit for bit: each pass carries its state (running products, their compensated log10 scales, warm
 start vectors) from one chunk to the next exactly as one call would, and independent steps do not
@@ -122,10 +124,6 @@ class _Network:
     @property
     def finished(self) -> bool:
         return all(p.finished for p in self.passes)
-
-    @property
-    def cheap_finished(self) -> bool:
-        return all(p.finished for p in self.passes if not p.costly)
 
     def add(self, *args, **kwargs) -> _Pass:
         p = _Pass(*args, **kwargs)
@@ -423,8 +421,8 @@ class ComputeJob:
         if self._results is not None:
             return self._results
         with _network_lock:
-            if any(net.owner not in (None, self) for net in self._networks.values()):
-                raise RuntimeError("another job is running this network's passes")
+            if any(net.owner is not None for net in self._networks.values()):
+                raise RuntimeError("this job, or another that took over its work, is running already")
             for net in self._networks.values():
                 net.owner = self
         stop, errors = threading.Event(), []

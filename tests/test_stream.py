@@ -162,6 +162,18 @@ def test_cancelling_at_256_by_2000_stops_soon_and_leaves_no_thread(phase):
     _assert_identical(ComputeJob(small, "numba").run(), ComputeJob(small, "numba", chunk_steps=10**9, threads=1).run())
 
 
+def test_one_run_at_a_time():
+    job = ComputeJob(SMALL, BACKENDS[-1], chunk_steps=1)
+    inside = []
+
+    def on_partial(results):
+        if not inside:
+            inside.append(True)
+            with pytest.raises(RuntimeError, match="running already"):
+                job.run()  # the same job, from inside its own run()
+    assert job.run(on_partial=on_partial, min_interval=0.0).final and inside
+
+
 @pytest.mark.parametrize("backend", BACKENDS)
 def test_cancel_from_another_thread_and_no_thread_after_a_normal_run(backend):
     job = ComputeJob(SMALL.replace(steps=400), backend, chunk_steps=1)
