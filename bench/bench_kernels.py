@@ -1,19 +1,28 @@
-"""Speed of a full recompute (results.compute): numba kernels against the numpy reference.
+"""Speed of a full exact recompute against the machine's floor, the numpy reference and autograd.
 
-    python -m bench.bench_kernels            (from the project root; add --quick to skip (128, 1000))
+    python -m bench.bench_kernels            (from the project root)
+      --quick       skip (128, 1000)
+      --big         add (512, 5000) (minutes: the floor alone is ~100 s) and its peak memory
+      --baseline D  also time compute() from another source tree D (e.g. an export of the
+                    branch's base), in a child process, in the same run
 
-Prints one table: the median wall time of `compute(setup, backend)` (forward passes, every per-step
-factor and term with its spectral norm, the long-range log-norms and the BPTT passes) for each size,
-for both backends in the same run, and their ratio. When PyTorch is importable, also the time to
-get the same per-step LSTM factors dC_t/dC_{t-1} (L4) with torch.autograd.functional.jacobian.
-Then a lower bound for the targets of (32, 100) and (64, 200): two parts every exact recompute
-must do, timed alone with the kernels' own methods (OpenBLAS products, LAPACK eigen-solver): the
-matrix products the three long-range chains need (R2: one H x H x H product per step; L7: one
-(H x 2H)(2H x H); the naive L4 chain: one H x H x H), with no norm at all, and the exact spectral
-norms of the T per-step (L4) sums on the real matrices, by the kernels' general path; their sum,
-halved for a perfect split over 2 cores, against the target. Then the first-call compile time of
-the kernels with an empty numba cache and with a warm one, each in a fresh interpreter with
-NUMBA_CACHE_DIR pointed at a temporary folder.
+Prints, for each size (default knobs, white-noise input), medians of several runs:
+
+- first: time from the start of `ComputeJob(setup).run()` to its first partial results (the
+  cheap arrays: forward states, BPTT, loss-gradient norms, lower bounds);
+- final: time to the final exact results (that is `compute(setup)`, bit for bit);
+- cancel: from setting the cancel flag (from another thread, while the exact norms stream) to
+  the end of the cancelled run(), its helper thread joined;
+- floor: the dense products every exact recompute must do, alone, with the kernels' BLAS on one
+  thread: per step one H x H x H product for (R2), one (H x 2H)(2H x H) for (L7), one H x H x H
+  for the naive (L4) chain, no norms, nothing else; "floor/2c": the same split over two cores as
+  the job splits it (the (L7) and naive chain products on one, the (R2) ones on the other: the
+  larger of the two);
+- the numpy reference's compute and the ratio; PyTorch autograd's time for the per-step (L4)
+  factors at (64, 200) when torch is importable, and the ratio.
+Then where the time goes at the largest size (seconds per pass, summed over both threads), the
+peak memory of one compute at (512, 5000) with --big (max RSS of a child process), and the
+first-call compile time of the kernels with an empty numba cache and with a warm one.
 """
 
 from __future__ import annotations
@@ -33,8 +42,12 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-SIZES = ((1, 100), (32, 100), (64, 200), (128, 1000))
-TARGETS_MS = {(32, 100): 2.0, (64, 200): 15.0}  # issue 2, "Speed"
+SIZES = ((32, 100), (64, 200), (128, 1000))
+BIG = (512, 5000)
+TORCH_SIZE = (64, 200)
+REFERENCE_RATIO_TARGET = 4.0  # at (64, 200)
+TORCH_RATIO_TARGET = 40.0
+MEMORY_TARGET_MB = 1024.0
 
 
 def median_time(function, repeats: int) -> float:
@@ -44,6 +57,51 @@ def median_time(function, repeats: int) -> float:
         function()
         times.append(time.perf_counter() - start)
     return statistics.median(times)
+
+
+def job_times(setup, repeats: int) -> tuple[float, float, dict]:
+    """Median seconds to the first partial results and to the final ones; the last run's seconds per pass."""
+    from simulator.stream import ComputeJob
+
+    firsts, finals = [], []
+    for _ in range(repeats):
+        first = []
+        job = ComputeJob(setup, "numba")
+        start = time.perf_counter()
+        job.run(on_partial=lambda results: first or first.append(time.perf_counter()), min_interval=1e9)
+        end = time.perf_counter()
+        finals.append(end - start)
+        firsts.append((first[0] if first else end) - start)
+    return statistics.median(firsts), statistics.median(finals), job.pass_seconds()
+
+
+def cancel_latency(setup, repeats: int) -> float:
+    """Median seconds from setting the cancel flag (from another thread, once the exact norms are
+    streaming: progress > 0) to the end of the cancelled run(), helper thread joined."""
+    import threading
+
+    from simulator.stream import Cancelled, ComputeJob
+
+    latencies = []
+    for _ in range(repeats):
+        job, flag, ended = ComputeJob(setup, "numba"), threading.Event(), []
+
+        def run():
+            try:
+                job.run(cancelled=flag.is_set)
+            except Cancelled:
+                ended.append(time.perf_counter())
+
+        worker = threading.Thread(target=run)
+        worker.start()
+        while job.progress <= 0.0 and worker.is_alive():
+            time.sleep(0.001)
+        flagged = time.perf_counter()
+        flag.set()
+        worker.join()
+        if ended:  # (a run that finished first is not a cancellation)
+            latencies.append(ended[0] - flagged)
+    return statistics.median(latencies) if latencies else float("nan")
 
 
 def torch_factor_time(setup, repeats: int) -> float | None:
@@ -85,46 +143,87 @@ def torch_factor_time(setup, repeats: int) -> float | None:
 
 
 def floor_seconds(H: int, T: int, repeats: int) -> tuple[float, float]:
-    """Two parts every exact full recompute must do, each timed alone through the
-    single-threaded BLAS/LAPACK the kernels use: (seconds for the long-range chains' matrix
-    products, with no norm at all; seconds for the exact spectral norms of the T per-step (L4)
-    sums the issue asks for, by the kernels' general path, on the real matrices of the default
-    setup). Everything else (forward passes, BPTT, the chains' norms) comes on top."""
+    """(seconds for the (R2) chain's products, seconds for the (L7) and naive chains' products):
+    the dense products every exact recompute must do for T steps, alone (no norms, nothing
+    else), through the single-threaded BLAS the kernels use."""
     from numba import njit
 
     import simulator.kernels  # noqa: F401  (sets SciPy's OpenBLAS to one thread, as the app)
-    from simulator import Setup, compute
-    from simulator.kernels import spectral_norm
 
     @njit(nogil=True)
-    def chain_products(steps, A, B, L, R):
-        P1, P2, P3 = np.eye(A.shape[0]), np.empty_like(A), np.eye(A.shape[0])
-        X = np.empty_like(A)
+    def rnn_products(steps, A, P, Q):
         for _ in range(steps):
-            np.dot(P1, A, P2)  # (R2) product @ factor
-            P1[:, :] = P2
-            np.dot(L, R, X)  # (L7) [X diag(alpha) | Z] @ [W_ho ; A_t]
-            np.dot(P3, B, P2)  # naive (L4) chain
-            P3[:, :] = P2
-        return P1[0, 0] + X[0, 0] + P3[0, 0]
+            np.dot(P, A, Q)  # (R2) product @ factor
+            P[:, :] = Q
+        return P[0, 0]
 
     @njit(nogil=True)
-    def norms(matrices):
-        total = 0.0
-        for t in range(matrices.shape[0]):
-            total += spectral_norm(matrices[t])  # the kernels' general exact path
-        return total
+    def lstm_products(steps, B, L, R, P, Q, X):
+        for _ in range(steps):
+            np.dot(L, R, X)  # (L7) [X diag(alpha) | Z] @ [W_ho ; A_t]
+            np.dot(P, B, Q)  # naive (L4) chain
+            P[:, :] = Q
+        return P[0, 0] + X[0, 0]
 
     rng = np.random.default_rng(0)
     A, B = (np.linalg.qr(rng.standard_normal((H, H)))[0] for _ in range(2))
     L, R = rng.standard_normal((H, 2 * H)) / H, rng.standard_normal((2 * H, H)) / H
-    results = compute(Setup(hidden_size=H, steps=T), "numba")
-    factors = np.array([results.lstm_factor_terms(t)["total"] for t in range(1, T + 1)])
-    chain_products(2, A, B, L, R)
-    norms(factors[:1])
-    products = median_time(lambda: chain_products(T, A, B, L, R), repeats)
-    factor_norms = median_time(lambda: norms(factors), repeats)
-    return products, factor_norms
+    P, Q, X = np.eye(H), np.empty((H, H)), np.empty((H, H))
+    rnn_products(2, A, P, Q)
+    lstm_products(2, B, L, R, P, Q, X)
+    rnn = median_time(lambda: rnn_products(T, A, np.eye(H), Q), repeats)
+    lstm = median_time(lambda: lstm_products(T, B, L, R, np.eye(H), Q, X), repeats)
+    return rnn, lstm
+
+
+BASELINE_CHILD = r"""
+import statistics, sys, time
+sys.path.insert(0, sys.argv[1])
+import simulator
+from simulator import Setup, compute
+simulator.warm_up()
+H, T, repeats = int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4])
+setup = Setup(hidden_size=H, steps=T)
+times = []
+for _ in range(repeats):
+    start = time.perf_counter()
+    compute(setup, "numba")
+    times.append(time.perf_counter() - start)
+print(statistics.median(times))
+"""
+
+
+def baseline_seconds(tree: str, H: int, T: int, repeats: int) -> float:
+    """Median seconds of compute() from another source tree, in a child process (its own numba cache)."""
+    env = dict(os.environ, NUMBA_CACHE_DIR=os.path.join(tempfile.gettempdir(), "numba-bench-baseline"))
+    done = subprocess.run([sys.executable, "-c", BASELINE_CHILD, tree, str(H), str(T), str(repeats)],
+                          cwd=tree, env=env, capture_output=True, text=True, check=True)
+    return float(done.stdout.strip().splitlines()[-1])
+
+
+MEMORY_CHILD = r"""
+import resource, sys
+sys.path.insert(0, sys.argv[1])
+import simulator
+from simulator import Setup, compute
+simulator.warm_up()
+before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+with open("/proc/self/status") as status:
+    current = next(int(line.split()[1]) for line in status if line.startswith("VmRSS:"))
+results = compute(Setup(hidden_size=int(sys.argv[2]), steps=int(sys.argv[3])))
+peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+arrays = sum(v.nbytes for v in vars(results).values() if hasattr(v, "nbytes"))
+print(before, current, peak, arrays)
+"""
+
+
+def memory_mb(H: int, T: int) -> tuple[float, float, float]:
+    """(peak RSS of a child process that computes (H, T) once, its RSS just before, the bytes of
+    the Results arrays), in MB."""
+    done = subprocess.run([sys.executable, "-c", MEMORY_CHILD, str(ROOT), str(H), str(T)], cwd=ROOT,
+                          capture_output=True, text=True, check=True)
+    before, current, peak, arrays = map(int, done.stdout.strip().splitlines()[-1].split())
+    return peak / 1024, current / 1024, arrays / 2**20
 
 
 def startup_seconds(cache_dir: str) -> tuple[float, float, float]:
@@ -146,73 +245,93 @@ def startup_seconds(cache_dir: str) -> tuple[float, float, float]:
     return simulator_s, kernels_s, warm_up_s
 
 
+def _ms(seconds: float) -> str:
+    return f"{seconds * 1e3:.1f} ms" if seconds < 10 else f"{seconds:.1f} s"
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="skip (H, T) = (128, 1000)")
-    parser.add_argument("--repeats", type=int, default=7, help="runs per timing (default 7)")
+    parser.add_argument("--big", action="store_true", help="add (512, 5000) and its peak memory (minutes)")
+    parser.add_argument("--repeats", type=int, default=5, help="runs per timing at small sizes (default 5)")
+    parser.add_argument("--baseline", metavar="TREE", help="also time compute() from this source tree")
+    parser.add_argument("--no-startup", action="store_true", help="skip the compile-time measurement")
     args = parser.parse_args(argv)
 
     import simulator
     from simulator import Setup, compute
 
     simulator.warm_up()
-    sizes = [size for size in SIZES if not (args.quick and size == (128, 1000))]
-    print(f"median wall time of results.compute(setup) (default knobs, white-noise input), "
-          f"{os.cpu_count()} CPUs")
-    header = f"{'H':>4} {'T':>5} | {'numba':>10} {'reference':>11} {'ratio':>7} | {'torch L4 jacobians':>18} | target"
+    sizes = [size for size in SIZES if not (args.quick and size == (128, 1000))] + ([BIG] if args.big else [])
+    print(f"full exact recompute (default knobs, white-noise input), {os.cpu_count()} CPUs; medians")
+    header = (f"{'H':>4} {'T':>5} | {'first':>9} {'final':>9} {'cancel':>8} | {'floor':>9} {'ratio':>6} {'floor/2c':>9} {'ratio':>6} "
+              f"| {'reference':>10} {'ratio':>6} | {'torch L4':>9} {'ratio':>6}" + (" | baseline" if args.baseline else ""))
     print(header)
     print("-" * len(header))
-    notes = []
-    torch_missing = False
+    notes, passes = [], {}
     for H, T in sizes:
         setup = Setup(hidden_size=H, steps=T)
-        big = (H, T) == (128, 1000)
-        numba_s = median_time(lambda: compute(setup, "numba"), 3 if big else args.repeats)
-        ref_repeats = 1 if big else (3 if H >= 64 else args.repeats)
-        reference_s = median_time(lambda: compute(setup, "reference"), ref_repeats)
-        if ref_repeats < args.repeats:
-            notes.append(f"reference at ({H}, {T}): {ref_repeats} run(s) only (slow)")
-        if big:
-            notes.append(f"numba at ({H}, {T}): median of 3 runs")
-        torch_s = torch_factor_time(setup, 1 if big else 3)
-        torch_missing = torch_missing or torch_s is None
-        torch_cell = "n/a" if torch_s is None else f"{torch_s * 1e3:.1f} ms"
-        target = TARGETS_MS.get((H, T))
-        target_cell = "" if target is None else (
-            f"<= {target:g} ms: {'met' if numba_s * 1e3 <= target else 'NOT met'}")
-        print(f"{H:>4} {T:>5} | {numba_s * 1e3:>7.2f} ms {reference_s * 1e3:>8.1f} ms "
-              f"{reference_s / numba_s:>6.1f}x | {torch_cell:>18} | {target_cell}")
-    if torch_missing:
-        notes.append("torch column: PyTorch is not installed here, so it is skipped (n/a)")
-    else:
-        notes.append("torch column: every per-step (L4) factor dC_t/dC_{t-1} as a matrix (the sum of "
-                     "the four terms, no norms) by torch.autograd.functional.jacobian in float64, "
-                     "checked equal to the simulator's at t = 2")
+        work = H ** 3 * T
+        repeats = args.repeats if work < 1e9 else (3 if work < 1e10 else 1)
+        first, final, passes[(H, T)] = job_times(setup, repeats)
+        cancel = cancel_latency(setup, max(repeats, 3))
+        rnn_floor, lstm_floor = floor_seconds(H, T, repeats)
+        floor, floor2 = rnn_floor + lstm_floor, max(rnn_floor, lstm_floor)
+        if (H, T) == BIG:
+            reference_cell = f"{'n/a':>10} {'':>6}"
+            notes.append(f"reference at {BIG}: not run (hours)")
+        else:
+            ref_repeats = 1 if H >= 128 else 3
+            reference_s = median_time(lambda: compute(setup, "reference"), ref_repeats)
+            reference_cell = f"{_ms(reference_s):>10} {reference_s / final:5.1f}x"
+            if (H, T) == (64, 200):
+                verdict = "met" if reference_s / final >= REFERENCE_RATIO_TARGET else "NOT met"
+                notes.append(f"reference ratio at (64, 200): >= {REFERENCE_RATIO_TARGET:g}x {verdict}")
+        torch_cell = f"{'':>9} {'':>6}"
+        if (H, T) == TORCH_SIZE:
+            torch_s = torch_factor_time(setup, 3)
+            if torch_s is None:
+                torch_cell = f"{'n/a':>9} {'':>6}"
+                notes.append("torch: PyTorch is not importable here, so the autograd column is n/a")
+            else:
+                torch_cell = f"{_ms(torch_s):>9} {torch_s / final:5.0f}x"
+                verdict = "met" if torch_s / final >= TORCH_RATIO_TARGET else "NOT met"
+                notes.append(f"torch ratio at {TORCH_SIZE}: >= {TORCH_RATIO_TARGET:g}x {verdict} (every per-step (L4) "
+                             "factor by torch.autograd.functional.jacobian in float64, checked equal at t = 2)")
+        baseline_cell = ""
+        if args.baseline:
+            baseline_s = baseline_seconds(args.baseline, H, T, repeats)
+            baseline_cell = f" | {_ms(baseline_s)} ({baseline_s / final:.2f}x of final)"
+        print(f"{H:>4} {T:>5} | {_ms(first):>9} {_ms(final):>9} {_ms(cancel):>8} | {_ms(floor):>9} {final / floor:5.2f}x "
+              f"{_ms(floor2):>9} {final / floor2:5.2f}x | {reference_cell} | {torch_cell}{baseline_cell}")
+        if repeats == 1:
+            notes.append(f"({H}, {T}): one run")
     for note in notes:
         print(f"  note: {note}")
 
-    print()
-    print("lower bound of an exact recompute with the kernels' methods: two parts every exact recompute")
-    print("must do, timed alone, then split perfectly over 2 cores (everything else comes on top)")
-    for (H, T), target in TARGETS_MS.items():
-        products, factor_norms = floor_seconds(H, T, args.repeats)
-        work = products + factor_norms
-        bound = work / 2  # the targets are for a 2-core machine
-        verdict = "reachable" if bound <= target / 1e3 else "out of reach"
-        print(f"  ({H:>2}, {T:>3}): chain products {products * 1e3:6.2f} ms + {T} exact (L4) sum norms "
-              f"{factor_norms * 1e3:6.2f} ms = {work * 1e3:6.2f} ms of work, >= {bound * 1e3:6.2f} ms "
-              f"on 2 cores | target {target:g} ms: {verdict}")
+    H, T = sizes[-1]
+    total = sum(passes[(H, T)].values())
+    print(f"\nwhere the time goes at ({H}, {T}): seconds in each pass's chunks (both threads), {total:.2f} s in all")
+    for name, seconds in sorted(passes[(H, T)].items(), key=lambda item: -item[1]):
+        print(f"  {name:32s} {seconds:8.3f} s  {100 * seconds / total:5.1f} %")
 
-    print()
-    print("start-up (fresh interpreter; import simulator | import numba + kernels | warm_up())")
-    with tempfile.TemporaryDirectory(prefix="numba-cache-") as cache_dir:
-        cold = startup_seconds(cache_dir)
-        warm = [startup_seconds(cache_dir) for _ in range(3)]
-    warm_median = [statistics.median(parts) for parts in zip(*warm)]
-    for label, parts in (("empty numba cache (compiles everything)", cold),
-                         ("warm numba cache (median of 3)", warm_median)):
-        print(f"  {label:40s} {sum(parts):6.2f} s = {parts[0]:.2f} + {parts[1]:.2f} + {parts[2]:.2f}")
-    print(f"  target for the warm start-up: <= 1 s: {'met' if sum(warm_median) <= 1.0 else 'NOT met'}")
+    if args.big:
+        peak, before, arrays = memory_mb(*BIG)
+        verdict = "met" if peak <= MEMORY_TARGET_MB else "NOT met"
+        print(f"\npeak memory of one compute at {BIG} (child process): max RSS {peak:.0f} MB "
+              f"({before:.0f} MB before the compute; the Results arrays {arrays:.0f} MB); "
+              f"target < {MEMORY_TARGET_MB:.0f} MB: {verdict}")
+
+    if not args.no_startup:
+        print("\nstart-up (fresh interpreter; import simulator | import numba + kernels | warm_up())")
+        with tempfile.TemporaryDirectory(prefix="numba-cache-") as cache_dir:
+            cold = startup_seconds(cache_dir)
+            warm = [startup_seconds(cache_dir) for _ in range(3)]
+        warm_median = [statistics.median(parts) for parts in zip(*warm)]
+        for label, parts in (("empty numba cache (compiles everything)", cold),
+                             ("warm numba cache (median of 3)", warm_median)):
+            print(f"  {label:40s} {sum(parts):6.2f} s = {parts[0]:.2f} + {parts[1]:.2f} + {parts[2]:.2f}")
+        print(f"  target for the warm start-up: <= 1 s: {'met' if sum(warm_median) <= 1.0 else 'NOT met'}")
     return 0
 
 

@@ -21,6 +21,7 @@ from .setup import (  # noqa: E402
     SetupError,
 )
 from .simulation import Simulation  # noqa: E402
+from .stream import Cancelled, ComputeJob  # noqa: E402
 from .tasks import TASK_NAMES, AddingProblem, Batch, CopyMemory, Task, TemporalOrder, make_task  # noqa: E402
 from .training import Init, Snapshot, TrainConfig, Trainer  # noqa: E402
 from .weights import GATES  # noqa: E402
@@ -33,7 +34,7 @@ def warm_up() -> None:
 
 
 __all__ = [
-    "BACKENDS", "BIAS_KNOBS", "GATES", "KNOB_NAMES", "LOG10_OF_ZERO", "LSTM_RECURRENT",
+    "BACKENDS", "BIAS_KNOBS", "Cancelled", "ComputeJob", "GATES", "KNOB_NAMES", "LOG10_OF_ZERO", "LSTM_RECURRENT",
     "PATH_WEIGHTS", "SIGNAL_KINDS", "TERM_NAMES", "WEIGHT_KNOBS", "BiasOffsets", "InitialState", "InputSignal",
     "Knobs", "Results", "Setup", "SetupError", "Sensitivity", "Simulation", "chaos_note", "compute", "count_paths",
     "default_backend", "path_ledger", "paths_by_k", "paths_to", "rnn_path", "warm_up",

@@ -1,6 +1,9 @@
 """Set numba up before it is imported: its on-disk cache folder (imported by simulator/__init__),
-and SciPy's BLAS/LAPACK modules loaded on their own (called by simulator/kernels)."""
+and SciPy's BLAS/LAPACK modules loaded on their own, on one thread (called by simulator/spectral,
+the first module that imports numba)."""
 
+import ctypes
+import glob
 import importlib.machinery
 import importlib.util
 import os
@@ -58,3 +61,30 @@ def load_scipy_blas_alone() -> bool:
             sys.modules.pop(name, None)
             return False
     return True
+
+
+def single_threaded_scipy_blas() -> bool:
+    """Ask the OpenBLAS inside SciPy (the BLAS numba's np.dot calls) to use one thread.
+
+    The products here are at most 512 x 1024: threads cannot win at that size, and on a 2-core
+    machine that also runs the GUI they lose badly (measured: the L7 chain at H = 64, T = 200 took
+    0.5 s with two BLAS threads on a busy machine, 0.06 s with one). NumPy's own BLAS is untouched.
+    Returns whether a SciPy OpenBLAS was found (other builds: nothing to do).
+    """
+    spec = importlib.util.find_spec("scipy")  # located, not imported (import time matters here)
+    if spec is None or spec.origin is None:
+        return False
+    libs_dir = os.path.join(os.path.dirname(os.path.dirname(spec.origin)), "scipy.libs")
+    for path in sorted(glob.glob(os.path.join(libs_dir, "*openblas*"))):
+        try:
+            lib = ctypes.CDLL(path)
+        except OSError:
+            continue
+        for name in ("scipy_openblas_set_num_threads", "scipy_openblas_set_num_threads64_",
+                     "openblas_set_num_threads"):
+            setter = getattr(lib, name, None)
+            if setter is not None:
+                setter.argtypes = [ctypes.c_int]
+                setter(1)
+                return True
+    return False

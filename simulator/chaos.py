@@ -28,7 +28,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .reference import F, G, I, O, NO_SCALE, scale_add, scale_value, sigmoid, sigmoid_prime, tanh_prime
+from .reference import (
+    F, G, I, O, NO_SCALE, scale_add, scale_value, sigmoid, sigmoid_prime, start_vector, tanh_prime,
+)
 
 EPSILON = 2.0 ** -53  # float64's unit rounding: the relative error of one operation
 # A difference of 1e-6 in a state (the states and gates are O(1)) moves every derivative curve far
@@ -46,19 +48,13 @@ class Sensitivity:
     rounding: np.ndarray  # (T+1,) the modelled size r_t of the accumulated rounding at step t
 
 
-def _start_vector(n: int) -> np.ndarray:
-    """A fixed unit vector with no zero entry (as kernels._start_vector)."""
-    u = 1.0 + 0.5 * np.sin(1.0 + 7.0 * np.arange(n))
-    return u / np.linalg.norm(u)
-
-
 def _sensitivity(steps: int, step_tangent, state_size: np.ndarray, n: int, terms: int) -> Sensitivity:
     """Propagate a tangent vector of length n with step_tangent(t, v) -> J_t v for t = 1..steps (see
     the module docstring); state_size[t] = max|z_t|; terms: the length of the sums behind a state."""
     per_step = np.sqrt(terms) * EPSILON
     rounding = np.zeros(steps + 1)
     growth_total = NO_SCALE  # compensated sum of the per-step log10 growths
-    tangent = _start_vector(n)
+    tangent = start_vector(n)
     horizon = None
     r = 0.0
     for t in range(1, steps + 1):
@@ -70,7 +66,7 @@ def _sensitivity(steps: int, step_tangent, state_size: np.ndarray, n: int, terms
             amplified = r * 10.0 ** min(growth, 300.0)
         else:  # J_t v = 0: the perturbation is gone; start again from a fresh direction
             growth = 0.0
-            tangent = _start_vector(n)
+            tangent = start_vector(n)
             amplified = 0.0
         growth_total = scale_add(growth_total, growth)
         # a difference cannot outgrow the states themselves (this also keeps r finite)

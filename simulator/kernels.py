@@ -5,16 +5,20 @@ the reference's loops, written out so that nothing is allocated per step (matrix
 go through the same BLAS calls as numpy's, in the same order, so they round alike), with
 structural savings that change no value beyond round-off:
 
+- Every pass over the steps exists as `*_steps(..., first, stop, <carried state>, <outputs>)`: a
+  chunk of steps, carrying in place what the next chunk needs (a running product, its log10 scale
+  as a compensated sum, a warm start vector), so that a chunked run gives the same bits as one
+  call (simulator/stream.py runs them chunk by chunk: cancellable, progressive). The one-shot
+  functions (`rnn_longrange_log10`, ...) are plain Python: a start state, one chunk.
 - (L7) The C-rows of J_h ... J_{k+1} are carried as two H x H blocks [X | Y] (as in the
   reference). With the blocks of J_t (L6): X' = X diag(alpha) W_ho + Z A_t and Y' = Z diag(f_t),
   where Z = X diag(beta) + Y, alpha = tanh(C_t) sigma'(o), beta = o_t tanh'(C_t). That is two
   H x H products per step instead of an (H x 2H)(2H x 2H) one.
-- Spectral norms (the costly part, ~4 per step: the (L4) sum and the three long-range chains;
-  each (L4) term's own norm is computed on demand, one step at a time, by
-  `Results.lstm_term_norms`): exact shortcuts where they exist (diag(d) U with U a multiple of
-  an orthogonal matrix: s max|d|; H = 1: |m|); for the long-range products a certified power
-  step when the top singular value dominates, else a certified warm-started Lanczos (proved to
-  1e-13 by a Cholesky factorisation); otherwise LAPACK (see below).
+- Spectral norms (the costly part: the (L4) sum at every step and the three long-range chains at
+  every k; each (L4) term's own norm is computed on demand, one step at a time, by
+  `Results.lstm_term_norms`) are exact: LAPACK's, or certified to 1e-13 (simulator/spectral.py),
+  with exact shortcuts where they exist (diag(d) U with U a multiple of an orthogonal matrix:
+  s max|d|; H = 1: |m|).
 - sigmoid is computed from exp(-|a|) (accurate everywhere); see `sigmoid`.
 - In the log-space products the local derivatives come from their logs, each term keeps its own
   log10 scale until it is added (`_add_scaled`), and the scales are compensated sums: see the
@@ -23,56 +27,25 @@ structural savings that change no value beyond round-off:
 
 from __future__ import annotations
 
-import ctypes
-import glob
-import importlib.util
-import os
-
 import numpy as np
 
-from ._numba_env import load_scipy_blas_alone
-
-SCIPY_BLAS_LOADED_ALONE = load_scipy_blas_alone()  # before numba's first compile: start-up time
+from .spectral import chain_log10_norm, matrix_norm, norm_workspace, orthogonal_gain  # noqa: I001 (loads the BLAS first)
 
 from numba import njit  # noqa: E402
 
-from .reference import LN_10, LOG_4, LOG10_OF_ZERO, NEGLIGIBLE_DECADES, TERM_NAMES  # noqa: F401  (the reference's constants)
+# the reference's constants, the start states of the chunked passes, and the loss gradients at
+# step h (O(H): the output error may cancel, so both backends form it the same way)
+from .reference import (  # noqa: E402, F401
+    LN_10, LOG_4, LOG10_OF_ZERO, NEGLIGIBLE_DECADES, TERM_NAMES, lstm_bptt_start, lstm_chain_start,
+    lstm_loss_gradient, lstm_lower_start, relative_to_last, rnn_bptt_start, rnn_chain_start,
+    rnn_loss_gradient, rnn_lower_start,
+)
 
 I, F, G, O = 0, 1, 2, 3  # gate rows
 
 # error_model="numpy": a float division by zero gives inf/nan instead of raising (no checks in the
 # loops); every division here has a nonzero divisor, or is guarded.
 _jit = njit(cache=True, nogil=True, error_model="numpy")
-
-
-def _single_threaded_blas() -> bool:
-    """Ask the OpenBLAS inside SciPy (the BLAS numba's np.dot calls) to use one thread.
-
-    The products here are at most 512 x 1024: threads cannot win at that size, and on a 2-core
-    machine that also runs the GUI they lose badly (measured: the L7 chain at H = 64, T = 200 took
-    0.5 s with two BLAS threads on a busy machine, 0.06 s with one). NumPy's own BLAS is untouched.
-    Returns whether a SciPy OpenBLAS was found (other builds: nothing to do).
-    """
-    spec = importlib.util.find_spec("scipy")  # located, not imported (import time matters here)
-    if spec is None or spec.origin is None:
-        return False
-    libs_dir = os.path.join(os.path.dirname(os.path.dirname(spec.origin)), "scipy.libs")
-    for path in sorted(glob.glob(os.path.join(libs_dir, "*openblas*"))):
-        try:
-            lib = ctypes.CDLL(path)
-        except OSError:
-            continue
-        for name in ("scipy_openblas_set_num_threads", "scipy_openblas_set_num_threads64_",
-                     "openblas_set_num_threads"):
-            setter = getattr(lib, name, None)
-            if setter is not None:
-                setter.argtypes = [ctypes.c_int]
-                setter(1)
-                return True
-    return False
-
-
-BLAS_SINGLE_THREADED = _single_threaded_blas()
 
 
 # ----------------------------------------------------------------------------------------------
@@ -200,346 +173,53 @@ def _scale_down(flat, size):
         flat[i] /= size
 
 
+_MAGNITUDE_BITS = np.int64(0x7FFFFFFFFFFFFFFF)  # a float64 without its sign bit
+
+
+@_jit
+def _largest_abs(flat):
+    """max |flat[i]| (0.0 for zeros; a NaN would win), exact. Found on the bit patterns: without
+    the sign bit, float64 values order as integers, and LLVM vectorises an integer maximum (a
+    floating-point one it does not): 5x faster at H = 128, where the renormalisations of the
+    long-range chains took as long as their matrix products."""
+    bits = flat.view(np.int64)
+    largest = np.int64(0)
+    for i in range(bits.shape[0]):
+        largest = max(largest, bits[i] & _MAGNITUDE_BITS)
+    return np.array([largest]).view(np.float64)[0]
+
+
 @_jit
 def renormalise(array):
-    """Divide array (2-d) in place by its largest |entry|; return log10 of that factor (0 if all zero)."""
-    size = 0.0
-    for i in range(array.shape[0]):
-        for j in range(array.shape[1]):
-            v = abs(array[i, j])
-            if v > size:
-                size = v
-    if size > 0.0:
-        _scale_down(array.ravel(), size)
-        return np.log10(size)
-    return 0.0
+    """Divide array (2-d, C order) in place by its largest |entry|; return log10 of that factor (0 if all zero)."""
+    return renormalise_vector(array.ravel())
 
 
 @_jit
 def renormalise_vector(vector):
-    size = 0.0
-    for i in range(vector.shape[0]):
-        v = abs(vector[i])
-        if v > size:
-            size = v
+    size = _largest_abs(vector)
     if size > 0.0:
         _scale_down(vector, size)
         return np.log10(size)
     return 0.0
 
 
-# ----------------------------------------------------------------------------------------------
-# Spectral norm
-#
-# General matrices: LAPACK's symmetric eigen-solver on the scaled Gram matrix (~200 us at H = 64,
-# the SVD ~330 us). A home-made tridiagonal eigen-solve tried before returned the wrong
-# eigenvalue for nearly degenerate matrices (found by the random-setup test) and was removed;
-# LAPACK's is backward stable, and the hard cases stay in the tests.
-# Exact shortcuts are used where they exist (diag(f): max|f|; gain x orthogonal: s max|d|;
-# H = 1: |m|), and for long products whose top singular value dominates there is a cheaper
-# certified path, `_dominant_norm` (a few matrix-vector products).
-# ----------------------------------------------------------------------------------------------
-
-_FAST = {"contract", "reassoc"}  # lets LLVM vectorise the reductions; no change beyond round-off
 
 
 @_jit
-def _spectral_norm(M):
-    """Largest singular value of M (H x H): the reference's np.linalg.norm(M, 2), computed as
-    sqrt(lambda_max(A^T A)) m with A = M / m, m = max|M| (LAPACK's symmetric eigen-solver, which
-    is backward stable: lambda_max to ~H eps relative, whatever the spectrum), 1.4-1.7x faster
-    than the SVD at H = 32-64. Extreme scales, where A^T A could lose bits, take the SVD."""
-    if M.shape[0] == 1 and M.shape[1] == 1:
-        return abs(M[0, 0])
-    largest = np.abs(M).max()
+def _log10_vector_norm(vector, log10_scale):
+    """log10(||vector|| 10**log10_scale), the entries scaled by the largest before squaring
+    (LOG10_OF_ZERO for a zero vector). See reference.log10_vector_norm."""
+    largest = 0.0
+    for i in range(vector.shape[0]):
+        largest = max(largest, abs(vector[i]))
     if largest == 0.0:
-        return 0.0
-    if not 1e-250 < largest < 1e250:
-        return np.linalg.norm(np.ascontiguousarray(M), 2)
-    A = M / largest
-    top = np.linalg.eigvalsh(A.T @ A)[-1]
-    return np.sqrt(max(top, 0.0)) * largest
-
-
-@_jit
-def spectral_norm(M):
-    """np.linalg.norm(M, 2) for a square matrix (for tests and one-offs)."""
-    return _spectral_norm(M)
-
-
-@njit(cache=True, nogil=True, error_model="numpy", fastmath=_FAST)
-def _dominant_norm(P, u, w, Pw):
-    """||P||_2 when its top singular value dominates, certified; -1.0 when not certified.
-
-    Power steps on B = P P^T from the warm unit vector u (updated in place). With theta = u^T B u
-    (<= lambda_1) and residual r = B u - theta u: every other eigenvalue of B is at most
-    mu = ||P||_F^2 - theta, so if theta > mu, Kato-Temple gives lambda_1 <= theta + |r|^2 / (theta - mu).
-    Accepted when that interval is below 1e-14 relative.
-    """
-    n = P.shape[0]
-    frobenius2 = 0.0
-    for i in range(n):
-        for j in range(n):
-            frobenius2 += P[i, j] * P[i, j]
-    if frobenius2 == 0.0:
-        return -1.0
-    for iteration in range(3):
-        for j in range(n):
-            w[j] = 0.0
-        for i in range(n):  # w = P^T u
-            ui = u[i]
-            row = P[i]
-            for j in range(n):
-                w[j] += ui * row[j]
-        theta = 0.0
-        for j in range(n):
-            theta += w[j] * w[j]
-        mu = frobenius2 - theta
-        if theta <= 0.25 * frobenius2 and iteration > 0:
-            return -1.0  # far from dominant even after a power step: leave it to the general path
-        length2 = 0.0
-        residual2 = 0.0
-        for i in range(n):  # P w and the residual P w - theta u
-            row = P[i]
-            s = 0.0
-            for j in range(n):
-                s += row[j] * w[j]
-            Pw[i] = s
-            length2 += s * s
-            r = s - theta * u[i]
-            residual2 += r * r
-        if theta > mu and residual2 <= 1e-14 * theta * (theta - mu):
-            return np.sqrt(theta)
-        if length2 == 0.0:
-            return -1.0
-        inv = 1.0 / np.sqrt(length2)
-        for i in range(n):
-            u[i] = Pw[i] * inv
-    return -1.0
-
-
-# Certified Lanczos path for the long-range chains. A running product's top left singular vector
-# barely moves from one k to the next (measured: median overlap 0.99 at H = 64), so Lanczos on
-# G = P P^T started from the previous one finds the top eigenvalue in ~10-20 steps. The answer is
-# then *proved* to 1e-13 relative, not trusted: theta = ||P^T y||^2 / ||y||^2 for the Ritz vector
-# y is a lower bound of lambda_max(G) (a Rayleigh quotient), and a Cholesky factorisation of
-# theta (1 + 1e-13) I - G exists only if every eigenvalue of G is below theta (1 + 1e-13).
-# Any failure (slow convergence, a start vector that missed the top) falls back to `_spectral_norm`.
-LANCZOS_MAX_STEPS = 48
-CERTIFY_MARGIN = 1e-13
-
-
-@_jit
-def _lanczos_workspace(H):
-    k = min(H, LANCZOS_MAX_STEPS)
-    return (np.empty((H, H)), np.empty((k + 1, H)), np.empty((H, H)), np.empty(H), np.empty(H),
-            np.empty(k), np.empty(k))
-
-
-@njit(cache=True, nogil=True, error_model="numpy", fastmath=_FAST)
-def _below_all_eigenvalues(G, shift, L):
-    """Whether shift I - G is positive definite (its Cholesky factor exists), for symmetric G.
-    Rounding: success proves lambda_max(G) < shift (1 + O(H eps)), far inside CERTIFY_MARGIN."""
-    n = G.shape[0]
-    for i in range(n):
-        for j in range(i + 1):
-            acc = (shift if i == j else 0.0) - G[i, j]
-            for k in range(j):
-                acc -= L[i, k] * L[j, k]
-            if i == j:
-                if not acc > 0.0:  # also catches NaN
-                    return False
-                L[i, i] = np.sqrt(acc)
-            else:
-                L[i, j] = acc / L[j, j]
-    return True
-
-
-@_jit
-def _tridiagonal_top(alpha, beta, k, vector):
-    """Largest eigenvalue of the k x k symmetric tridiagonal T (diagonal alpha[:k], off-diagonal
-    beta[:k-1]) by bisection on Sturm counts, and a unit eigenvector in vector[:k] by inverse
-    iteration. (Only a candidate: `_lanczos_norm` proves or rejects what comes of it.)"""
-    low, high = np.inf, -np.inf
-    for i in range(k):  # Gershgorin discs
-        radius = (abs(beta[i - 1]) if i > 0 else 0.0) + (abs(beta[i]) if i < k - 1 else 0.0)
-        low = min(low, alpha[i] - radius)
-        high = max(high, alpha[i] + radius)
-    scale = max(abs(low), abs(high), 1e-300)
-    for _ in range(200):  # invariant: no eigenvalue above high, at least one above low
-        middle = 0.5 * (low + high)
-        if not (low < middle < high) or high - low <= 1e-16 * scale:
-            break
-        above = 0  # eigenvalues above middle = positive pivots of T - middle I (Sturm)
-        pivot = 1.0
-        for i in range(k):
-            pivot = alpha[i] - middle - (beta[i - 1] * beta[i - 1] / pivot if i > 0 else 0.0)
-            if pivot == 0.0:
-                pivot = -1e-300
-            if pivot > 0.0:
-                above += 1
-        if above >= 1:
-            low = middle
-        else:
-            high = middle
-    # inverse iteration with a shift just above the top: T - shift I is negative definite, so
-    # its LDL^T solve needs no pivoting
-    shift = high + 1e-13 * scale
-    for i in range(k):
-        vector[i] = 1.0
-    diag = np.empty(k)
-    for _ in range(3):
-        for i in range(k):  # forward elimination
-            diag[i] = alpha[i] - shift
-            if i > 0:
-                factor = beta[i - 1] / diag[i - 1]
-                diag[i] -= factor * beta[i - 1]
-                vector[i] -= factor * vector[i - 1]
-        vector[k - 1] /= diag[k - 1]
-        for i in range(k - 2, -1, -1):  # back substitution
-            vector[i] = (vector[i] - beta[i] * vector[i + 1]) / diag[i]
-        length = 0.0
-        for i in range(k):
-            length += vector[i] * vector[i]
-        length = np.sqrt(length)
-        if not length > 0.0:
-            return high
-        for i in range(k):
-            vector[i] /= length
-    return high
-
-
-@njit(cache=True, nogil=True, error_model="numpy", fastmath=_FAST)
-def _lanczos_norm(P, u, workspace):
-    """||P||_2 proved to CERTIFY_MARGIN relative (see above), or -1.0. u: warm unit vector, updated."""
-    G, Q, L, w, z, alpha, beta = workspace
-    n = P.shape[0]
-    steps = Q.shape[0] - 1
-    np.dot(P, P.T, G)  # (symmetric up to round-off; only its lower triangle is certified)
-    length = 0.0
-    for i in range(n):
-        length += u[i] * u[i]
-    if not length > 0.0:
-        return -1.0
-    inv = 1.0 / np.sqrt(length)
-    for i in range(n):
-        Q[0, i] = u[i] * inv
-    used = 0
-    converged = False
-    top = np.empty(steps)
-    for j in range(steps):
-        np.dot(G, Q[j], w)
-        a = 0.0
-        for i in range(n):
-            a += Q[j, i] * w[i]
-        alpha[j] = a
-        for i in range(n):
-            w[i] -= a * Q[j, i]
-            if j > 0:
-                w[i] -= beta[j - 1] * Q[j - 1, i]
-        for sweep in range(2):  # full reorthogonalisation, twice ("twice is enough")
-            for r in range(j + 1):
-                c = 0.0
-                for i in range(n):
-                    c += Q[r, i] * w[i]
-                for i in range(n):
-                    w[i] -= c * Q[r, i]
-        b = 0.0
-        for i in range(n):
-            b += w[i] * w[i]
-        b = np.sqrt(b)
-        beta[j] = b
-        used = j + 1
-        if used in (4, 6, 8, 11, 14, 18, 22, 27, 32, 40) or used == steps or b <= 1e-14 * abs(a):
-            theta = _tridiagonal_top(alpha, beta, used, top)
-            # the Ritz pair's residual ||G y - theta y|| is b |last component|
-            if theta > 0.0 and (b * abs(top[used - 1]) <= 3e-8 * theta or b <= 1e-14 * theta
-                                or used == steps):  # at the last step: try the certificate anyway
-                converged = True
-                break
-        if not b > 0.0 or used == steps:
-            break
-        for i in range(n):
-            Q[j + 1, i] = w[i] / b
-    if not converged:
-        return -1.0
-    # the Ritz vector y and its Rayleigh quotient, from P itself (a lower bound of ||P||^2)
-    for i in range(n):
-        s = 0.0
-        for r in range(used):
-            s += top[r] * Q[r, i]
-        w[i] = s
-    np.dot(P.T, w, z)
-    yy, zz = 0.0, 0.0
-    for i in range(n):
-        yy += w[i] * w[i]
-        zz += z[i] * z[i]
-    if not (yy > 0.0 and zz > 0.0):
-        return -1.0
-    theta = zz / yy
-    if not _below_all_eigenvalues(G, theta * (1.0 + CERTIFY_MARGIN), L):
-        return -1.0
-    inv = 1.0 / np.sqrt(yy)
-    for i in range(n):
-        u[i] = w[i] * inv
-    return np.sqrt(theta)
-
-
-@_jit
-def _log10(norm, log10_scale):
-    return np.log10(norm) + log10_scale if norm > 0.0 else LOG10_OF_ZERO
-
-
-@_jit
-def _chain_log10_norm(M, log10_scale, u, w, Pw, workspace):
-    """log10 of ||M|| 10**log10_scale for a running product M (certified fast paths first:
-    a dominated product, then Lanczos; else `_spectral_norm`)."""
-    norm = -1.0
-    largest = np.abs(M).max()
-    # the fast paths square M's entries: only where that can neither underflow nor overflow
-    if M.shape[0] > 1 and 1e-100 < largest < 1e100:
-        norm = _dominant_norm(M, u, w, Pw)
-        if norm < 0.0:
-            norm = _lanczos_norm(M, u, workspace)
-    if norm < 0.0:
-        norm = _spectral_norm(M)
-    return _log10(norm, log10_scale)
-
-
-@_jit
-def _start_vector(H):
-    """A fixed unit vector with no zero entry, so no singular direction is missed at the start."""
-    u = np.empty(H)
-    for i in range(H):
-        u[i] = 1.0 + 0.5 * np.sin(1.0 + 7.0 * i)
-    return u / np.sqrt(np.sum(u * u))
-
-
-@_jit
-def _orthogonal_gain(U):
-    """If U = s Q with Q orthogonal to round-off (||Q^T Q - I||_F <= 1e-13), return s >= 0, else -1.
-
-    Then ||diag(d) U|| = s max|d| to relative 1e-13: with U = s Q0 P (polar decomposition, Q0
-    orthogonal), every singular value of P lies in [sqrt(1 - eps), sqrt(1 + eps)].
-    """
-    H = U.shape[0]
-    largest = np.abs(U).max()
-    if largest == 0.0:
-        return 0.0
-    unit = U / largest  # U's square may underflow (a knob of 1e-200 is legal)
-    gram = unit.T @ unit
-    scale2 = 0.0
-    for i in range(H):
-        scale2 += gram[i, i]
-    scale2 /= H
-    deviation2 = 0.0
-    for i in range(H):
-        for j in range(H):
-            e = gram[i, j] / scale2 - (1.0 if i == j else 0.0)
-            deviation2 += e * e
-    if deviation2 <= 1e-26:
-        return np.sqrt(scale2) * largest
-    return -1.0
+        return LOG10_OF_ZERO
+    total = 0.0
+    for i in range(vector.shape[0]):
+        v = vector[i] / largest
+        total += v * v
+    return 0.5 * np.log10(total) + np.log10(largest) + log10_scale
 
 
 # ----------------------------------------------------------------------------------------------
@@ -548,62 +228,86 @@ def _orthogonal_gain(U):
 
 
 @_jit
-def rnn_forward(W_x, U, b, x, S0):
-    """Returns (a, S), each (T + 1, H); S[0] = S0, a[0] = 0."""
-    T = x.shape[0] - 1
-    H, D = U.shape[0], W_x.shape[1]
-    a = np.zeros((T + 1, H))
-    S = np.zeros((T + 1, H))
-    S[0] = S0
+def rnn_forward_steps(W_x, U, b, x, first, stop, a, S):
+    """See reference.rnn_forward_steps."""
+    H = U.shape[0]
     from_input, recurrent = np.empty(H), np.empty(H)
-    for t in range(1, T + 1):
+    for t in range(first, stop):
         # (W_x x_t + U S_{t-1}) + b with BLAS products, in the reference's order: same round-off
         np.dot(W_x, x[t], from_input)
         np.dot(U, S[t - 1], recurrent)
         for i in range(H):
             a[t, i] = (from_input[i] + recurrent[i]) + b[i]
             S[t, i] = np.tanh(a[t, i])
+
+
+def rnn_forward(W_x, U, b, x, S0):
+    """Returns (a, S), each (T + 1, H); S[0] = S0, a[0] = 0."""
+    T, H = x.shape[0] - 1, U.shape[0]
+    a, S = np.zeros((T + 1, H)), np.zeros((T + 1, H))
+    S[0] = S0
+    rnn_forward_steps(W_x, U, b, x, 1, T + 1, a, S)
     return a, S
 
 
+def rnn_factor_norm_shortcut(U):
+    """s >= 0 when U = s Q with Q orthogonal (then ||diag(d) U|| = s max|d|: `orthogonal_gain`),
+    else -1.0. (H = 1: s = |U|.)"""
+    return orthogonal_gain(U)
+
+
 @_jit
-def rnn_factor_summary(U, a):
-    """Per t: spectral norm and mean of the diagonal of (R1) diag(tanh'(a_t)) U. Each (T + 1,)."""
+def rnn_factor_diag_mean(U, a):
+    """Per t: mean of the diagonal of (R1) diag(tanh'(a_t)) U, (T + 1,), 0 at t = 0."""
     T, H = a.shape[0] - 1, U.shape[0]
-    norm, diag_mean = np.zeros(T + 1), np.zeros(T + 1)
-    gain = _orthogonal_gain(U) if H > 1 else -1.0
-    factor = np.empty((H, H))
-    d = np.empty(H)
+    diag_mean = np.zeros(T + 1)
     for t in range(1, T + 1):
         trace = 0.0
+        for i in range(H):
+            trace += tanh_prime(a[t, i]) * U[i, i]
+        diag_mean[t] = trace / H
+    return diag_mean
+
+
+@_jit
+def rnn_factor_norm_steps(U, a, shortcut, first, stop, norm):
+    """See reference.rnn_factor_norm_steps. shortcut: `rnn_factor_norm_shortcut(U)`: with s >= 0
+    the norm is s max|d| (no matrix at all); else the matrix's exact norm."""
+    H = U.shape[0]
+    d = np.empty(H)
+    factor = np.empty((H, H))
+    workspace = norm_workspace(H)
+    for t in range(first, stop):
         largest = 0.0
         for i in range(H):
             d[i] = tanh_prime(a[t, i])
-            trace += d[i] * U[i, i]
             largest = max(largest, abs(d[i]))
-        diag_mean[t] = trace / H
-        if gain >= 0.0:  # U = s Q, Q orthogonal: ||diag(d) U|| = s max|d|
-            norm[t] = gain * largest
+        if shortcut >= 0.0:  # U = s Q, Q orthogonal: ||diag(d) U|| = s max|d|
+            norm[t] = shortcut * largest
         else:
             for i in range(H):
                 for j in range(H):
                     factor[i, j] = d[i] * U[i, j]
-            norm[t] = _spectral_norm(factor)
-    return norm, diag_mean
+            norm[t] = matrix_norm(factor, workspace)
+
+
+def rnn_factor_summary(U, a):
+    """Per t: spectral norm and mean of the diagonal of (R1) diag(tanh'(a_t)) U. Each (T + 1,)."""
+    norm = np.zeros(a.shape[0])
+    rnn_factor_norm_steps(U, a, rnn_factor_norm_shortcut(U), 1, a.shape[0], norm)
+    return norm, rnn_factor_diag_mean(U, a)
 
 
 @_jit
-def rnn_longrange_log10(U, a, horizon):
-    """(R2) log10 ||dS_h/dS_k|| for k = 0..h; the running product carries a log10 scale."""
+def rnn_longrange_steps(U, a, first, stop, product, scale, warm, out):
+    """See reference.rnn_longrange_steps (warm: the top left singular vector of the last product,
+    where the next norm's certified search starts)."""
     H = U.shape[0]
-    out = np.zeros(horizon + 1)
-    product = np.eye(H)
     scaled = np.empty((H, H))
     log_d, d = np.empty(H), np.empty(H)
-    total, compensation = 0.0, 0.0  # the log10 scale, a compensated sum
-    u, w, Pw = _start_vector(H), np.empty(H), np.empty(H)
-    workspace = _lanczos_workspace(H)
-    for k in range(horizon - 1, -1, -1):
+    total, compensation = scale[0], scale[1]  # the log10 scale, a compensated sum
+    workspace = norm_workspace(H)
+    for k in range(first, stop, -1):
         # product @ (R1) diag(tanh'(a_{k+1})) U, latest step on the left; tanh' from its log
         for j in range(H):
             log_d[j] = log_tanh_prime(a[k + 1, j])
@@ -612,51 +316,79 @@ def rnn_longrange_log10(U, a, horizon):
         total, compensation = _scale_add(total, compensation, largest / LN_10)
         np.dot(scaled, U, product)
         total, compensation = _scale_add(total, compensation, renormalise(product))
-        out[k] = _chain_log10_norm(product, total + compensation, u, w, Pw, workspace)
+        out[k] = chain_log10_norm(product, total + compensation, warm, workspace)
+    scale[0], scale[1] = total, compensation
+
+
+def rnn_longrange_log10(U, a, horizon):
+    """(R2) log10 ||dS_h/dS_k|| for k = 0..h; the running product carries a log10 scale."""
+    out = np.zeros(horizon + 1)
+    rnn_longrange_steps(U, a, horizon - 1, -1, *rnn_chain_start(U.shape[0]), out)
     return out
 
 
 @_jit
+def _rnn_backward_step(U_T, a, k, grad, total, compensation, log_d, d, delta_k):
+    """One step back: delta_k = tanh'(a_k) * dL/dS_k into delta_k, then grad = dL/dS_{k-1} =
+    U^T delta_k (renormalised). Returns (scale of delta_k, new scale of grad)."""
+    H = grad.shape[0]
+    for i in range(H):
+        log_d[i] = log_tanh_prime(a[k, i])
+    largest = _pull_largest(log_d, d)
+    for i in range(H):
+        delta_k[i] = grad[i] * d[i]
+    total, compensation = _scale_add(total, compensation, largest / LN_10)
+    delta_total, delta_compensation = total, compensation
+    np.dot(U_T, delta_k, grad)
+    total, compensation = _scale_add(total, compensation, renormalise_vector(grad))
+    return delta_total + delta_compensation, total, compensation
+
+
+@_jit
+def rnn_bptt_steps(U, a, first, stop, grad, scale, delta, log10_scale, lossgrad_log10):
+    """See reference.rnn_bptt_steps."""
+    H = U.shape[0]
+    total, compensation = scale[0], scale[1]  # log10 scale of grad, a compensated sum
+    log_d, d = np.empty(H), np.empty(H)
+    U_T = U.T
+    for k in range(first, stop, -1):
+        lossgrad_log10[k] = _log10_vector_norm(grad, total + compensation)
+        log10_scale[k], total, compensation = _rnn_backward_step(U_T, a, k, grad, total, compensation,
+                                                                 log_d, d, delta[k])
+    if stop == 0:
+        lossgrad_log10[0] = _log10_vector_norm(grad, total + compensation)
+    scale[0], scale[1] = total, compensation
+
+
 def rnn_bptt(U, V, c, target, a, S, horizon):
     """Backward pass of L = 1/2 ||Y* - O_h||^2 at step h; see reference.rnn_bptt."""
     H = U.shape[0]
-    delta = np.zeros((horizon + 1, H))
-    log10_scale = np.zeros(horizon + 1)
-    # dL/dS_h = V^T (V S_h + c - Y*): the output error may cancel, so it is formed exactly as the
-    # reference forms it (BLAS product, then + c, then - Y*)
-    error = np.dot(V, np.ascontiguousarray(S[horizon])) + c - target
-    grad_S = np.zeros(H)
-    for r in range(V.shape[0]):
-        for j in range(H):
-            grad_S[j] += V[r, j] * error[r]
-    total, compensation = 0.0, 0.0  # log10 scale of grad_S, a compensated sum
-    log_d, d = np.empty(H), np.empty(H)
-    U_T = U.T
-    for k in range(horizon, 0, -1):
-        # delta_k = tanh'(a_k) * dL/dS_k, tanh' from its log
-        for i in range(H):
-            log_d[i] = log_tanh_prime(a[k, i])
-        largest = _pull_largest(log_d, d)
-        for i in range(H):
-            delta[k, i] = grad_S[i] * d[i]
-        total, compensation = _scale_add(total, compensation, largest / LN_10)
-        log10_scale[k] = total + compensation
-        np.dot(U_T, delta[k], grad_S)  # dL/dS_{k-1} = U^T delta_k
-        total, compensation = _scale_add(total, compensation, renormalise_vector(grad_S))
-    return delta, log10_scale
+    delta, log10_scale, lossgrad = np.zeros((horizon + 1, H)), np.zeros(horizon + 1), np.zeros(horizon + 1)
+    rnn_bptt_steps(U, a, horizon, 0, *rnn_bptt_start(rnn_loss_gradient(V, c, target, S, horizon)),
+                   delta, log10_scale, lossgrad)
+    return delta, log10_scale, lossgrad
 
 
-# Whole passes (see reference.rnn_pass): results.compute calls these, not the parts. numba caches
-# each entry point as one library with its callees inside; loading 4 such libraries at start-up
-# takes ~0.1 s less than loading the 8 parts one by one (~0.25 s, measured with a warm cache).
 @_jit
-def rnn_pass(W_x, U, b, x, S0, V, c, target, horizon):
-    """See reference.rnn_pass."""
-    a, S = rnn_forward(W_x, U, b, x, S0)
-    factor_norm, factor_diag_mean = rnn_factor_summary(U, a)
-    longrange = rnn_longrange_log10(U, a, horizon)
-    delta, delta_log10_scale = rnn_bptt(U, V, c, target, a, S, horizon)
-    return a, S, factor_norm, factor_diag_mean, longrange, delta, delta_log10_scale
+def rnn_longrange_lower_steps(U, a, first, stop, vector, scale, out):
+    """See reference.rnn_longrange_lower_steps."""
+    H = U.shape[0]
+    total, compensation = scale[0], scale[1]
+    log_d, d, scratch = np.empty(H), np.empty(H), np.empty(H)
+    U_T = U.T
+    for k in range(first, stop, -1):
+        out[k] = _log10_vector_norm(vector, total + compensation)
+        _, total, compensation = _rnn_backward_step(U_T, a, k, vector, total, compensation, log_d, d, scratch)
+    if stop == 0:
+        out[0] = _log10_vector_norm(vector, total + compensation)
+    scale[0], scale[1] = total, compensation
+
+
+def rnn_longrange_lower_log10(U, a, vector, horizon):
+    """See reference.rnn_longrange_lower_log10."""
+    out = np.zeros(horizon + 1)
+    rnn_longrange_lower_steps(U, a, horizon, 0, *rnn_lower_start(vector), out)
+    return relative_to_last(out)
 
 
 # ----------------------------------------------------------------------------------------------
@@ -665,17 +397,12 @@ def rnn_pass(W_x, U, b, x, S0, V, c, target, horizon):
 
 
 @_jit
-def lstm_forward(W_x, W_h, b, x, h0, C0):
-    """Returns (pre, gates, h, C): pre and gates (T + 1, 4, H) (row 0 zero), h and C (T + 1, H)."""
-    T, H, D = x.shape[0] - 1, W_h.shape[1], W_x.shape[2]
-    pre = np.zeros((T + 1, 4, H))
-    gates = np.zeros((T + 1, 4, H))
-    h = np.zeros((T + 1, H))
-    C = np.zeros((T + 1, H))
-    h[0], C[0] = h0, C0
+def lstm_forward_steps(W_x, W_h, b, x, first, stop, pre, gates, h, C):
+    """See reference.lstm_forward_steps."""
+    H = W_h.shape[1]
     from_input, recurrent = np.empty(H), np.empty(H)
-    for t in range(1, T + 1):
-        for gate in range(4):  # as in rnn_forward
+    for t in range(first, stop):
+        for gate in range(4):  # as in rnn_forward_steps
             np.dot(W_x[gate], x[t], from_input)
             np.dot(W_h[gate], h[t - 1], recurrent)
             for i in range(H):
@@ -687,6 +414,15 @@ def lstm_forward(W_x, W_h, b, x, h0, C0):
             gates[t, O, i] = sigmoid(pre[t, O, i])
             C[t, i] = gates[t, F, i] * C[t - 1, i] + gates[t, I, i] * gates[t, G, i]
             h[t, i] = gates[t, O, i] * np.tanh(C[t, i])
+
+
+def lstm_forward(W_x, W_h, b, x, h0, C0):
+    """Returns (pre, gates, h, C): pre and gates (T + 1, 4, H) (row 0 zero), h and C (T + 1, H)."""
+    T, H = x.shape[0] - 1, W_h.shape[1]
+    pre, gates = np.zeros((T + 1, 4, H)), np.zeros((T + 1, 4, H))
+    h, C = np.zeros((T + 1, H)), np.zeros((T + 1, H))
+    h[0], C[0] = h0, C0
+    lstm_forward_steps(W_x, W_h, b, x, 1, T + 1, pre, gates, h, C)
     return pre, gates, h, C
 
 
@@ -706,52 +442,69 @@ def _gate_path_scales(pre, C, t, via_f, via_i, via_g):
         via_g[i] = sigmoid(pre[t, I, i]) * tanh_prime(pre[t, G, i])
 
 
-@_jit
-def lstm_factor_summary(W_h, pre, C):
-    """Per t: spectral norm of the (L4) sum, (T + 1,), and diagonal means of the terms and the sum, (T + 1, 5)."""
-    T = pre.shape[0] - 1
-    total_norm, diag_mean = np.zeros(T + 1), np.zeros((T + 1, 5))
-    lstm_factor_summary_steps(W_h, pre, C, 1, T + 1, total_norm, diag_mean)
-    return total_norm, diag_mean
+_TERM_WEIGHTS = (F, I, G)  # the weight of each gate path, in TERM_NAMES order (via W_hf, W_hi, W_hg)
 
 
 @_jit
-def lstm_factor_summary_steps(W_h, pre, C, first, stop, total_norm, diag_mean):
-    """See reference.lstm_factor_summary_steps: steps first..stop-1, written in place."""
-    H = C.shape[1]
-    D_prev = np.empty(H)
-    f = np.empty(H)
+def lstm_factor_diag_mean(W_h, pre, C):
+    """Per t: the diagonal mean of each (L4) term and of their sum, TERM_NAMES order, (T + 1, 5).
+    Only the diagonal is formed: O(T H)."""
+    T, H = pre.shape[0] - 1, C.shape[1]
+    diag_mean = np.zeros((T + 1, 5))
+    D_prev, total = np.empty(H), np.empty(H)
     scales = np.empty((3, H))  # rows: via W_hf, W_hi, W_hg
-    weight_of = (F, I, G)
-    total = np.empty((H, H))
-    for t in range(first, stop):
+    for t in range(1, T + 1):
         _dh_dC(pre, C, t - 1, D_prev)
         _gate_path_scales(pre, C, t, scales[0], scales[1], scales[2])
         trace_f = 0.0
         for i in range(H):
-            f[i] = sigmoid(pre[t, F, i])
-            trace_f += f[i]
+            total[i] = sigmoid(pre[t, F, i])
+            trace_f += total[i]
         diag_mean[t, 0] = trace_f / H
-        for i in range(H):
-            for j in range(H):
-                total[i, j] = 0.0
-            total[i, i] = f[i]
         for p in range(3):
-            W = W_h[weight_of[p]]
+            W = W_h[_TERM_WEIGHTS[p]]
             trace = 0.0
             for i in range(H):
-                s = scales[p, i]
-                for j in range(H):
-                    v = s * W[i, j] * D_prev[j]  # (L4) diag(scale) W D_{t-1}
-                    total[i, j] += v
-                    if i == j:
-                        trace += v
+                v = scales[p, i] * W[i, i] * D_prev[i]  # (L4) diag(scale) W D_{t-1}, its diagonal
+                total[i] += v
+                trace += v
             diag_mean[t, 1 + p] = trace / H
         trace = 0.0
         for i in range(H):
-            trace += total[i, i]
+            trace += total[i]
         diag_mean[t, 4] = trace / H
-        total_norm[t] = _spectral_norm(total)
+    return diag_mean
+
+
+@_jit
+def lstm_factor_norm_steps(W_h, pre, C, first, stop, total_norm):
+    """See reference.lstm_factor_norm_steps: steps first..stop-1, written in place."""
+    H = C.shape[1]
+    D_prev = np.empty(H)
+    scales = np.empty((3, H))  # rows: via W_hf, W_hi, W_hg
+    total = np.empty((H, H))
+    workspace = norm_workspace(H)
+    for t in range(first, stop):
+        _dh_dC(pre, C, t - 1, D_prev)
+        _gate_path_scales(pre, C, t, scales[0], scales[1], scales[2])
+        for i in range(H):
+            for j in range(H):
+                total[i, j] = 0.0
+            total[i, i] = sigmoid(pre[t, F, i])
+        for p in range(3):
+            W = W_h[_TERM_WEIGHTS[p]]
+            for i in range(H):
+                s = scales[p, i]
+                for j in range(H):
+                    total[i, j] += s * W[i, j] * D_prev[j]  # (L4) diag(scale) W D_{t-1}
+        total_norm[t] = matrix_norm(total, workspace)
+
+
+def lstm_factor_summary(W_h, pre, C):
+    """Per t: spectral norm of the (L4) sum, (T + 1,), and diagonal means of the terms and the sum, (T + 1, 5)."""
+    total_norm = np.zeros(pre.shape[0])
+    lstm_factor_norm_steps(W_h, pre, C, 1, pre.shape[0], total_norm)
+    return total_norm, lstm_factor_diag_mean(W_h, pre, C)
 
 
 @_jit
@@ -784,22 +537,19 @@ def _dC_dh_rows(W_h, pre, C, t, A_unit, log_rows):
 
 
 @_jit
-def lstm_longrange_log10(W_h, pre, C, horizon):
-    """For k = 0..h: log10 ||dC_h/dC_k|| exact (L7), and of the naive product of (L4) factors.
-    See reference.lstm_longrange_log10 (the same blocks, each with its own log10 scale)."""
+def lstm_longrange_steps(W_h, pre, C, first, stop, blocks, scales, warm, exact):
+    """See reference.lstm_longrange_steps: for k = first, ..., stop + 1, (L7), carrying [X | Y]
+    (blocks, (2, H, H)), their log10 scales (scales, (2, 2): total, compensation) and the warm
+    start vector of the norms (warm, (H,)) in place."""
     H = C.shape[1]
-    exact, naive = np.zeros(horizon + 1), np.zeros(horizon + 1)
-    X = np.zeros((H, H))  # C-rows of J_h ... J_{k+1} = [X | Y]; start [0 | I]
-    Y = np.eye(H)
-    chain = np.eye(H)  # product of (L4) factors, latest on the left
-    Xt, Xc, Yt, Yc, chain_t, chain_c = 0.0, 0.0, 0.0, 0.0, 0.0, 0.0  # log10 scales (compensated)
+    X, Y = blocks[0], blocks[1]  # C-rows of J_h ... J_{k+1} = [X | Y]
+    Xt, Xc, Yt, Yc = scales[0, 0], scales[0, 1], scales[1, 0], scales[1, 1]
     Z, scaled = np.empty((H, H)), np.empty((H, H))
-    first, second = np.empty((H, H)), np.empty((H, H))
+    first_part, second = np.empty((H, H)), np.empty((H, H))
     A_unit, log_rows = np.empty((H, H)), np.empty(H)
     log_v, factor = np.empty(H), np.empty(H)
-    u_exact, u_naive, w, Pw = _start_vector(H), _start_vector(H), np.empty(H), np.empty(H)
-    workspace = _lanczos_workspace(H)
-    for k in range(horizon - 1, -1, -1):
+    workspace = norm_workspace(H)
+    for k in range(first, stop, -1):
         t = k + 1
         _dC_dh_rows(W_h, pre, C, t, A_unit, log_rows)
         # (L7) [X | Y] @ J_t in blocks. Z = X diag(beta) + Y, beta = D_t = o_t tanh'(C_t)
@@ -817,14 +567,14 @@ def lstm_longrange_log10(W_h, pre, C, horizon):
             factor[j] = np.sign(C[t, j]) * factor[j]
         _columns_times(X, factor, scaled)
         first_t, first_c = _scale_add(Xt, Xc, largest / LN_10)
-        np.dot(scaled, W_h[O], first)
-        first_t, first_c = _scale_add(first_t, first_c, renormalise(first))
+        np.dot(scaled, W_h[O], first_part)
+        first_t, first_c = _scale_add(first_t, first_c, renormalise(first_part))
         largest = _pull_largest(log_rows, factor)
         _columns_times(Z, factor, scaled)
         second_t, second_c = _scale_add(Zt, Zc, largest / LN_10)
         np.dot(scaled, A_unit, second)
         second_t, second_c = _scale_add(second_t, second_c, renormalise(second))
-        Xt, Xc = _add_scaled(first.ravel(), first_t, first_c, second.ravel(), second_t, second_c, X.ravel())
+        Xt, Xc = _add_scaled(first_part.ravel(), first_t, first_c, second.ravel(), second_t, second_c, X.ravel())
         # Y' = Z diag(f_t)
         for j in range(H):
             log_v[j] = log_sigmoid(pre[t, F, j])
@@ -839,14 +589,29 @@ def lstm_longrange_log10(W_h, pre, C, horizon):
         st, sc = _scale_add(Xt, Xc, largest / LN_10)
         st, sc = _scale_add(st, sc, renormalise(scaled))
         st, sc = _add_scaled(scaled.ravel(), st, sc, Y.ravel(), Yt, Yc, Z.ravel())  # Z: free here
-        exact[k] = _chain_log10_norm(Z, st + sc, u_exact, w, Pw, workspace)
-        # naive chain: chain @ (L4) factor_t = chain diag(f_t) + chain A_t diag(D_{t-1})
+        exact[k] = chain_log10_norm(Z, st + sc, warm, workspace)
+    scales[0, 0], scales[0, 1], scales[1, 0], scales[1, 1] = Xt, Xc, Yt, Yc
+
+
+@_jit
+def lstm_naive_longrange_steps(W_h, pre, C, first, stop, chain, scale, warm, naive):
+    """See reference.lstm_naive_longrange_steps."""
+    H = C.shape[1]
+    chain_t, chain_c = scale[0], scale[1]
+    scaled, first_part, second = np.empty((H, H)), np.empty((H, H)), np.empty((H, H))
+    A_unit, log_rows = np.empty((H, H)), np.empty(H)
+    log_v, factor = np.empty(H), np.empty(H)
+    workspace = norm_workspace(H)
+    for k in range(first, stop, -1):
+        t = k + 1
+        _dC_dh_rows(W_h, pre, C, t, A_unit, log_rows)
+        # chain @ (L4) factor_t = chain diag(f_t) + chain A_t diag(D_{t-1})
         for j in range(H):
             log_v[j] = log_sigmoid(pre[t, F, j])
         largest = _pull_largest(log_v, factor)
-        _columns_times(chain, factor, first)
+        _columns_times(chain, factor, first_part)
         first_t, first_c = _scale_add(chain_t, chain_c, largest / LN_10)
-        first_t, first_c = _scale_add(first_t, first_c, renormalise(first))
+        first_t, first_c = _scale_add(first_t, first_c, renormalise(first_part))
         largest = _pull_largest(log_rows, factor)
         _columns_times(chain, factor, scaled)
         second_t, second_c = _scale_add(chain_t, chain_c, largest / LN_10)
@@ -856,9 +621,18 @@ def lstm_longrange_log10(W_h, pre, C, horizon):
         _columns_times(second, factor, second)
         second_t, second_c = _scale_add(second_t, second_c, largest / LN_10)
         second_t, second_c = _scale_add(second_t, second_c, renormalise(second))
-        chain_t, chain_c = _add_scaled(first.ravel(), first_t, first_c, second.ravel(), second_t, second_c,
+        chain_t, chain_c = _add_scaled(first_part.ravel(), first_t, first_c, second.ravel(), second_t, second_c,
                                        chain.ravel())
-        naive[k] = _chain_log10_norm(chain, chain_t + chain_c, u_naive, w, Pw, workspace)
+        naive[k] = chain_log10_norm(chain, chain_t + chain_c, warm, workspace)
+    scale[0], scale[1] = chain_t, chain_c
+
+
+def lstm_longrange_log10(W_h, pre, C, horizon):
+    """For k = 0..h: log10 ||dC_h/dC_k|| exact (L7), and of the naive product of (L4) factors.
+    See reference.lstm_longrange_log10 (the same blocks, each with its own log10 scale)."""
+    exact, naive = np.zeros(horizon + 1), np.zeros(horizon + 1)
+    lstm_longrange_steps(W_h, pre, C, horizon - 1, -1, *lstm_chain_start(C.shape[1]), exact)
+    lstm_naive_longrange_steps(W_h, pre, C, horizon - 1, -1, *rnn_chain_start(C.shape[1]), naive)
     return exact, naive
 
 
@@ -878,63 +652,94 @@ def _gate_local_factors(pre, C, k, signs, logs):
 
 
 @_jit
-def lstm_bptt(W_h, V, c, target, pre, gates, h, C, horizon):
-    """Backward pass of L = 1/2 ||Y* - Y_h||^2 at step h; see reference.lstm_bptt (one log10 scale
-    per step and gate; dL/dh and dL/dC carried with a scale each)."""
-    H = C.shape[1]
-    delta = np.zeros((horizon + 1, 4, H))
-    log10_scale = np.zeros((horizon + 1, 4))
-    grad_h, grad_C = np.zeros(H), np.zeros(H)
-    error = np.dot(V, np.ascontiguousarray(h[horizon])) + c - target  # as in rnn_bptt
-    for r in range(V.shape[0]):  # dL/dh_h = V^T error
-        for j in range(H):
-            grad_h[j] += V[r, j] * error[r]
-    ht, hc, Ct, Cc = 0.0, 0.0, 0.0, 0.0  # log10 scales of grad_h and grad_C (compensated)
-    through, part = np.empty(H), np.empty(H)
-    log_v, factor = np.empty(H), np.empty(H)
-    gate_scale = np.empty((4, 2))  # (total, compensation) per gate
-    signs, log_factors = np.empty((4, H)), np.empty((4, H))
-    for k in range(horizon, 0, -1):
-        # dL/dC_k += dL/dh_k * D_k, D_k = o_k tanh'(C_k)
-        _log_dh_dC(pre, C, k, log_v)
-        largest = _pull_largest(log_v, factor)
-        for i in range(H):
-            through[i] = grad_h[i] * factor[i]
-        st, sc = _scale_add(ht, hc, largest / LN_10)
-        st, sc = _scale_add(st, sc, renormalise_vector(through))
-        Ct, Cc = _add_scaled(grad_C, Ct, Cc, through, st, sc, grad_C)
-        # delta_k,gate = dL/d(pre-activation) = (dL/dh_k or dL/dC_k) * local factor, from its log
-        _gate_local_factors(pre, C, k, signs, log_factors)
-        for gate in range(4):
-            largest = _pull_largest(log_factors[gate], factor)
-            grad = grad_h if gate == O else grad_C
-            for i in range(H):
-                delta[k, gate, i] = grad[i] * (signs[gate, i] * factor[i])
-            source_t, source_c = (ht, hc) if gate == O else (Ct, Cc)
-            gate_scale[gate, 0], gate_scale[gate, 1] = _scale_add(source_t, source_c, largest / LN_10)
-            log10_scale[k, gate] = gate_scale[gate, 0] + gate_scale[gate, 1]
-        # dL/dh_{k-1} = sum_gate W_h<gate>^T delta_k,gate, each term scaled on its own
-        for j in range(H):
-            grad_h[j] = 0.0
-        ht, hc = 0.0, 0.0
-        for gate in range(4):
-            np.dot(W_h[gate].T, delta[k, gate], part)
-            st, sc = _scale_add(gate_scale[gate, 0], gate_scale[gate, 1], renormalise_vector(part))
-            ht, hc = _add_scaled(grad_h, ht, hc, part, st, sc, grad_h)
-        # dL/dC_{k-1} through the carousel: times f_k
-        for i in range(H):
-            log_v[i] = log_sigmoid(pre[k, F, i])
-        largest = _pull_largest(log_v, factor)
-        for i in range(H):
-            grad_C[i] = grad_C[i] * factor[i]
-        Ct, Cc = _scale_add(Ct, Cc, largest / LN_10)
-        Ct, Cc = _scale_add(Ct, Cc, renormalise_vector(grad_C))
-    return delta, log10_scale
+def _backward_workspace(H):
+    return (np.empty(H), np.empty(H), np.empty(H), np.empty(H), np.empty((4, 2)),
+            np.empty((4, H)), np.empty((4, H)))
 
 
 @_jit
-def lstm_longrange_and_bptt(W_h, V, c, target, pre, gates, h, C, horizon):
-    """See reference.lstm_longrange_and_bptt (and rnn_pass for why it exists)."""
-    exact, naive = lstm_longrange_log10(W_h, pre, C, horizon)
-    delta, delta_log10_scale = lstm_bptt(W_h, V, c, target, pre, gates, h, C, horizon)
-    return exact, naive, delta, delta_log10_scale
+def _lstm_backward_step(W_h, pre, C, k, grads, scales, delta_k, delta_scale_k, work):
+    """One step of the LSTM's backward recursion (see reference.lstm_backward_step): from
+    grads = (dL/dh_k, dL/dC_k through the carousel) with their log10 scales (compensated), the
+    gate deltas of step k into delta_k (4, H) with their scales delta_scale_k (4,), then grads
+    moved to step k - 1. Returns log10 ||dL/dC_k|| (the total derivative, h_k = o_k tanh(C_k))."""
+    H = C.shape[1]
+    through, part, log_v, factor, gate_scale, signs, log_factors = work
+    grad_h, grad_C = grads[0], grads[1]
+    ht, hc, Ct, Cc = scales[0, 0], scales[0, 1], scales[1, 0], scales[1, 1]
+    # dL/dC_k += dL/dh_k * D_k, D_k = o_k tanh'(C_k)
+    _log_dh_dC(pre, C, k, log_v)
+    largest = _pull_largest(log_v, factor)
+    for i in range(H):
+        through[i] = grad_h[i] * factor[i]
+    st, sc = _scale_add(ht, hc, largest / LN_10)
+    st, sc = _scale_add(st, sc, renormalise_vector(through))
+    Ct, Cc = _add_scaled(grad_C, Ct, Cc, through, st, sc, grad_C)
+    total_dC = _log10_vector_norm(grad_C, Ct + Cc)
+    # delta_k,gate = dL/d(pre-activation) = (dL/dh_k or dL/dC_k) * local factor, from its log
+    _gate_local_factors(pre, C, k, signs, log_factors)
+    for gate in range(4):
+        largest = _pull_largest(log_factors[gate], factor)
+        grad = grad_h if gate == O else grad_C
+        for i in range(H):
+            delta_k[gate, i] = grad[i] * (signs[gate, i] * factor[i])
+        source_t, source_c = (ht, hc) if gate == O else (Ct, Cc)
+        gate_scale[gate, 0], gate_scale[gate, 1] = _scale_add(source_t, source_c, largest / LN_10)
+        delta_scale_k[gate] = gate_scale[gate, 0] + gate_scale[gate, 1]
+    # dL/dh_{k-1} = sum_gate W_h<gate>^T delta_k,gate, each term scaled on its own
+    for j in range(H):
+        grad_h[j] = 0.0
+    ht, hc = 0.0, 0.0
+    for gate in range(4):
+        np.dot(W_h[gate].T, delta_k[gate], part)
+        st, sc = _scale_add(gate_scale[gate, 0], gate_scale[gate, 1], renormalise_vector(part))
+        ht, hc = _add_scaled(grad_h, ht, hc, part, st, sc, grad_h)
+    # dL/dC_{k-1} through the carousel: times f_k
+    for i in range(H):
+        log_v[i] = log_sigmoid(pre[k, F, i])
+    largest = _pull_largest(log_v, factor)
+    for i in range(H):
+        grad_C[i] = grad_C[i] * factor[i]
+    Ct, Cc = _scale_add(Ct, Cc, largest / LN_10)
+    Ct, Cc = _scale_add(Ct, Cc, renormalise_vector(grad_C))
+    scales[0, 0], scales[0, 1], scales[1, 0], scales[1, 1] = ht, hc, Ct, Cc
+    return total_dC
+
+
+@_jit
+def lstm_bptt_steps(W_h, pre, C, first, stop, grads, scales, delta, log10_scale, lossgrad_log10):
+    """See reference.lstm_bptt_steps."""
+    work = _backward_workspace(C.shape[1])
+    for k in range(first, stop, -1):
+        lossgrad_log10[k] = _lstm_backward_step(W_h, pre, C, k, grads, scales, delta[k], log10_scale[k], work)
+    if stop == 0:  # dL/dC_0 = what reached it through the carousel (D_0 = 0: h_0 is given)
+        lossgrad_log10[0] = _log10_vector_norm(grads[1], scales[1, 0] + scales[1, 1])
+
+
+def lstm_bptt(W_h, V, c, target, pre, h, C, horizon):
+    """Backward pass of L = 1/2 ||Y* - Y_h||^2 at step h; see reference.lstm_bptt."""
+    H = C.shape[1]
+    delta, log10_scale = np.zeros((horizon + 1, 4, H)), np.zeros((horizon + 1, 4))
+    lossgrad = np.zeros(horizon + 1)
+    lstm_bptt_steps(W_h, pre, C, horizon, 0, *lstm_bptt_start(lstm_loss_gradient(V, c, target, h, horizon)),
+                    delta, log10_scale, lossgrad)
+    return delta, log10_scale, lossgrad
+
+
+@_jit
+def lstm_longrange_lower_steps(W_h, pre, C, first, stop, grads, scales, out):
+    """See reference.lstm_longrange_lower_steps."""
+    H = C.shape[1]
+    work = _backward_workspace(H)
+    delta_k, delta_scale_k = np.empty((4, H)), np.empty(4)  # scratch: not kept
+    for k in range(first, stop, -1):
+        out[k] = _lstm_backward_step(W_h, pre, C, k, grads, scales, delta_k, delta_scale_k, work)
+    if stop == 0:
+        out[0] = _log10_vector_norm(grads[1], scales[1, 0] + scales[1, 1])
+
+
+def lstm_longrange_lower_log10(W_h, pre, C, vector, horizon):
+    """See reference.lstm_longrange_lower_log10."""
+    out = np.zeros(horizon + 1)
+    lstm_longrange_lower_steps(W_h, pre, C, horizon, 0, *lstm_lower_start(vector), out)
+    return relative_to_last(out)

@@ -1,14 +1,16 @@
 """One full recompute of a setup: every number the app draws, for the loss at step T.
 
 `compute(setup, backend)` runs the forward passes, the per-step factors (R1, L4 with its four
-terms), the long-range log-norms (R2, L7 and the naive L4 chain) and the BPTT backward passes,
-with either the numba kernels or the numpy reference (same functions, same arrays).
+terms), the long-range log-norms (R2, L7 and the naive L4 chain), the BPTT backward passes, the
+norms of the loss gradient reaching each step and the lower bounds of the long-range norms, with
+either the numba kernels or the numpy reference (same functions, same arrays). It is
+`stream.ComputeJob(setup, backend, previous).run()`: the same computation run chunk by chunk,
+cancellable and progressive (partial `Results` with final=False, NaN where not computed yet).
 """
 
 from __future__ import annotations
 
 import importlib.util
-import threading
 from dataclasses import dataclass, field
 from functools import cached_property
 
@@ -18,7 +20,7 @@ from . import chaos, reference
 from .chaos import Sensitivity
 from .reference import LOG10_OF_ZERO, TERM_NAMES
 from .setup import Setup
-from .weights import GATES, base_matrices, initial_states, input_sequence, lstm_params, rnn_params
+from .weights import GATES
 
 BACKENDS = ("numba", "reference")
 LSTM_RECURRENT = ("W_hi", "W_hf", "W_hg", "W_ho")  # same order as GATES
@@ -69,6 +71,9 @@ class Results:
     rnn_longrange_log10: np.ndarray  # (T+1,) log10 ||dS_T/dS_k|| (R2)
     rnn_delta: np.ndarray  # (T+1, H) dL/da_k = rnn_delta[k] * 10**rnn_delta_log10_scale[k]
     rnn_delta_log10_scale: np.ndarray
+    rnn_lossgrad_log10: np.ndarray  # (T+1,) log10 ||dL_T/dS_k||: the gradient that actually reaches S_k
+    rnn_longrange_lower_log10: np.ndarray  # (T+1,) log10 ||v^T dS_T/dS_k|| / ||v|| <= rnn_longrange_log10,
+    #   v = dL_T/dS_T (all ones if 0): a lower bound of (R2), exact when H = 1, O(T H^2)
     # LSTM
     lstm_W_h: np.ndarray  # (4, H, H) W_hi, W_hf, W_hg, W_ho
     lstm_pre: np.ndarray  # (T+1, 4, H) gate pre-activations
@@ -81,9 +86,13 @@ class Results:
     lstm_naive_longrange_log10: np.ndarray  # (T+1,) log10 ||prod of (L4) factors||
     lstm_delta: np.ndarray  # (T+1, 4, H) dL/d(gate pre-activation) mantissas, one scale per step and gate:
     lstm_delta_log10_scale: np.ndarray  # (T+1, 4)  dL/d pre[k, gate] = lstm_delta[k, gate] * 10**this[k, gate]
+    lstm_lossgrad_log10: np.ndarray  # (T+1,) log10 ||dL_T/dC_k||, the total derivative (h_k = o_k tanh(C_k))
+    lstm_longrange_lower_log10: np.ndarray  # (T+1,) log10 ||v^T dC_T/dC_k|| / ||v|| <= lstm_longrange_log10,
+    #   v = dL_T/dC_T (all ones if 0): a lower bound of (L7), exact when H = 1, O(T H^2)
     bases: dict = field(repr=False, default_factory=dict)
     backend: str = "reference"  # which kernels computed the arrays
     final: bool = True  # False while progressive results still miss exact numbers (NaN entries)
+    progress: float = 1.0  # the fraction of the costly exact arrays computed (1.0 when final)
 
     # --- sizes and theory -----------------------------------------------------------------
     @property
@@ -250,153 +259,21 @@ def lstm_inputs(setup: Setup) -> tuple:
 
 
 _RNN_FIELDS = ("x", "rnn_U", "rnn_a", "rnn_S", "rnn_factor_norm", "rnn_factor_diag_mean",
-               "rnn_longrange_log10", "rnn_delta", "rnn_delta_log10_scale")
+               "rnn_longrange_log10", "rnn_delta", "rnn_delta_log10_scale", "rnn_lossgrad_log10",
+               "rnn_longrange_lower_log10")
 _LSTM_FIELDS = ("lstm_W_h", "lstm_pre", "lstm_gates", "lstm_h", "lstm_C", "lstm_factor_norm",
                 "lstm_term_diag_mean", "lstm_longrange_log10", "lstm_naive_longrange_log10",
-                "lstm_delta", "lstm_delta_log10_scale")
-
-
-def _compute_rnn(setup: Setup, kern, x: np.ndarray) -> dict:
-    T = setup.steps
-    S0 = initial_states(setup)[0]
-    target = np.float64(setup.target)
-    rnn = rnn_params(setup)
-    rnn_a, rnn_S, rnn_norm, rnn_diag, rnn_long, rnn_delta, rnn_scale = kern.rnn_pass(
-        rnn.W_x, rnn.U, rnn.b, x, S0, rnn.V, rnn.c, target, T)
-    return dict(x=x, rnn_U=rnn.U, rnn_a=rnn_a, rnn_S=rnn_S,
-                rnn_factor_norm=rnn_norm, rnn_factor_diag_mean=rnn_diag,
-                rnn_longrange_log10=rnn_long, rnn_delta=rnn_delta, rnn_delta_log10_scale=rnn_scale)
-
-
-def _lstm_forward(setup: Setup, kern, x: np.ndarray) -> tuple:
-    _, h0, C0 = initial_states(setup)
-    lstm = lstm_params(setup)
-    pre, gates, h, C = kern.lstm_forward(lstm.W_x, lstm.W_h, lstm.b, x, h0, C0)
-    return lstm, pre, gates, h, C
-
-
-class _FactorSteps:
-    """The per-step (L4) summary (norm of the sum, diagonal means), shared out in chunks of steps
-    between the two lanes of `compute`: each lane takes chunks once its own pass is done, so
-    neither core idles while there is work (measured at (64, 200): the lanes were 85 and 61 ms
-    apart before). Each step stands alone, so the arrays do not depend on who computed what."""
-
-    def __init__(self, kern, forward: tuple, chunk: int):
-        lstm, pre, gates, h, C = forward
-        steps = pre.shape[0] - 1
-        self.total_norm, self.diag_mean = np.zeros(steps + 1), np.zeros((steps + 1, 5))
-        self._kern, self._W_h, self._pre, self._C = kern, lstm.W_h, pre, C
-        self._next, self._stop, self._chunk = 1, steps + 1, max(1, chunk)
-        self._lock = threading.Lock()
-
-    def work(self) -> None:
-        while True:
-            with self._lock:
-                first = self._next
-                if first >= self._stop:
-                    return
-                self._next = stop = min(first + self._chunk, self._stop)
-            self._kern.lstm_factor_summary_steps(self._W_h, self._pre, self._C, first, stop,
-                                                 self.total_norm, self.diag_mean)
-
-    def arrays(self) -> dict:
-        return dict(lstm_factor_norm=self.total_norm, lstm_term_diag_mean=self.diag_mean)
-
-
-def _lstm_long_range_and_bptt(setup: Setup, kern, forward: tuple) -> dict:
-    lstm, pre, gates, h, C = forward
-    T = setup.steps
-    exact, naive, lstm_delta, lstm_scale = kern.lstm_longrange_and_bptt(
-        lstm.W_h, lstm.V, lstm.c, np.float64(setup.target), pre, gates, h, C, T)
-    return dict(lstm_W_h=lstm.W_h, lstm_pre=pre, lstm_gates=gates, lstm_h=h, lstm_C=C,
-                lstm_longrange_log10=exact, lstm_naive_longrange_log10=naive,
-                lstm_delta=lstm_delta, lstm_delta_log10_scale=lstm_scale)
-
-
-# The numba kernels release the GIL, so independent ones can use a second core: above this much
-# work (H^2 T; (32, 100) is 1e5) a helper thread pays for its start (~0.1 ms).
-PARALLEL_MIN_WORK = 20_000
-# On two lanes the (L4) summary is shared out in this many chunks of steps (a Python call each,
-# ~10 us): the lanes then finish at most one chunk apart.
-FACTOR_CHUNKS = 32
-
-
-def _on_two_threads(on_helper, here) -> tuple:
-    """(on_helper(), here()), the first run on a helper thread while the second runs here.
-    A daemon thread, like the app's worker: quitting the app never waits for it."""
-    outcome: dict = {}
-
-    def run() -> None:
-        try:
-            outcome["value"] = on_helper()
-        except BaseException as exc:  # re-raised on the calling thread
-            outcome["error"] = exc
-
-    helper = threading.Thread(target=run, name="simulator helper", daemon=True)
-    helper.start()
-    try:
-        mine = here()
-    finally:
-        helper.join()
-    if "error" in outcome:
-        raise outcome["error"]
-    return outcome["value"], mine
-
-
-def _in_sequence(first, second) -> tuple:
-    return first(), second()
-
-
-def _read_only(arrays: dict) -> dict:
-    for value in arrays.values():
-        value.setflags(write=False)  # shared between Results objects when reused
-    return arrays
+                "lstm_delta", "lstm_delta_log10_scale", "lstm_lossgrad_log10", "lstm_longrange_lower_log10")
 
 
 def compute(setup: Setup, backend: str = "numba", previous: Results | None = None) -> Results:
-    """Every array for `setup`. With `previous` (results of an earlier setup, same backend), the
-    arrays of a network whose inputs did not change are taken over from it instead of recomputed:
-    turning U recomputes only the RNN, turning a gate knob only the LSTM (identical values)."""
-    kern = _backend_module(backend)
-    previous = previous if previous is not None and previous.backend == backend else None
-    reuse_rnn = previous is not None and rnn_inputs(previous.setup) == rnn_inputs(setup)
-    reuse_lstm = previous is not None and lstm_inputs(previous.setup) == lstm_inputs(setup)
-    x = previous.x if (reuse_rnn or reuse_lstm) else input_sequence(setup)
-    x.setflags(write=False)
-    rnn = {name: getattr(previous, name) for name in _RNN_FIELDS} if reuse_rnn else {}
-    lstm = {name: getattr(previous, name) for name in _LSTM_FIELDS} if reuse_lstm else {}
-    forward = None if reuse_lstm else _lstm_forward(setup, kern, x)
-    parallel = (backend == "numba" and not reuse_lstm
-                and setup.hidden_size ** 2 * setup.steps >= PARALLEL_MIN_WORK)
-    chunk = -(-setup.steps // FACTOR_CHUNKS) if parallel else setup.steps
-    factor_steps = None if reuse_lstm else _FactorSteps(kern, forward, chunk)
+    """Every array for `setup`, final. With `previous` (results of an earlier setup, same backend),
+    the arrays of a network whose inputs did not change are taken over from it instead of
+    recomputed: turning U recomputes only the RNN, turning a gate knob only the LSTM (identical
+    values). The same as `stream.ComputeJob(setup, backend, previous).run()`, bit for bit."""
+    from .stream import ComputeJob
 
-    def one_lane() -> dict:  # the RNN, then a share of the (L4) summary
-        out = {} if reuse_rnn else _compute_rnn(setup, kern, x)
-        if factor_steps is not None:
-            factor_steps.work()
-        return out
-
-    def other_lane() -> dict:  # the LSTM's long-range chains (L7, naive) and BPTT, then a share
-        out = {} if reuse_lstm else _lstm_long_range_and_bptt(setup, kern, forward)
-        if factor_steps is not None:
-            factor_steps.work()
-        return out
-
-    lanes = (_on_two_threads if parallel else _in_sequence)(one_lane, other_lane)
-    if factor_steps is not None:
-        lanes = (*lanes, factor_steps.arrays())
-    for computed in lanes:
-        _read_only(computed)
-        for name, value in computed.items():
-            (rnn if name in _RNN_FIELDS else lstm)[name] = value
-    results = Results(setup=setup, **rnn, **lstm, bases=base_matrices(setup), backend=backend)
-    if reuse_rnn and "sigma_max_U" in previous.__dict__:  # same U: keep the cached SVD
-        results.sigma_max_U = previous.sigma_max_U
-    for network, reused in (("rnn", reuse_rnn), ("lstm", reuse_lstm)):  # same trajectory: same sensitivity
-        if reused and network in previous.__dict__.get("_sensitivity", {}):
-            results.__dict__.setdefault("_sensitivity", {})[network] = previous.__dict__["_sensitivity"][network]
-    return results
+    return ComputeJob(setup, backend, previous).run()
 
 
 __all__ = ["BACKENDS", "default_backend", "GATES", "LOG10_OF_ZERO", "LSTM_RECURRENT", "Results", "TERM_NAMES", "compute"]

@@ -194,7 +194,10 @@ def _scalar_rnn_steps(backend, U):
     a, S = kern.rnn_forward(one, U, np.zeros(1), x, np.zeros(1))
     assert not np.any(S)
     longrange = kern.rnn_longrange_log10(U, a, STEPS)
-    delta, scale = kern.rnn_bptt(U, one, np.zeros(1), np.float64(1.0), a, S, STEPS)
+    delta, scale, lossgrad = kern.rnn_bptt(U, one, np.zeros(1), np.float64(1.0), a, S, STEPS)
+    # the lower bound of (R2) is exact for H = 1
+    np.testing.assert_allclose(kern.rnn_longrange_lower_log10(U, a, np.ones(1), STEPS), longrange, rtol=0, atol=1e-9)
+    np.testing.assert_allclose(lossgrad - lossgrad[-1], longrange, rtol=0, atol=1e-9)  # dL/dS_k = U^(T-k) dL/dS_T
     return longrange, np.log10(np.abs(delta[1:, 0])) + scale[1:]
 
 
@@ -232,7 +235,11 @@ def test_5000_identical_lstm_steps_sum_exactly(backend, b_f):
         for longrange in (exact, naive):
             assert float(longrange[0] - STEPS * per_step) == pytest.approx(0.0, abs=2e-12)
         # BPTT: dL/d pre_g = i_k tanh'(g_k) dL/dC_k, and dL/dC_1 = f^(T-1) dL/dC_T through the carousel
-        delta, scale = kern.lstm_bptt(W_h, np.ones((1, 1)), np.zeros(1), np.float64(1.0), pre, gates, h, C, STEPS)
+        delta, scale, lossgrad = kern.lstm_bptt(W_h, np.ones((1, 1)), np.zeros(1), np.float64(1.0), pre, h, C, STEPS)
+        # dL/dC_k = f^(T-k) dL/dC_T through the carousel; the lower bound of (L7) is exact for H = 1
+        assert float(lossgrad[0] - lossgrad[-1] - STEPS * per_step) == pytest.approx(0.0, abs=2e-12)
+        lower = kern.lstm_longrange_lower_log10(W_h, pre, C, np.ones(1), STEPS)
+        np.testing.assert_allclose(lower, exact, rtol=0, atol=2e-12)
         G = 2
         delta_log10 = np.log10(np.abs(delta[1:, G, 0])) + scale[1:, G]
         assert float(delta_log10[0] - delta_log10[-1] - (STEPS - 1) * per_step) == pytest.approx(0.0, abs=2e-12)

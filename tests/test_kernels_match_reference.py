@@ -23,7 +23,7 @@ from hypothesis import strategies as st
 from simulator import (
     KNOB_NAMES, LOG10_OF_ZERO, LSTM_RECURRENT, SIGNAL_KINDS, InputSignal, Knobs, Setup, compute,
 )
-from simulator import kernels, reference
+from simulator import kernels, reference, spectral
 from simulator.setup import BiasOffsets, InitialState
 
 REL = 1e-12
@@ -132,14 +132,28 @@ def _assert_same_knob_contribution(weight, fast, slow):
 # ----------------------------------------------------------------------------------------------
 
 
+TWINS = (
+    # what simulator/stream.py runs, chunk by chunk
+    "rnn_forward_steps", "rnn_factor_norm_shortcut", "rnn_factor_diag_mean", "rnn_factor_norm_steps",
+    "rnn_longrange_steps", "rnn_bptt_steps", "rnn_longrange_lower_steps",
+    "lstm_forward_steps", "lstm_factor_diag_mean", "lstm_factor_norm_steps", "lstm_longrange_steps",
+    "lstm_naive_longrange_steps", "lstm_bptt_steps", "lstm_longrange_lower_steps",
+    # the same passes in one call
+    "rnn_forward", "rnn_factor_summary", "rnn_longrange_log10", "rnn_bptt", "rnn_longrange_lower_log10",
+    "lstm_forward", "lstm_factor_summary", "lstm_longrange_log10", "lstm_bptt", "lstm_longrange_lower_log10",
+)
+
+
 def test_kernels_twin_every_function_compute_uses():
-    names = ("rnn_forward", "rnn_factor_summary", "rnn_longrange_log10", "rnn_bptt", "rnn_pass",
-             "lstm_forward", "lstm_factor_summary", "lstm_factor_summary_steps", "lstm_longrange_log10",
-             "lstm_bptt", "lstm_longrange_and_bptt")
-    for name in names:
+    for name in TWINS:
         assert callable(getattr(kernels, name)), name
-        fast, slow = getattr(kernels, name).py_func, getattr(reference, name)
+        fast, slow = getattr(kernels, name), getattr(reference, name)
+        fast = getattr(fast, "py_func", fast)  # numba's dispatcher, or a plain function that calls one
         assert inspect.signature(fast) == inspect.signature(slow), name
+    # and the start states of the chunked passes and the loss gradients are the reference's own
+    for name in ("rnn_chain_start", "lstm_chain_start", "rnn_bptt_start", "lstm_bptt_start", "rnn_lower_start",
+                 "lstm_lower_start", "rnn_loss_gradient", "lstm_loss_gradient"):
+        assert getattr(kernels, name) is getattr(reference, name), name
 
 
 # No subnormal knobs in the random draws: below 2.2e-308 float64 keeps only a few significant
@@ -246,36 +260,39 @@ def assert_kernels_agree_on_same_inputs(setup: Setup) -> None:
     _same_outputs("rnn_factor_summary", (rnn.U, a), ("norm", "diag_mean"),
                   {"diag_mean": _rnn_diag_mean_size(rnn.U, a)})
     _same_outputs("rnn_longrange_log10", (rnn.U, a, T), ("log10",))
-    _same_outputs("rnn_bptt", (rnn.U, rnn.V, rnn.c, target, a, S, T), ("delta", "log10_scale"))
+    _same_outputs("rnn_bptt", (rnn.U, rnn.V, rnn.c, target, a, S, T), ("delta", "log10_scale", "lossgrad_log10"))
+    _same_outputs("rnn_longrange_lower_log10", (rnn.U, a, reference.rnn_loss_gradient(rnn.V, rnn.c, target, S, T), T),
+                  ("lower_log10",))
+    _same_outputs("rnn_longrange_lower_log10", (rnn.U, a, np.zeros(setup.hidden_size), T), ("lower_log10 (ones)",))
 
     _assert_lstm_forward_steps(lstm, x, h0, C0)
     pre, gates, h, C = reference.lstm_forward(lstm.W_x, lstm.W_h, lstm.b, x, h0, C0)
     diag_mean_size = _lstm_diag_mean_size(lstm.W_h, pre, C)
     _same_outputs("lstm_factor_summary", (lstm.W_h, pre, C), ("norm", "diag_mean"), {"diag_mean": diag_mean_size})
-    _assert_factor_summary_steps_agree(lstm.W_h, pre, C, diag_mean_size)
+    _assert_factor_norm_steps_agree(lstm.W_h, pre, C)
     _same_outputs("lstm_longrange_log10", (lstm.W_h, pre, C, T), ("exact_log10", "naive_log10"))
-    _same_outputs("lstm_bptt", (lstm.W_h, lstm.V, lstm.c, target, pre, gates, h, C, T),
-                  ("delta", "log10_scale"))
+    _same_outputs("lstm_bptt", (lstm.W_h, lstm.V, lstm.c, target, pre, h, C, T),
+                  ("delta", "log10_scale", "lossgrad_log10"))
+    vector = reference.lstm_loss_gradient(lstm.V, lstm.c, target, h, T) * reference.lstm_dh_dC(pre, C, T)
+    _same_outputs("lstm_longrange_lower_log10", (lstm.W_h, pre, C, vector, T), ("lower_log10",))
 
 
-def _assert_factor_summary_steps_agree(W_h, pre, C, diag_mean_size):
-    """lstm_factor_summary_steps (what compute's two lanes call, a chunk of steps each): every chunk
-    written by numba equals the reference's, and the rows outside the chunk are left alone."""
+def _assert_factor_norm_steps_agree(W_h, pre, C):
+    """lstm_factor_norm_steps (what simulator/stream.py runs, a chunk of steps at a time, on two
+    threads): every chunk written by numba equals the reference's, and the rows outside the chunk
+    are left alone."""
     T = pre.shape[0] - 1
     cuts = sorted({1, T + 1, 1 + T // 3, 1 + (2 * T) // 3})
     for first, stop in zip(cuts[:-1], cuts[1:]):
         arrays = {}
         for name, module in (("numba", kernels), ("reference", reference)):
-            total_norm, diag_mean = np.full(T + 1, -7.0), np.full((T + 1, 5), -7.0)  # a sentinel
-            module.lstm_factor_summary_steps(W_h, pre, C, first, stop, total_norm, diag_mean)
+            total_norm = np.full(T + 1, -7.0)  # a sentinel
+            module.lstm_factor_norm_steps(W_h, pre, C, first, stop, total_norm)
             outside = np.ones(T + 1, bool)
             outside[first:stop] = False
-            assert np.all(total_norm[outside] == -7.0) and np.all(diag_mean[outside] == -7.0), (name, first, stop)
-            arrays[name] = total_norm[first:stop], diag_mean[first:stop]
-        _assert_same(f"lstm_factor_summary_steps {first}..{stop - 1}: norm", arrays["numba"][0],
-                     arrays["reference"][0])
-        _assert_same(f"lstm_factor_summary_steps {first}..{stop - 1}: diag_mean", arrays["numba"][1],
-                     arrays["reference"][1], diag_mean_size[first:stop])
+            assert np.all(total_norm[outside] == -7.0), (name, first, stop)
+            arrays[name] = total_norm[first:stop]
+        _assert_same(f"lstm_factor_norm_steps {first}..{stop - 1}: norm", arrays["numba"], arrays["reference"])
 
 
 @settings(max_examples=60, deadline=None,
@@ -331,51 +348,6 @@ def test_explicit_non_orthogonal_weights_take_the_general_path():
     assert np.all(results.rnn_factor_norm[1:] < shortcut * (1 - 1e-6))
 
 
-def test_spectral_norm_matches_lapack_on_hard_matrices():
-    rng = np.random.default_rng(11)
-    cases = [
-        np.zeros((3, 3)),
-        np.array([[-2.5]]),
-        np.eye(4) * 1e-300,  # squares underflow
-        rng.standard_normal((6, 6)) * 1e-160,
-        rng.standard_normal((6, 6)) * 1e150,
-        rng.standard_normal((6, 6)) * 1e-96,  # Gram fine, its squares not: the scaled path
-        rng.standard_normal((6, 6)) * 1e-55,
-        rng.standard_normal((6, 6)) * 1e80,
-        np.diag([1.0, 1.0, 1.0 - 1e-15, 0.5]),  # clustered top
-        # repeated top value plus a tiny perturbation: a Gram/tridiagonal solver once returned 0.27
-        np.diag([0.26894, 0.5, 0.5]) + np.array([[0.0, 2.1e-160, 1.6e-160], [1.1e-160, 0.0, -1.8e-160],
-                                                 [-2.4e-160, 3.0e-161, 0.0]]),
-        *(np.diag(rng.choice([0.1, 0.3, 0.5], 8)) + rng.standard_normal((8, 8)) * 10.0 ** -exponent
-          for exponent in (3, 40, 120, 200)),
-        np.outer(rng.standard_normal(7), rng.standard_normal(7)),  # rank one
-        np.diag(rng.uniform(0.5, 1.0, 9)) @ np.linalg.qr(rng.standard_normal((9, 9)))[0],
-        # like an (L4) term at H = 40: orthogonal between diagonals, clustered top singular values
-        np.diag(rng.uniform(0.0, 0.25, 40)) @ np.linalg.qr(rng.standard_normal((40, 40)))[0]
-        @ np.diag(rng.uniform(0.0, 1.0, 40)),
-    ]
-    for M in cases:
-        want = np.linalg.norm(M, 2)
-        got = kernels.spectral_norm(np.ascontiguousarray(M))
-        assert got == pytest.approx(want, rel=REL, abs=0.0), M
-
-
-def test_dominant_norm_is_certified_only_when_the_top_singular_value_dominates():
-    rng = np.random.default_rng(5)
-    H = 10
-    Q1, Q2 = (np.linalg.qr(rng.standard_normal((H, H)))[0] for _ in range(2))
-    dominated = Q1 @ np.diag([1.0] + [0.05] * (H - 1)) @ Q2  # like a long product
-    flat = Q1 @ np.diag(np.linspace(1.0, 0.9, H)) @ Q2  # like one step's factor
-    w, Pw = np.empty(H), np.empty(H)
-    u = kernels._start_vector(H)
-    answers = [kernels._dominant_norm(dominated, u, w, Pw) for _ in range(3)]  # u is warm after the first
-    assert answers[0] == -1.0 or answers[0] == pytest.approx(np.linalg.norm(dominated, 2), rel=REL)
-    for got in answers[1:]:
-        assert got == pytest.approx(np.linalg.norm(dominated, 2), rel=REL, abs=0.0)
-    assert kernels._dominant_norm(flat, kernels._start_vector(H), w, Pw) == -1.0  # not certifiable
-    assert kernels._dominant_norm(np.zeros((H, H)), kernels._start_vector(H), w, Pw) == -1.0
-
-
 def test_long_products_take_the_certified_path_and_agree():
     # An expanding RNN: the product's top singular value soon dominates, so _dominant_norm answers.
     setup = Setup(hidden_size=8, steps=150, seed=2, knobs=Knobs(U=1.6, W_hf=2.0, W_hi=-1.5, W_ho=1.2))
@@ -385,74 +357,11 @@ def test_long_products_take_the_certified_path_and_agree():
     for t in range(150, 100, -1):
         product = product @ (reference.tanh_prime(a[t])[:, None] * U)
         product /= np.abs(product).max()
-    u = kernels._start_vector(8)
+    u = reference.start_vector(8)
     for _ in range(3):
-        certified = kernels._dominant_norm(product, u, np.empty(8), np.empty(8))
+        certified = spectral._dominant_norm(product, u, np.empty(8), np.empty(8))
     assert certified > 0.0
     # U = 1.6 is chaotic (the forward passes drift apart by round-off): same inputs for both
     _same_outputs("rnn_longrange_log10", (U, a, setup.steps), ("log10",))
     _same_outputs("lstm_longrange_log10", (results.lstm_W_h, results.lstm_pre, results.lstm_C, setup.steps),
                   ("exact_log10", "naive_log10"))
-
-
-
-def _hard_matrices(rng, count):
-    """Matrices on which an iterative top-singular-value solver is easily wrong: clustered and
-    nearly repeated top values, all values equal, nearly rank one, random."""
-    for trial in range(count):
-        H = int(rng.integers(2, 24))
-        kind = trial % 5
-        Q1, Q2 = (np.linalg.qr(rng.standard_normal((H, H)))[0] for _ in range(2))
-        if kind == 0:
-            M = rng.standard_normal((H, H))
-        elif kind == 1:  # repeated diagonal values, a tiny perturbation
-            M = np.diag(rng.choice([0.2, 0.5, 0.5, 1.0], H)) + 1e-160 * rng.standard_normal((H, H))
-        elif kind == 2:  # top two singular values 1e-16 .. 1e-6 apart
-            values = np.sort(rng.uniform(0.9, 1.0, H))[::-1]
-            values[1] = values[0] * (1.0 - 10.0 ** rng.uniform(-16, -6))
-            M = Q1 @ np.diag(values) @ Q2
-        elif kind == 3:  # every singular value equal
-            M = 0.7 * Q1
-        else:  # nearly rank one, like a long product
-            M = np.outer(rng.standard_normal(H), rng.standard_normal(H)) + 1e-3 * rng.standard_normal((H, H))
-        yield kind, np.ascontiguousarray(M / np.abs(M).max())
-
-
-def test_lanczos_norm_is_exact_or_declines_even_from_a_blind_start():
-    # The certificate (a Rayleigh quotient below, a Cholesky factorisation above) must make a wrong
-    # answer impossible: here the start vector is often orthogonal to the top singular vector,
-    # where plain Lanczos converges to the second singular value.
-    rng = np.random.default_rng(17)
-    accepted = 0
-    for kind, M in _hard_matrices(rng, 600):
-        H = M.shape[0]
-        top_left = np.linalg.svd(M)[0][:, 0]
-        u = rng.standard_normal(H)
-        if rng.random() < 0.5:
-            u -= (u @ top_left) * top_left
-        u /= np.linalg.norm(u)
-        got = kernels._lanczos_norm(M, u, kernels._lanczos_workspace(H))
-        if got == -1.0:
-            continue
-        accepted += 1
-        assert got == pytest.approx(np.linalg.norm(M, 2), rel=2e-13, abs=0.0), (kind, M)
-    assert accepted > 300  # and it does answer most of the time
-
-
-def test_lanczos_norm_certificate_rejects_a_value_below_the_top():
-    # theta (1 + margin) I - G is not positive definite when theta is the second eigenvalue
-    M = np.diag([1.0, 0.8, 0.3])
-    L = np.empty((3, 3))
-    G = M @ M.T
-    assert kernels._below_all_eigenvalues(G, 1.0 * (1 + 1e-13), L)
-    assert not kernels._below_all_eigenvalues(G, 0.64 * (1 + 1e-13), L)
-    assert not kernels._below_all_eigenvalues(G, 1.0 * (1 - 1e-12), L)
-
-
-def test_spectral_norm_of_the_general_path_on_many_hard_matrices():
-    # the scaled Gram eigen-solve must give the SVD's value on clustered / repeated spectra too
-    rng = np.random.default_rng(23)
-    for kind, M in _hard_matrices(rng, 400):
-        assert kernels.spectral_norm(M) == pytest.approx(np.linalg.norm(M, 2), rel=1e-13, abs=0.0), (kind, M)
-        for scale in (1e-200, 1e200):  # the SVD path for extreme scales
-            assert kernels.spectral_norm(M * scale) == pytest.approx(np.linalg.norm(M * scale, 2), rel=1e-13)

@@ -100,41 +100,38 @@ def test_shared_arrays_are_read_only():
 
 
 @NEEDS_NUMBA
-def test_two_lanes_give_the_same_arrays_as_one(monkeypatch):
-    # with the numba kernels, compute() runs independent kernels on two threads: same numbers
-    import simulator.results as results_module
+def test_two_threads_give_the_same_arrays_as_one():
+    # with the numba kernels, a job runs chunks on two threads: same numbers, bit for bit
+    from simulator.stream import ComputeJob
 
     setup = BASE.replace(hidden_size=4, bias_offsets={}, steps=30)
-    monkeypatch.setattr(results_module, "PARALLEL_MIN_WORK", 10**12)
-    one = compute(setup, "numba")
-    monkeypatch.setattr(results_module, "PARALLEL_MIN_WORK", 0)
-    two = compute(setup, "numba")
+    one = ComputeJob(setup, "numba", threads=1).run()
+    two = ComputeJob(setup, "numba", threads=2, chunk_steps=2).run()
     for name in _RNN_FIELDS + _LSTM_FIELDS:
         assert np.array_equal(getattr(one, name), getattr(two, name)), name
 
 
+@NEEDS_NUMBA
 def test_an_error_on_the_helper_thread_reaches_the_caller(monkeypatch):
-    import simulator.results as results_module
+    import threading
+    import time
 
-    def broken(*args):
-        raise FloatingPointError("from the helper lane")
+    from simulator import kernels
+    from simulator.stream import ComputeJob
 
-    monkeypatch.setattr(results_module, "PARALLEL_MIN_WORK", 0)
-    monkeypatch.setattr(results_module, "_compute_rnn", lambda setup, kern, x: broken())
-    with pytest.raises(FloatingPointError, match="helper lane"):
-        compute(BASE, BACKENDS[-1])
+    def on_the_helper_it_fails(kernel):
+        def run(*args):
+            if threading.current_thread().name == "simulator helper":
+                raise FloatingPointError("from the helper thread")
+            time.sleep(0.002)  # the calling thread leaves work to the helper
+            return kernel(*args)
+        return run
 
-
-@pytest.mark.parametrize("steps, chunks", [(30, 32), (31, 4), (7, 3), (1, 32)])
-def test_the_shared_factor_steps_cover_every_step_once(monkeypatch, steps, chunks):
-    # the (L4) summary is shared out in chunks of steps between the lanes: same arrays as one call
-    import simulator.results as results_module
-    from simulator import reference
-
-    monkeypatch.setattr(results_module, "PARALLEL_MIN_WORK", 0)
-    monkeypatch.setattr(results_module, "FACTOR_CHUNKS", chunks)
-    setup = BASE.replace(hidden_size=3, steps=steps)
-    results = compute(setup, BACKENDS[-1])
-    norm, diag_mean = reference.lstm_factor_summary(results.lstm_W_h, results.lstm_pre, results.lstm_C)
-    np.testing.assert_allclose(results.lstm_factor_norm, norm, rtol=1e-12, atol=0)
-    np.testing.assert_allclose(results.lstm_term_diag_mean, diag_mean, rtol=1e-12, atol=1e-300)
+    for name in ("rnn_forward_steps", "lstm_forward_steps", "rnn_bptt_steps", "lstm_bptt_steps"):
+        monkeypatch.setattr(kernels, name, on_the_helper_it_fails(getattr(kernels, name)))
+    job = ComputeJob(BASE.replace(steps=30), "numba", threads=2, chunk_steps=1)
+    with pytest.raises(FloatingPointError, match="helper thread"):
+        job.run()
+    assert not any(t.name == "simulator helper" for t in threading.enumerate())
+    # the half-done work is never taken over by a later job
+    assert all(network.broken for network in job._networks.values())

@@ -7,17 +7,19 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 
-# One kernel that goes through LAPACK (eigvalsh, or the SVD at extreme scales) and BLAS (@).
+# Kernels that go through LAPACK (eigvalsh, or the SVD at extreme scales), BLAS (@), and SciPy's
+# dsyrk and dpotrf called directly (the certified path of matrix_norm).
 CHECK_KERNEL = """
 import sys
 import numpy as np
-import simulator.kernels as K
+import simulator.kernels
+import simulator.spectral as K
 rng = np.random.default_rng(3)
 M = rng.standard_normal((12, 12))
 for scale in (1.0, 1e-280):  # the second one takes the SVD path
-    got = K.spectral_norm(M * scale)
     want = np.linalg.norm(M * scale, 2)
-    assert abs(got - want) <= 1e-13 * want, (scale, got, want)
+    for got in (K.spectral_norm(M * scale), K.matrix_norm(M * scale, K.norm_workspace(12))):
+        assert abs(got - want) <= 1e-13 * want, (scale, got, want)
 print("loaded alone:", K.SCIPY_BLAS_LOADED_ALONE)
 print("scipy.linalg imported:", "scipy.linalg" in sys.modules)
 """
