@@ -433,8 +433,14 @@ class PlotView(QWidget):
 
     def _draw_text(self, items: _PanelItems, text: Text, previous: Text | None) -> None:
         label = items.items.get(text.key)
+        if label is not None and previous is not None and (previous.background, previous.border) != (
+                text.background, text.border):
+            self._remove(items, text.key)  # (a TextItem's fill and border are set when it is made)
+            label = None
         if label is None:
-            label = pg.TextItem(anchor=TEXT_ANCHOR[text.anchor])
+            fill = None if text.background is None else pg.mkBrush(qcolour(text.background, self.theme))
+            border = None if text.border is None else pg.mkPen(qcolour(text.border, self.theme), width=1.2)
+            label = pg.TextItem(anchor=TEXT_ANCHOR[text.anchor], fill=fill, border=border)
             font = QFont()
             font.setPointSizeF(style.WINDOW_FONTS.small if text.size == "small" else style.WINDOW_FONTS.base)
             label.setFont(font)
