@@ -72,9 +72,9 @@ UNLISTED_ALPHA = 0.35  # edges on no listed path
 CONTINUATION = "      "  # indent of a wrapped line
 
 # --- the tree's geometry (y up; x in step columns, mapped onto 0..1) ----------------------------------
-Y_H, Y_GATE, Y_C, Y_RNN = 3.2, 2.15, 1.1, 0.0
-TREE_Y = (-0.3, 3.6)
-RNN_TREE_Y = (-0.3, 0.6)  # the tree of the RNN alone (weight U)
+Y_H, Y_GATE, Y_C, Y_RNN = 3.2, 2.15, 1.1, -0.15
+TREE_Y = (-0.45, 3.6)
+RNN_TREE_Y = (-0.45, 0.45)  # the tree of the RNN alone (weight U)
 GATE_X = {"f": 0.12, "i": 0.32, "g": 0.52, "o": 0.72}  # within a step's column
 STATE_X = 0.9  # h_t and C_t (S_t for the RNN) within the column
 LEFT_COLUMNS = 0.9  # room for W^(k) left of column k
@@ -84,13 +84,31 @@ GATE_LABEL_GAP = 0.3  # ... and from a gate's centre
 LABEL_BACKGROUND = "label.background"  # labels sitting over edges get a box
 TREE_LINES, RNN_TREE_LINES = 12.0, 4.0  # the tree's share of the height, in text lines
 
-_SUB = re.compile(r"_(?!\{)([A-Za-z0-9]+)")
-_UPPER = re.compile(r"\^\(([A-Za-z0-9]+)\)")
+_STEP = re.compile(r"_([0-9]+)(?![A-Za-z])")
+_SUB = re.compile(r"_(?!\{)([A-Za-z][A-Za-z0-9]*)")
+_COPY = re.compile(r"\^\(([0-9]+)\)")
+_SUBSCRIPT = str.maketrans("0123456789", "₀₁₂₃₄₅₆₇₈₉")
+_SUPERSCRIPT = str.maketrans("0123456789()", "⁰¹²³⁴⁵⁶⁷⁸⁹⁽⁾")
+
+
+def step(n: int) -> str:
+    """A step as a subscript, in Unicode: 'h' + step(3) = 'h₃'. (Written as characters, not as
+    markup: a slide line holds dozens of them, and each markup subscript costs the slide renderer a
+    mathtext parse.)"""
+    return str(n).translate(_SUBSCRIPT)
+
+
+def copy_label(k: int) -> str:
+    """The copy W^(k) of a weight as a superscript: 'W_{hf}' + copy_label(2) = 'W_{hf}⁽²⁾'."""
+    return f"({k})".translate(_SUPERSCRIPT)
 
 
 def markup(text: str) -> str:
-    """The path engine's symbols in style's markup: 'W_hf^(2)' -> 'W_{hf}^{(2)}', 'h_3' -> 'h_{3}'."""
-    return _UPPER.sub(r"^{(\1)}", _SUB.sub(r"_{\1}", text))
+    """The path engine's symbols as the view writes them: steps in Unicode subscripts, copies in
+    superscripts, other subscripts in style's markup: 'W_hf^(2)' -> 'W_{hf}⁽²⁾', 'h_3' -> 'h₃'."""
+    text = _COPY.sub(lambda m: copy_label(int(m.group(1))), text)
+    text = _STEP.sub(lambda m: step(int(m.group(1))), text)
+    return _SUB.sub(r"_{\1}", text)
 
 
 def _engine_text(line: str) -> str:
@@ -374,17 +392,20 @@ def _edge_role(edge) -> str:
 
 def _edge_label(edge, layout: _Layout, hidden_size: int, rnn: bool, key: str) -> Text:
     """The local derivative next to its edge: above horizontal edges, right of h_t -> C_t, and at a
-    gate: above it the edge out of it (to h_{t-1}), below it the edge into it (from C_t or h_t)."""
+    gate: above it the edge out of it (to h_{t-1}), below it the edge into it (from C_t or h_t); the
+    carousel's below it."""
     if hidden_size == 1:
         text = number(edge.sign, edge.log10_abs, 2)
     else:  # a Jacobian: its spectral norm (the formulas are in the list and the CSV)
         text = f"‖{number(1.0, edge.log10_bound, 2)}‖"
     (x0, y0), (x1, y1) = _edge_points(edge, layout, rnn)
+    if y0 == y1 == Y_C and not rnn:  # the carousel: below it (the gates' labels are above)
+        return Text(key, (x0 + x1) / 2, y0 - LABEL_GAP, text, "muted", anchor="top", background=LABEL_BACKGROUND)
     if y0 == y1:  # horizontal
         return Text(key, (x0 + x1) / 2, y0 + LABEL_GAP, text, "muted", anchor="bottom",
                     background=LABEL_BACKGROUND)
     if x0 == x1:  # h_t -> C_t: right of it, above C_t
-        return Text(key, x0 + 0.004, Y_C + 0.36 * (Y_GATE - Y_C), text, "muted", anchor="left",
+        return Text(key, x0 + 0.004, Y_C + 0.3 * (Y_GATE - Y_C), text, "muted", anchor="left",
                     background=LABEL_BACKGROUND)
     if edge.lower.kind == "h":  # a gate -> h_{t-1}: above the gate
         return Text(key, x0, y0 + GATE_LABEL_GAP, text, "muted", anchor="bottom", background=LABEL_BACKGROUND)
@@ -469,7 +490,7 @@ def _tree_panel(data: PathData, view: ViewState, k: int, theme: str, height: flo
         items += _graph_items(paths, layout, theme, "", False, highlight, label_all)
         items += _graph_items(rnn, layout, theme, "rnn-", True, None, label_all)
         title = (f"{target}: {_count(paths.count)} through the LSTM (top);  "
-                 f"the RNN's one path to U^{{({k})}} (bottom)")
+                 f"the RNN's one path to U{copy_label(k)} (bottom)")
         y = TREE_Y
     return Panel("tree", title, Axis("", 0.0, 1.0, visible=False), Axis("", *y, visible=False),
                  tuple(items), legend=None, clickable=None, frame=False, height=height)
@@ -501,7 +522,7 @@ def _text_panel(key: str, title: str, rows: list[_Row], weight: str, extra: tupl
 
 
 def _caption(results: Results, weight: str, k: int, data: PathData | None) -> str:
-    what = f"paths from L_{{{results.steps}}} to {markup(weight)}^{{({k})}}"
+    what = f"paths from L{step(results.steps)} to {markup(weight)}{copy_label(k)}"
     if data is not None:
         what += f": {_count(data.paths.count)}, {len(data.paths.paths)} listed"
     return f"{knob_line(results)}\n{what}"
@@ -515,9 +536,9 @@ def describe(results: Results, view: ViewState, theme: str = style.DEFAULT_THEME
     data = path_data(results, weight, k, view.paths_order, blocking)
     if data is None:  # the window's worker computes them: say so
         H = results.setup.hidden_size
-        note = Text("computing", 0.5, 0.5, f"computing the paths to {markup(weight)}^{{({k})}} "
+        note = Text("computing", 0.5, 0.5, f"computing the paths to {markup(weight)}{copy_label(k)} "
                     f"(H = {H}, T = {T}: in the background)…", "muted", anchor="center", size="base")
-        panel = Panel("tree", f"∂L_{{{T}}}/∂{markup(weight)}^{{({k})}}", Axis("", 0.0, 1.0, visible=False),
+        panel = Panel("tree", f"∂L{step(T)}/∂{markup(weight)}{copy_label(k)}", Axis("", 0.0, 1.0, visible=False),
                       Axis("", 0.0, 1.0, visible=False), (note,), legend=None, clickable=None, frame=False)
         return Plot("paths", TITLE, (panel,), _caption(results, weight, k, None),
                     (Table("paths", {name: [] for name in CSV_COLUMNS}),), partial=True, slide_scale=SLIDE_SCALE)
@@ -536,7 +557,7 @@ def describe(results: Results, view: ViewState, theme: str = style.DEFAULT_THEME
     right = tuple(Text(f"ledger-{i}-right", 0.5, n - i - 0.5, text, colour, anchor="left")
                   for i, (text, colour) in second)
     panels.append(_text_panel("ledger", f"Ledger: the paths of each k add up to its BPTT bar, "
-                              f"and Σ_{{k}} to ∂L_{{{T}}}/∂{markup(weight)}", ledger_rows, weight, right))
+                              f"and Σ_{{k}} to ∂L{step(T)}/∂{markup(weight)}", ledger_rows, weight, right))
     if weight != "U":
         panels.append(_text_panel("rnn", "The RNN beside it: one path per k",
                                   [_Row(text) for text in _rnn_rows(data, results)], "U"))

@@ -150,6 +150,8 @@ def _draw_panel(ax, panel: Panel, plot: Plot, theme: str, fonts, compact: bool, 
                            linewidth=1.2 * scale)
             artist = ax.text(item.x, item.y, _t(item.text), ha=ha, va=va, color=mpl_colour(item.colour, theme),
                              fontsize=fonts.small if item.size == "small" else fonts.base, zorder=6, bbox=box)
+            if not panel.frame:  # text inside a text panel: the layout need not measure it (much faster)
+                artist.set_in_layout(False)
         elif isinstance(item, Segments):
             artist = LineCollection(np.stack([np.c_[item.x0, item.y0], np.c_[item.x1, item.y1]], axis=1),
                                     linewidths=np.asarray(item.widths) * scale,
