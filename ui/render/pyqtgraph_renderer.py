@@ -18,7 +18,7 @@ import math
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6.QtCore import QRectF, Qt, QTimer, Signal
+from PySide6.QtCore import QEvent, QRectF, Qt, QTimer, Signal
 from PySide6.QtGui import QBrush, QColor, QFont, QPainter, QPen
 from PySide6.QtWidgets import QGraphicsRectItem, QVBoxLayout, QWidget
 
@@ -133,7 +133,9 @@ class PlotView(QWidget):
         self.panels: dict[str, _PanelItems] = {}
         self._layout_keys: tuple[str, ...] = ()
         self.graphics.scene().sigMouseClicked.connect(self._clicked)
-        self.graphics.scene().sigMouseMoved.connect(self._moved)
+        # hover rows: every mouse move of the viewport (the scene's sigMouseMoved is rate-limited and
+        # may drop the last move, the one where the mouse comes to rest)
+        self.graphics.viewport().installEventFilter(self)
         self.hovered_row = -1
         self.setMinimumSize(200, 150)
 
@@ -525,6 +527,15 @@ class PlotView(QWidget):
             high = steps if panel.x_is_lag else math.floor(panel.x.high + 0.5)
             self.step_clicked.emit(int(min(max(t, 0), max(high, 0))))
             return
+
+    def eventFilter(self, watched, event) -> bool:
+        if watched is self.graphics.viewport():
+            if event.type() == QEvent.Type.MouseMove:
+                self._moved(self.graphics.mapToScene(event.position().toPoint()))
+            elif event.type() == QEvent.Type.Leave and self.hovered_row != -1:
+                self.hovered_row = -1
+                self.row_hovered.emit(-1)
+        return super().eventFilter(watched, event)
 
     def _moved(self, scene_pos) -> None:
         """The mouse moved: which hover row (Panel.hover_rows) is under it, if any."""
