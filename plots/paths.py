@@ -26,10 +26,11 @@ per group remainder (CSV_COLUMNS: weight, k, T, ..., path, value, log10_abs, fro
 projection, share).
 
 Cost: the path data are cached per network arrays (turning U keeps the LSTM's listing). They take
-~3-25 ms for H <= 32, T <= 300 (bench/bench_ui.py), more for large H or T (~0.5 s at H = 256):
-with `blocking=False` (the window) the description is `partial` ("computing the paths…") unless
-they are cached or quick (`is_quick`); the window then asks its compute worker for them
-(`path_data(..., blocking=True)` there) and draws again when they are in.
+~10-30 ms for H <= 32, T <= 200 and lags up to 2, ~40-80 ms at lag 5 and ~0.5 s at H = 256
+(bench/bench_ui.py): with `blocking=False` (the window) the description is `partial` ("computing
+the paths…") unless they are cached or quick (`is_quick`); the window then asks its compute
+worker for them (`path_data(..., blocking=True)` there), keeps the picture it shows meanwhile, and
+draws again when they are in.
 """
 
 from __future__ import annotations
@@ -65,8 +66,9 @@ LIST_LINES = 10  # ... and no more than fit in this many lines (what a slide can
 GROUP_CAP = 2  # groups: stays in the cell, through h once, through h 2 times or more
 LINE_CHARS = 140  # the written-out products wrap at this many characters
 LABEL_ALL_EDGES_UP_TO = 4  # label every edge of a tree of at most this many steps; else the highlighted path's
-QUICK_MAX_HIDDEN = 32  # path data for H <= 32 and T <= 300 take < ~30 ms (bench/bench_ui.py): UI thread
-QUICK_MAX_STEPS = 300
+QUICK_MAX_HIDDEN = 32  # path data for H <= 32, T <= 200 and k >= T - 2 take < ~30 ms (bench/bench_ui.py):
+QUICK_MAX_STEPS = 200  # the UI thread computes them; else the window's worker
+QUICK_MAX_LAG = 2
 SLIDE_SCALE = 1.5  # a dense view: laid out on the dashboard's larger slide
 UNLISTED_ALPHA = 0.35  # edges on no listed path
 CONTINUATION = "      "  # indent of a wrapped line
@@ -161,27 +163,31 @@ def _network_sources(results: Results, weight: str) -> tuple:
             results.lstm_delta_log10_scale)
 
 
-def is_quick(results: Results) -> bool:
-    """Whether the path data of one (weight, k) take well under the UI's budget (< ~30 ms)."""
-    return results.setup.hidden_size <= QUICK_MAX_HIDDEN and results.steps <= QUICK_MAX_STEPS
+def is_quick(results: Results, k: int) -> bool:
+    """Whether the path data of one (weight, k) take under the UI's budget (~30 ms, measured by
+    bench/bench_ui.py): small H, T (the ledger sweeps every step) and lag (the listing)."""
+    return (results.setup.hidden_size <= QUICK_MAX_HIDDEN and results.steps <= QUICK_MAX_STEPS
+            and results.steps - k <= QUICK_MAX_LAG)
 
 
 def _listing(results: Results, weight: str, k: int, order: str) -> PathsOfK:
     """The LIST_LIMIT largest paths, or fewer if the list in this order would need more than
     LIST_LINES lines (by group: a heading per group; a line for each group's rest)."""
     found = paths_to(results, weight, k, limit=LIST_LIMIT, group_cap=GROUP_CAP)
+    listed = list(found.paths)
+    rows = [len(_path_rows(path, found.hidden_size)) for path in listed]
     fit = 1
-    for n in range(len(found.paths), 0, -1):
-        if _list_lines(found, n, order) <= LIST_LINES:
+    for n in range(len(listed), 0, -1):
+        if _list_lines(found, listed[:n], sum(rows[:n]), order) <= LIST_LINES:
             fit = n
             break
-    return found if fit == len(found.paths) else paths_to(results, weight, k, limit=fit, group_cap=GROUP_CAP)
+    return found if fit == len(listed) else paths_to(results, weight, k, limit=fit, group_cap=GROUP_CAP)
 
 
-def _list_lines(found: PathsOfK, n: int, order: str) -> int:
-    """Lines of the list in `order` if only the first n listed paths were listed."""
-    listed = found.paths[:n]
-    lines = sum(len(_path_rows(path, found.hidden_size)) for path in listed)
+def _list_lines(found: PathsOfK, listed: list[Path], path_lines: int, order: str) -> int:
+    """Lines of the list in `order` if only `listed` (the first listed paths, `path_lines` lines
+    between them) were listed."""
+    lines = path_lines
     for group in found.groups:
         shown = sum(1 for path in listed if path.group == group.index)
         if order == "group":
@@ -203,7 +209,7 @@ def path_data(results: Results, weight: str, k: int, order: str = "magnitude",
         "rnn": (f"paths.listing.U.{k}.magnitude", _network_sources(results, "U"),
                 lambda: _listing(results, "U", k, "magnitude")),
     }
-    if not blocking and not is_quick(results):
+    if not blocking and not is_quick(results, k):
         found = {name: peek(what, sources) for name, (what, sources, _) in parts.items()}
         if any(value is None for value in found.values()):
             return None

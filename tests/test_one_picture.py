@@ -79,7 +79,9 @@ def test_the_paths_tab_draws_its_description(qtbot, make_window):
     window = make_window(Setup(hidden_size=3, steps=24, seed=5).with_knob("b_f", 2.0),
                          ViewState(selected_step=9, revealed_steps=14, paths_k=21, paths_highlight=2))
     window.tabs.setCurrentWidget(window.paths_view)
-    qtbot.waitUntil(lambda: window.paths_view.plot_view.plot is not None, timeout=WAIT_MS)
+    # (lag 3: the numbers come from the worker, the tab says "computing" until then)
+    qtbot.waitUntil(lambda: window.paths_view.plot_view.plot is not None and not window.paths_view.plot_view.plot.partial,
+                    timeout=WAIT_MS)
     assert window.paths_view.plot_view.plot.panels[0].title.startswith("∂L₂₄/∂W_{hf}⁽²¹⁾")
     assert "highlight" in window.views["paths"].panels["tree"].items  # the hovered path, drawn on top
     assert_window_slide_and_csv_agree(window, "paths")

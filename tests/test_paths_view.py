@@ -190,10 +190,11 @@ def test_k_is_chosen_among_the_last_steps():
 def test_slow_numbers_are_left_to_the_worker(monkeypatch):
     results = scalar_results(T=4)
     monkeypatch.setattr(path_view, "QUICK_MAX_HIDDEN", 0)  # as if H were large
-    view = ViewState.full(4, paths_k=2)
+    view = ViewState.full(4, paths_k=3)
+    assert path_view.is_quick(results, 3) is False
     partial = plots.describe("paths", results, view, blocking=False)
     assert partial.partial and "computing the paths" in partial.panels[0].items[0].text
-    assert path_view.path_data(results, "W_hf", 2, "magnitude", blocking=True) is not None  # (the worker)
+    assert path_view.path_data(results, "W_hf", 3, "magnitude", blocking=True) is not None  # (the worker)
     assert not plots.describe("paths", results, view, blocking=False).partial
 
 
@@ -275,12 +276,15 @@ def test_hovering_a_listed_path_highlights_it_in_the_tree_and_the_unrolled_views
     np.testing.assert_array_equal(drawn.segments.x0, described.panel("tree").find("highlight").x0)
     second = paths_to(window.results, "W_hf", 2).paths[1]
     assert len(drawn.segments.x0) == len(second.edges)
-    # along the unrolled networks: the dashboard's and the one under the tree
+    # along the unrolled networks: the one under the tree, and the dashboard's when its tab shows
     element = window.describe("unrolled").panels[0].items[0]
-    for unrolled in (window.unrolled_view, window.paths_view.unrolled):
+    assert window.unrolled_view.highlight() is None  # (hidden: redrawn when its tab shows again)
+    for unrolled in (window.paths_view.unrolled, window.unrolled_view):
+        window.tabs.setCurrentWidget(window.dashboard if unrolled is window.unrolled_view else window.paths_view)
         x, y = unrolled.highlight()
         np.testing.assert_array_equal(x, element.highlight_x)
         np.testing.assert_array_equal(y, element.highlight_y)
+    window.tabs.setCurrentWidget(window.paths_view)
     # leaving the list keeps it; another row moves it
     _hover(qtbot, window, "ledger", 0.5)
     qtbot.waitUntil(lambda: plot_view.hovered_row == -1, timeout=WAIT_MS)  # off the list ...
@@ -336,3 +340,10 @@ def test_numbers_too_slow_for_the_ui_thread_come_from_the_worker(qtbot, monkeypa
     qtbot.waitUntil(lambda: shown and not shown[-1], timeout=WAIT_MS)
     assert shown[0] is True  # "computing the paths…" first, then the numbers from the worker
     assert window.paths_view.plot_view.plot.panel("tree").title.startswith("∂L₆/∂W_{hf}⁽⁵⁾: 5 paths")
+    # a knob turned: the picture stays until the new numbers are in (no "computing" flash)
+    before = window.paths_view.plot_view.plot
+    shown.clear()
+    with qtbot.waitSignal(window.worker.paths_ready, timeout=WAIT_MS):
+        window.knobs.sliders["W_hf"].slider.setValue(150)
+    qtbot.waitUntil(lambda: window.paths_view.plot_view.plot is not before, timeout=WAIT_MS)
+    assert shown == [False] and window.results.setup.knobs.W_hf == pytest.approx(1.5)

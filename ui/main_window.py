@@ -93,6 +93,8 @@ class MainWindow(QMainWindow):
         self._sized_splitters = False
         self._warming_up = False
         self._froze_after_first_results = False
+        self._stale_dashboard: set[str] = set()  # dashboard views to redraw when their tab shows again
+        self._paths_shown_for: tuple | None = None  # (weight, k, order, T) the Paths tab shows
 
         self.worker = ComputeWorker(self.backend)
         self.worker.result_ready.connect(self._on_results)
@@ -446,7 +448,7 @@ class MainWindow(QMainWindow):
     def _on_paths_ready(self, results: Results) -> None:
         """The worker computed the Paths view's numbers: draw them if still relevant."""
         if results is self.results:
-            self._redraw({"unrolled"} & set(self.view_model.view.visible_panels))
+            self._redraw_dashboard({"unrolled"} & set(self.view_model.view.visible_panels))
             if self.paths_visible():
                 self._redraw_paths()
 
@@ -457,7 +459,7 @@ class MainWindow(QMainWindow):
         visible = set(self.view_model.view.visible_panels)
         names = {name for name, depends in DEPENDS_ON.items()
                  if name in visible and (RESULTS in what or PANELS in what or depends & what)}
-        self._redraw(names)
+        self._redraw_dashboard(names)
         if self.paths_visible() and (RESULTS in what or (DEPENDS_ON["paths"] | DEPENDS_ON["unrolled"]) & what):
             self._redraw_paths()
         if RESULTS in what or SELECTION in what:
@@ -478,9 +480,22 @@ class MainWindow(QMainWindow):
     def paths_visible(self) -> bool:
         return self.tabs.currentWidget() is self.paths_view
 
+    def _redraw_dashboard(self, names) -> None:
+        """Redraw these dashboard views now, or, while another tab shows, when it shows again
+        (a knob turned in the Paths tab does not redraw six hidden plots)."""
+        if self.tabs.currentWidget() is self.dashboard:
+            self._redraw(names)
+        else:
+            self._stale_dashboard |= set(names)
+
     def _tab_changed(self, _index: int) -> None:
-        if self.paths_visible() and self.results is not None:
+        if self.results is None:
+            return
+        if self.paths_visible():
             self._redraw_paths()
+        elif self.tabs.currentWidget() is self.dashboard and self._stale_dashboard:
+            stale, self._stale_dashboard = self._stale_dashboard, set()
+            self._redraw(stale & set(self.view_model.view.visible_panels))
 
     def _redraw_paths(self) -> None:
         """The Paths tab from (results, view): its description, and the unrolled networks under it.
@@ -489,10 +504,16 @@ class MainWindow(QMainWindow):
         results, view = self.results, self.view_model.view
         self.paths_view.set_state(view, results.steps)
         plot = plots.describe("paths", results, view, blocking=False)
-        self.paths_view.show_plot(plot)
         k = view.paths_k_for(results.steps)
         if plot.partial:
             self.worker.request_paths(results, view.paths_weight, k, view.paths_order)
+        shown = self.paths_view.plot_view.plot
+        # while a knob moves, the previous picture of the same paths stays until the new numbers are in
+        same = (shown is not None and not shown.partial and self._paths_shown_for == (
+            view.paths_weight, k, view.paths_order, results.steps))
+        if not (plot.partial and same):
+            self.paths_view.show_plot(plot)
+            self._paths_shown_for = (view.paths_weight, k, view.paths_order, results.steps)
         self.paths_view.show_unrolled(plots.describe("unrolled", results, view, blocking=False), k)
 
     def describe(self, name: str):
