@@ -242,9 +242,9 @@ def edge_rgba(factor, theme: str = DEFAULT_THEME) -> np.ndarray:
 
 
 # --- the Paths view's edges: |path value| -> thickness on a log scale, one encoding ---------------
-PATH_WIDTH_MAX = 7.0  # points at window size (the slide renderer scales it): the largest path
+PATH_WIDTH_MAX = 8.0  # points at window size (the slide renderer scales it): the largest path
 PATH_WIDTH_MIN = 0.8  # PATH_DECADES or more below the largest, and exactly 0
-PATH_DECADES = 6.0  # the log scale spans six decades below the largest path
+PATH_DECADES = 3.0  # the log scale spans three decades below the largest path (a tenth: 2/3 as thick)
 
 
 def path_width(log10_abs, log10_largest: float) -> np.ndarray | float:
