@@ -13,6 +13,11 @@
 3. process start -> window shown and -> first drawn frame (plot 2 painted with data), from a
    fresh interpreter with a warm numba cache and a warm bytecode cache (run 0 fills both);
    median of several runs.
+4. the Paths tab (issue 13): W_hf knob change -> Paths view repainted (the tab showing, W_hf,
+   k = T - 1), at H = 1, T = 6 and at the default preset (H = 8, T = 100); baseline: the bare
+   compute of the same setup. Also, on this thread: the path numbers of one (weight, k), uncached
+   (plots.paths.path_data: what decides UI thread or worker), and the description alone.
+   `--only paths` runs just this part.
 """
 
 from __future__ import annotations
@@ -101,6 +106,7 @@ def main() -> int:
     parser.add_argument("--budget", type=float, default=90.0, help="seconds per latency measurement")
     parser.add_argument("--startup-runs", type=int, default=5)
     parser.add_argument("--sizes", default="32x100,128x1000", help="H x T list (default 32x100,128x1000)")
+    parser.add_argument("--only", choices=("paths",), help="run only the Paths tab's rows")
     args = parser.parse_args()
 
     from PySide6.QtCore import QEvent, QEventLoop, QObject, QTimer
@@ -144,6 +150,8 @@ def main() -> int:
             return False
 
     sizes = [tuple(int(n) for n in size.split("x")) for size in args.sizes.split(",")]
+    if args.only == "paths":
+        sizes = []
     for H, T in sizes:
         setup = Setup(hidden_size=H, steps=T, seed=0)
         t0 = time.perf_counter()
@@ -210,11 +218,74 @@ def main() -> int:
                          statistics.median(gaps) * 1000, max(gaps) * 1000, baseline * 1000))
         window.close()
 
+    # 4. the Paths tab: a knob change redraws the tree, the list, the ledger and the unrolled view
+    import plots
+    from plots import paths as path_view
+    from plots.view import ViewState
+    from simulator.presets import builtin_presets
+
+    for name, setup in (("H=1 T=6", Setup(hidden_size=1, steps=6, seed=0)),
+                        ("default preset H=8 T=100", builtin_presets()["default"].setup)):
+        t0 = time.perf_counter()
+        results = compute(setup, backend=backend)
+        baseline = time.perf_counter() - t0
+        k = setup.steps - 1
+        numbers, describing = [], []
+        for i in range(min(args.changes, 30)):  # uncached: fresh results each time
+            fresh = compute(setup.with_knob("W_hf", 0.3 + 0.01 * i), backend=backend)
+            t0 = time.perf_counter()
+            path_view.path_data(fresh, "W_hf", k, "magnitude", blocking=True)
+            numbers.append(time.perf_counter() - t0)
+            t0 = time.perf_counter()
+            plots.describe("paths", fresh, ViewState.full(setup.steps), blocking=False)
+            describing.append(time.perf_counter() - t0)
+        rows.append((f"path numbers, uncached, {name}", len(numbers), statistics.median(numbers) * 1000,
+                     percentile(numbers, 95) * 1000, baseline * 1000))
+        rows.append((f"paths description (numbers cached), {name}", len(describing),
+                     statistics.median(describing) * 1000, percentile(describing, 95) * 1000, baseline * 1000))
+        window = MainWindow(setup)
+        window.resize(1600, 1000)
+        window.show()
+        wait_for(lambda: window.results is not None, 3600)
+        window.tabs.setCurrentWidget(window.paths_view)
+        wait_for(lambda: window.paths_view.plot_view.plot is not None, 3600)
+        watch = PaintWatch()
+        window.paths_view.plot_view.graphics.viewport().installEventFilter(watch)
+        drawn = []
+        window.results_changed.connect(lambda: drawn.append(time.perf_counter()))
+        slider = window.knobs.sliders["W_hf"].slider
+        latencies = []
+        started = time.perf_counter()
+        for i in range(args.changes):
+            if time.perf_counter() - started > args.budget:
+                break
+            drawn.clear()
+            value = 50 + (i * 7) % 150
+            if value == slider.value():
+                value += 1
+            t_change = time.perf_counter()
+            slider.setValue(value)
+            if not wait_for(lambda: drawn and watch.painted_at > drawn[0]
+                            and not window.paths_view.plot_view.plot.partial, 3600):
+                break
+            latencies.append(watch.painted_at - t_change)
+        rows.append((f"W_hf change→Paths repainted {name}", len(latencies), statistics.median(latencies) * 1000,
+                     percentile(latencies, 95) * 1000, baseline * 1000))
+        window.close()
+    if args.only == "paths":
+        print(f"backend: {backend}   (times in ms; baseline = bare simulator.compute of the same setup)")
+        print(f"{'measurement':<58} {'n':>5} {'median':>9} {'p95/max':>9} {'baseline':>9} {'ratio':>7}")
+        for name, n, median, p95, base in rows:
+            print(f"{name:<58} {n:>5} {median:>9.1f} {p95:>9.1f} {base:>9.1f} {median / base:>7.2f}")
+        print("targets: path numbers < ~30 ms on the UI thread (plots.paths.is_quick), else the worker; "
+              "Paths repainted within the dashboard's latency (median <= 33 ms at (32, 100))")
+        return 0
+
     startup = bench_startup(args.startup_runs)
     print(f"backend: {backend}   (times in ms; baseline = bare simulator.compute of the same setup)")
-    print(f"{'measurement':<48} {'n':>5} {'median':>9} {'p95/max':>9} {'baseline':>9} {'ratio':>7}")
+    print(f"{'measurement':<58} {'n':>5} {'median':>9} {'p95/max':>9} {'baseline':>9} {'ratio':>7}")
     for name, n, median, p95, base in rows:
-        print(f"{name:<48} {n:>5} {median:>9.1f} {p95:>9.1f} {base:>9.1f} {median / base:>7.2f}")
+        print(f"{name:<58} {n:>5} {median:>9.1f} {p95:>9.1f} {base:>9.1f} {median / base:>7.2f}")
     print(f"{'process start → window shown (warm cache)':<48} {startup['runs']:>5} "
           f"{startup['shown'] * 1000:>9.0f}")
     print(f"{'process start → first drawn frame (warm cache)':<48} {startup['runs']:>5} "

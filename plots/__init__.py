@@ -16,20 +16,23 @@ import io
 
 from simulator import Results
 
-from . import bptt, factors, heatmaps, long_range, terms, unrolled
+from . import bptt, factors, heatmaps, long_range, paths, terms, unrolled
 from .spec import Plot
 from .view import PANEL_NAMES, ViewState
 
-# The exportable plots, in dashboard order. "dashboard" is all six panels on one page.
-PLOT_NAMES = ("dashboard", "factors", "long-range", "terms", "bptt", "heatmaps", "unrolled")
+# The exportable plots, in dashboard order. "dashboard" is all six panels on one page; "paths" is a
+# view of its own (the window's Paths tab), not part of the dashboard.
+PLOT_NAMES = ("dashboard", "factors", "long-range", "terms", "bptt", "heatmaps", "unrolled", "paths")
 DESCRIBERS = {
     "factors": factors.describe, "long-range": long_range.describe, "terms": terms.describe,
     "bptt": bptt.describe, "heatmaps": heatmaps.describe, "unrolled": unrolled.describe,
+    "paths": paths.describe,
 }
 DASHBOARD_ORDER = (("factors", "long-range", "terms"), ("bptt", "heatmaps", "unrolled"))
 PLOT_TITLES = {
     "dashboard": "Dashboard (all plots)", "factors": "① Per-step factors", "long-range": "② Long-range gradient",
     "terms": "③ (L4) terms", "bptt": "④ BPTT contributions", "heatmaps": "Heatmaps", "unrolled": "Unrolled networks",
+    "paths": "Paths to W^(k)",
 }
 
 

@@ -40,6 +40,17 @@ def derived(what: str, sources: tuple, compute):
     return value
 
 
+def peek(what: str, sources: tuple):
+    """What derived(what, sources, ...) has already computed, or None (never computes: for the
+    UI thread, when the computing is left to a worker)."""
+    key = (what, *(id(s) for s in sources))
+    with _LOCK:
+        hit = _CACHE.get(key)
+        if hit is not None and all(ref() is s for ref, s in zip(hit[0], sources)):
+            return hit[1]
+    return None
+
+
 def _forget(key: tuple, lock=_LOCK, cache=_CACHE) -> None:
     # (the lock and the cache are bound here: at interpreter exit the module's globals are gone
     # before the last weakref callbacks run)
@@ -53,4 +64,4 @@ def size() -> int:
         return len(_CACHE)
 
 
-__all__ = ["derived", "size"]
+__all__ = ["derived", "peek", "size"]

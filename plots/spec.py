@@ -101,6 +101,8 @@ class Text:
     colour: str = "foreground"
     anchor: str = "bottom"  # where the point is relative to the text: bottom | top | left | right | center
     size: str = "small"  # small | base
+    background: str | None = None  # a palette role filling the text's box (a label over lines), or none
+    border: str | None = None  # a palette role outlining the box (a node of a graph), or none
 
 
 @dataclass(frozen=True)
@@ -146,6 +148,12 @@ class Unrolled:
     values_C: np.ndarray
     values_h: np.ndarray
     key: str = "unrolled"
+    # The Paths view's highlighted path along the network (None: none): a polyline through the
+    # cells it passes, x = step, y = the row's centre (plots/unrolled.py ROWS), drawn on top.
+    highlight_x: np.ndarray | None = None
+    highlight_y: np.ndarray | None = None
+    highlight_colour: str = "path.highlight"
+    highlight_width: float = 3.0  # points at window size (the slide renderer scales it)
 
 
 @dataclass(frozen=True)
@@ -176,6 +184,12 @@ class Panel:
     clickable: str | None = "step"  # what a click selects: "step" (x -> step via `x_to_step`) or None
     x_is_lag: bool = False  # x = T - k: a click at x selects step T - x
     height: float = 1.0  # share of the plot's height (stacked panels)
+    # False: a drawing or text panel (the Paths view): no axes, ticks or frame, a fixed view (no
+    # pan or zoom, the y range exactly `y.low .. y.high`, never kept from a previous description).
+    frame: bool = True
+    # Rows the mouse can point at: (y_low, y_high, id). The window reports the id under the mouse
+    # (PlotView.row_hovered); the Paths view highlights that listed path.
+    hover_rows: tuple[tuple[float, float, int], ...] = ()
 
     def find(self, key: str):
         for item in self.items:
@@ -204,6 +218,9 @@ class Plot:
     tables: tuple[Table, ...] = ()
     notes: tuple[str, ...] = ()  # short remarks a renderer shows under the plot (e.g. 'bottom edge = exactly 0')
     partial: bool = False  # drawn from results that are not final yet (never exported)
+    # The slide renderer lays this plot out on a slide this many times larger than 13.33 x 7.5 in,
+    # type still 20 pt on it (the dashboard's six panels use 1.5): for views dense with text.
+    slide_scale: float = 1.0
 
     def panel(self, key: str) -> Panel:
         for panel in self.panels:

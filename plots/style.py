@@ -39,6 +39,7 @@ PALETTE: dict[str, dict[str, str]] = {
         "pulse": "#56b4e9c8", "marker.fill": "#ffffff", "cell.text.light": "#ffffff", "cell.text.dark": "#202124",
         "error": "#b00020",
         "path.cell": "#1864ab", "path.h": "#d9480f", "path.other": "#868e96", "path.highlight": "#2b8a3e",
+        "label.background": "#ffffffe6",
         "train.baseline": "#868e96", "train.success": "#2b8a3e",
     },
     "dark": {
@@ -54,6 +55,7 @@ PALETTE: dict[str, dict[str, str]] = {
         "pulse": "#56b4e9c8", "marker.fill": "#111418", "cell.text.light": "#ffffff", "cell.text.dark": "#202124",
         "error": "#ff8787",
         "path.cell": "#74c0fc", "path.h": "#ff8a4c", "path.other": "#adb5bd", "path.highlight": "#69db7c",
+        "label.background": "#111418e6",
         "train.baseline": "#adb5bd", "train.success": "#69db7c",
     },
 }
@@ -239,6 +241,24 @@ def edge_rgba(factor, theme: str = DEFAULT_THEME) -> np.ndarray:
     return np.round(out).astype(np.uint8)
 
 
+# --- the Paths view's edges: |path value| -> thickness on a log scale, one encoding ---------------
+PATH_WIDTH_MAX = 8.0  # points at window size (the slide renderer scales it): the largest path
+PATH_WIDTH_MIN = 0.8  # PATH_DECADES or more below the largest, and exactly 0
+PATH_DECADES = 3.0  # the log scale spans three decades below the largest path (a tenth: 2/3 as thick)
+
+
+def path_width(log10_abs, log10_largest: float) -> np.ndarray | float:
+    """Line width (points) of a path, or of an edge carrying it, from log10 |value| (H = 1) or
+    log10 ||value||_F: linear in the decades below the largest path shown, `log10_largest`
+    (PATH_WIDTH_MAX) down to PATH_DECADES below it (PATH_WIDTH_MIN). The 'exactly zero' marker
+    (and NaN) is the thinnest."""
+    values = np.asarray(log10_abs, dtype=float)
+    below = np.where(is_zero_log(values), PATH_DECADES, float(log10_largest) - values)
+    below = np.clip(np.nan_to_num(below, nan=PATH_DECADES), 0.0, PATH_DECADES)
+    width = PATH_WIDTH_MAX - (PATH_WIDTH_MAX - PATH_WIDTH_MIN) * below / PATH_DECADES
+    return float(width) if width.ndim == 0 else width
+
+
 def cell_text_role(value: float, limit: float) -> str:
     """A number written on a state-coloured cell: light on the dark ends of the map, else dark."""
     return "cell.text.light" if abs(value) > 0.55 * limit else "cell.text.dark"
@@ -371,9 +391,11 @@ SLIDE_FONTS = FontSizes(base=20.0, small=20.0, title=22.0)  # on a 13.33 x 7.5 i
 
 __all__ = [
     "COLOURMAPS", "DASHES", "DEFAULT_THEME", "FACTOR_SATURATION", "FADED_ALPHA", "LOG_MIN_SPAN",
-    "MAX_EDGE_WIDTH", "MINUS", "PALETTE", "SLIDE_FONTS", "STATE_COLOURMAP", "THEMES", "WINDOW_FONTS",
+    "MAX_EDGE_WIDTH", "MINUS", "PALETTE", "PATH_DECADES", "PATH_WIDTH_MAX", "PATH_WIDTH_MIN", "SLIDE_FONTS",
+    "STATE_COLOURMAP", "THEMES", "WINDOW_FONTS",
     "clip_log10", "colour", "unicode", "decade_label", "decades", "display_floor", "edge_rgba", "edge_width",
     "finite_or", "fixed", "html", "is_zero_log", "lut", "map_colours", "mathtext", "nice_range",
-    "nice_step", "number", "plain", "rgba", "state_levels", "sticky_range", "symmetric_level",
+    "nice_step", "number", "path_width", "plain", "rgba", "state_levels", "sticky_range",
+    "symmetric_level",
     "verdict_factor", "verdict_log10",
 ]

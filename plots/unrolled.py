@@ -3,17 +3,20 @@
 Cells are coloured by the state, unit by unit (S_t; C_t over h_t), the recurrent edges
 S_{t-1} → S_t and the cell highway C_{t-1} → C_t are as thick as the per-step factor (R1, L4)
 and coloured by it (style.edge_width, style.edge_rgba), and the "gradient pulse" strips hold
-log10 ‖∂S_T/∂S_k‖ (R2) and ‖∂C_T/∂C_k‖ (L7) on a sequential colour scale.
+log10 ‖∂S_T/∂S_k‖ (R2) and ‖∂C_T/∂C_k‖ (L7) on a sequential colour scale. The Paths view's
+highlighted path (ViewState.paths_highlight, plots/paths.py) is drawn along the cells it passes.
 """
 
 from __future__ import annotations
 
 import math
+from dataclasses import replace
 
 import numpy as np
 
 from simulator import Results
 
+from . import paths as path_view
 from . import style
 from .cache import derived
 from .spec import Axis, Panel, Plot, Table, Unrolled
@@ -73,7 +76,39 @@ def _mean(values: np.ndarray) -> np.ndarray:
     return derived("unrolled.mean", (values,), lambda: values.mean(axis=1))
 
 
-def describe(results: Results, view: ViewState, theme: str = style.DEFAULT_THEME, **_options) -> Plot:
+def _centre(row: tuple[float, float]) -> float:
+    return (row[0] + row[1]) / 2
+
+
+def highlight_points(results: Results, view: ViewState, blocking: bool = True) -> tuple[np.ndarray, np.ndarray] | None:
+    """The Paths view's highlighted path as a polyline through the cells it passes (x = step,
+    y = row centre): h_t and C_t (S_t for the RNN) in their rows, L_T and y_T (O_T) in cell T, the
+    gates between cells (a gate of step t connects cell t to h_{t-1}), and the copy W^(k) on the
+    C/h divider of cell k. None when no path is highlighted (or its numbers are not known yet)."""
+    if view.paths_highlight is None:
+        return None
+    k = view.paths_k_for(results.steps)
+    data = path_view.path_data(results, view.paths_weight, k, view.paths_order, blocking)
+    path = None if data is None else path_view.highlighted_path(data, view)
+    if path is None:
+        return None
+    rows = {"h": _centre(LSTM_H_ROW), "y": _centre(LSTM_H_ROW), "L": _centre(LSTM_H_ROW), "C": _centre(LSTM_C_ROW),
+            "W": LSTM_C_ROW[1], "S": _centre(RNN_ROW), "O": _centre(RNN_ROW)}
+    if view.paths_weight == "U":
+        rows["L"] = _centre(RNN_ROW)
+    points = []
+    for node in path.nodes:
+        if node.kind not in rows:  # a gate (or U^(k), at S_k): between the cells it joins
+            continue
+        point = (float(node.step), rows[node.kind])
+        if not points or points[-1] != point:
+            points.append(point)
+    x, y = (np.array(values, dtype=np.float64) for values in zip(*points))
+    return x, y
+
+
+def describe(results: Results, view: ViewState, theme: str = style.DEFAULT_THEME, blocking: bool = True,
+             **_options) -> Plot:
     r = results
     T = r.steps
     C_levels = style.state_levels("lstm_C", r.lstm_C)
@@ -102,6 +137,9 @@ def describe(results: Results, view: ViewState, theme: str = style.DEFAULT_THEME
         revealed=max(0, min(view.revealed_steps, T)), selected=max(0, min(view.selected_step, T)),
         values_rnn_S=r.rnn_S, values_C=r.lstm_C, values_h=r.lstm_h,
     )
+    highlight = highlight_points(results, view, blocking)
+    if highlight is not None:
+        element = replace(element, highlight_x=highlight[0], highlight_y=highlight[1])
     panel = Panel(key="unrolled", title=TITLE, x=Axis("time step t", -0.6, T + 0.6),
                   y=Axis("", *Y_RANGE, ticks=ROW_LABELS), items=(element,), legend=None,
                   selection=float(view.selected_step))

@@ -1,7 +1,8 @@
 """The view state: what the window shows of a simulation, apart from the setup itself.
 
 One `ViewState` describes the selected step, how many steps the transport has revealed, which
-panels are visible and which optional rows are on. The window keeps exactly one (ui/view_model.py
+panels are visible, which optional rows are on, and what the Paths view shows (the weight, the
+copy k, the order of the list, the highlighted path). The window keeps exactly one (ui/view_model.py
 holds it with change signals); an export takes the window's, headless export builds one from
 --step and --reveal. Plot descriptions are functions of (Results, ViewState) only.
 """
@@ -10,8 +11,23 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 
-# Every panel of the window (plots.PLOT_NAMES without the composite "dashboard").
+from simulator.paths import PATH_WEIGHTS  # ("W_hf", "W_hi", "W_hg", "W_ho", "U")
+
+# Every panel of the window's dashboard (plots.PLOT_NAMES without the composite "dashboard" and
+# without the views in tabs of their own, such as "paths").
 PANEL_NAMES = ("factors", "long-range", "terms", "bptt", "heatmaps", "unrolled")
+
+# The Paths view (plots/paths.py): the weight whose copies W^(k) the paths lead to, and the orders
+# of its list of paths.
+PATH_ORDERS = ("magnitude", "group")  # largest first | by group ("stays in the cell", "through h once", ...)
+PATHS_ANY_K_UP_TO = 8  # for T <= 8 every k = 1..T can be chosen; above, k = T - PATHS_LAST_LAGS .. T
+PATHS_LAST_LAGS = 5  # (paths to far copies cost ~1 s at H = 32, lag 30: the view offers the last six)
+
+
+def paths_k_choices(steps: int) -> tuple[int, ...]:
+    """The copies k the Paths view offers for a run of `steps` steps (latest last)."""
+    first = 1 if steps <= PATHS_ANY_K_UP_TO else steps - PATHS_LAST_LAGS
+    return tuple(range(max(1, first), steps + 1))
 
 
 @dataclass(frozen=True)
@@ -20,6 +36,11 @@ class ViewState:
     revealed_steps: int = 0
     visible_panels: tuple[str, ...] = PANEL_NAMES
     show_gates: bool = False  # the heatmaps' gate rows i, f, g, o
+    # the Paths view
+    paths_weight: str = "W_hf"  # one of PATH_WEIGHTS
+    paths_k: int | None = None  # the copy W^(k); None (or a k not offered for this T): T - 1
+    paths_order: str = "magnitude"  # one of PATH_ORDERS
+    paths_highlight: int | None = None  # rank (1 = largest) of the highlighted listed path; None: none
 
     @classmethod
     def full(cls, steps: int, **changes) -> "ViewState":
@@ -34,10 +55,19 @@ class ViewState:
     def replace(self, **changes) -> "ViewState":
         return replace(self, **changes)
 
+    def paths_k_for(self, steps: int) -> int:
+        """The copy k the Paths view shows for a run of `steps` steps: `paths_k` if it is offered
+        (paths_k_choices), else T - 1 (T when T = 1)."""
+        choices = paths_k_choices(steps)
+        if self.paths_k in choices:
+            return int(self.paths_k)
+        return max(1, steps - 1)
+
 
 def from_preset(preset) -> ViewState:
     """The view a preset (simulator.presets.Preset) stores; what it leaves out is a clean view
-    (last step selected, every step revealed). Unknown panel names are ignored."""
+    (last step selected, every step revealed). Unknown panel names are ignored. Presets do not
+    store the Paths view's selection (its defaults apply: W_hf, k = T - 1, largest first)."""
     stored, steps = preset.view, preset.setup.steps
     return ViewState(
         selected_step=steps if stored.selected_step is None else stored.selected_step,
@@ -54,4 +84,5 @@ def to_preset_view(view: ViewState, steps: int) -> dict:
             "visible_panels": list(view.visible_panels), "show_gates": view.show_gates}
 
 
-__all__ = ["PANEL_NAMES", "ViewState", "from_preset", "to_preset_view"]
+__all__ = ["PANEL_NAMES", "PATHS_ANY_K_UP_TO", "PATHS_LAST_LAGS", "PATH_ORDERS", "PATH_WEIGHTS", "ViewState",
+           "from_preset", "paths_k_choices", "to_preset_view"]

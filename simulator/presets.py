@@ -52,6 +52,8 @@ _PANEL_NAME = re.compile(r"^[a-z][a-z0-9_-]{0,39}$")
 BUILTIN_ORDER = (
     "default",
     "scalar-notes-example",
+    "paths-notes-tree",
+    "paths-gate-dominates",
     "rnn-vanishing",
     "rnn-edge",
     "rnn-exploding",

@@ -17,7 +17,7 @@ from PySide6.QtCore import Qt  # noqa: E402
 
 import plots  # noqa: E402
 from plots import style  # noqa: E402
-from plots.spec import Bars, Image, Line, Markers, Rule  # noqa: E402
+from plots.spec import Bars, Image, Line, Markers, Rule, Segments, Text  # noqa: E402
 from plots.view import ViewState, from_preset  # noqa: E402
 from simulator import Setup, compute  # noqa: E402
 from simulator.presets import builtin_presets  # noqa: E402
@@ -26,7 +26,8 @@ from ui.main_window import MainWindow  # noqa: E402
 from ui.render.matplotlib_renderer import render_figure  # noqa: E402
 
 WAIT_MS = 120_000
-SINGLE_PLOTS = [name for name in plots.PLOT_NAMES if name not in ("dashboard", "unrolled")]
+# ("paths" is drawn only while its tab shows: test_the_paths_tab_draws_its_description below)
+SINGLE_PLOTS = [name for name in plots.PLOT_NAMES if name not in ("dashboard", "unrolled", "paths")]
 
 
 @pytest.fixture
@@ -71,6 +72,24 @@ def test_window_slide_and_csv_draw_the_same_description(qtbot, make_window, name
                          ViewState(selected_step=9, revealed_steps=14))
     # the (L4) term norms come from the worker: wait until they are drawn
     qtbot.waitUntil(lambda: "norms" in window.terms_plot.panels["terms"].items, timeout=WAIT_MS)
+    assert_window_slide_and_csv_agree(window, name)
+
+
+def test_the_paths_tab_draws_its_description(qtbot, make_window):
+    window = make_window(Setup(hidden_size=3, steps=24, seed=5).with_knob("b_f", 2.0),
+                         ViewState(selected_step=9, revealed_steps=14, paths_k=21, paths_highlight=2))
+    window.tabs.setCurrentWidget(window.paths_view)
+    # (lag 3: the numbers come from the worker, the tab says "computing" until then)
+    qtbot.waitUntil(lambda: window.paths_view.plot_view.plot is not None and not window.paths_view.plot_view.plot.partial,
+                    timeout=WAIT_MS)
+    assert window.paths_view.plot_view.plot.panels[0].title.startswith("∂L₂₄/∂W_{hf}⁽²¹⁾")
+    assert "highlight" in window.views["paths"].panels["tree"].items  # the hovered path, drawn on top
+    assert_window_slide_and_csv_agree(window, "paths")
+
+
+def assert_window_slide_and_csv_agree(window, name: str) -> None:
+    """Every item of the window's description is drawn in the window (matched by key, same data
+    and colours) and on the slide, the labels and legends agree, and the CSV is its table."""
     described = window.describe(name)
     view = window.views[name]
     _, drawn_list = render_figure(figures.describe(window.results, name, window.view_state()), (1280, 720))
@@ -124,6 +143,21 @@ def test_window_slide_and_csv_draw_the_same_description(qtbot, make_window, name
                 assert tuple(artist.get_clim()) == item.levels
             elif isinstance(item, Rule):
                 assert drawn.value() == item.pos
+            elif isinstance(item, Text):
+                assert (drawn.pos().x(), drawn.pos().y()) == (item.x, item.y) == artist.get_position()
+                assert drawn.textItem.toPlainText() == style.plain(item.text)
+                assert hex6(artist.get_color()) == style.colour(item.colour)[:7]
+                assert style.colour(item.colour)[:7] in drawn.textItem.toHtml()
+                if item.background is not None:
+                    assert hex6(artist.get_bbox_patch().get_facecolor()) == style.colour(item.background)[:7]
+                    assert drawn.fill.color().name() == style.colour(item.background)[:7]
+            elif isinstance(item, Segments):
+                for field in ("x0", "y0", "x1", "y1", "widths", "colours"):  # the window paints these segments
+                    np.testing.assert_array_equal(getattr(drawn.segments, field), getattr(item, field))
+                segments = np.array(artist.get_segments())
+                np.testing.assert_array_equal(segments[:, 0, 0], item.x0)
+                np.testing.assert_array_equal(segments[:, 1, 1], item.y1)
+                np.testing.assert_array_equal(np.round(artist.get_colors() * 255), item.colours)
             if getattr(item, "label", None):
                 legend_labels.append(style.plain(item.label))
         # the legend: the same entries in both

@@ -82,6 +82,46 @@ def test_scalar_notes_example_is_the_notes_product_and_sum():
     np.testing.assert_allclose(term(r, "total"), parts, rtol=1e-12, atol=1e-15)
 
 
+def _paths_to_W_hf_2(key: str):
+    """The Paths tab's opening view of a lesson: W_hf, k = T - 1 (presets store no paths view)."""
+    from plots.view import from_preset
+    from simulator.paths import paths_to
+
+    preset = builtin_presets()[key]
+    view = from_preset(preset)
+    assert (view.paths_weight, view.paths_k_for(preset.setup.steps)) == ("W_hf", 2)
+    return paths_to(results_of(key), "W_hf", 2, limit=None)
+
+
+def test_paths_notes_tree_the_cell_path_dominates():
+    s = builtin_presets()["paths-notes-tree"].setup
+    assert (s.hidden_size, s.steps, s.knobs.b_f) == (1, 3, 3.0)
+    r = results_of("paths-notes-tree")
+    assert np.all(r.lstm_gates[1:, 1, 0] > 0.9)  # "the forget gate stays open (f > 0.9)"
+    paths = _paths_to_W_hf_2("paths-notes-tree")
+    assert paths.count == 5 and paths.complete  # "the sum of 5 paths"
+    largest = paths.paths[0]
+    assert largest.group == 0 and largest.node_symbols == ("L_3", "y_3", "h_3", "C_3", "C_2", "f_2", "W_hf^(2)")
+    assert 0.85 < largest.share < 0.9  # "almost 90 %"
+    assert paths.agrees  # and the paths add up to the BPTT contribution
+
+
+def test_paths_gate_dominates():
+    s = builtin_presets()["paths-gate-dominates"].setup
+    assert (s.hidden_size, s.steps, s.knobs.b_f, s.knobs.W_hg) == (1, 3, -2.0, 3.0)
+    assert s.replace(knobs=builtin_presets()["paths-notes-tree"].setup.knobs) == builtin_presets()[
+        "paths-notes-tree"].setup  # "the same three steps": only the knobs differ
+    r = results_of("paths-gate-dominates")
+    assert np.all(r.lstm_gates[1:, 1, 0] < 0.25)  # "the forget gate nearly shut"
+    paths = _paths_to_W_hf_2("paths-gate-dominates")
+    cell = paths.group(0)
+    assert cell.count == 1 and cell.total.share == pytest.approx(0.14, abs=0.005)  # "only 14 %"
+    largest = paths.paths[0]
+    assert largest.node_symbols == ("L_3", "y_3", "h_3", "C_3", "g_3", "h_2", "C_2", "f_2", "W_hf^(2)")  # "through g_3 into h_2"
+    assert largest.share == pytest.approx(0.71, abs=0.005)  # "71 %"
+    assert paths.agrees
+
+
 def test_rnn_vanishing():
     r = results_of("rnn-vanishing")
     assert r.sigma_max_U == pytest.approx(0.5, rel=1e-12)
@@ -206,6 +246,8 @@ def test_output_gate_paths_separate_the_naive_product_from_the_exact_derivative(
 CLAIM_TESTS = {
     "default": test_default_contrasts_rnn_and_lstm,
     "scalar-notes-example": test_scalar_notes_example_is_the_notes_product_and_sum,
+    "paths-notes-tree": test_paths_notes_tree_the_cell_path_dominates,
+    "paths-gate-dominates": test_paths_gate_dominates,
     "rnn-vanishing": test_rnn_vanishing,
     "rnn-edge": test_rnn_at_the_edge,
     "rnn-exploding": test_rnn_exploding,

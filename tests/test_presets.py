@@ -474,7 +474,8 @@ def test_builtin_files_are_in_canonical_form():
 
 
 def test_default_visible_panels_are_the_window_plots():
-    assert set(DEFAULT_VISIBLE_PANELS) == set(ui.PLOT_NAMES) - {"dashboard"}
+    # the dashboard's panels (the Paths view is a tab of its own: not a panel a preset shows or hides)
+    assert set(DEFAULT_VISIBLE_PANELS) == set(ui.PANEL_NAMES) == set(ui.PLOT_NAMES) - {"dashboard", "paths"}
 
 
 def test_default_and_resolve():

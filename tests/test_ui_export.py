@@ -40,6 +40,7 @@ class FakeWindow(QMainWindow):  # noqa: D101
         heat.addPlot().setMenuEnabled(False)
         self.plot_widgets["heatmaps"] = heat
         self.plot_widgets["unrolled"] = QWidget(central)  # a plain widget
+        self.plot_widgets["paths"] = pg.GraphicsLayoutWidget(parent=central)  # like the Paths tab's view
 
     def view_state(self) -> ViewState:
         return self.view

@@ -47,6 +47,7 @@ from .view_model import DEPENDS_ON, GATES, PANELS, RESULTS, REVEAL, SELECTION, V
 from .widgets.formula_panel import FormulaPanel
 from .widgets.heatmaps import HeatmapsView
 from .widgets.knobs import KnobPanel
+from .widgets.paths_view import PathsView
 from .widgets.unrolled_view import UnrolledView
 
 pg.setConfigOptions(antialias=True, background=style.colour("background"), foreground=style.colour("foreground"))
@@ -92,12 +93,15 @@ class MainWindow(QMainWindow):
         self._sized_splitters = False
         self._warming_up = False
         self._froze_after_first_results = False
+        self._stale_dashboard: set[str] = set()  # dashboard views to redraw when their tab shows again
+        self._paths_shown_for: tuple | None = None  # (weight, k, order, T) the Paths tab shows
 
         self.worker = ComputeWorker(self.backend)
         self.worker.result_ready.connect(self._on_results)
         self.worker.failed.connect(self._on_failed)
         self.worker.warm_up_done.connect(self._on_warm_up_done)
         self.worker.term_norms_ready.connect(self._on_term_norms)
+        self.worker.paths_ready.connect(self._on_paths_ready)
 
         self._build_views()
         self._build_knobs(setup)
@@ -198,11 +202,19 @@ class MainWindow(QMainWindow):
         self.tabs = QTabWidget()
         self.tabs.setDocumentMode(True)
         self.tabs.addTab(dashboard, "Gradients")
+        # The Paths tab: ∂L_T/∂W^(k) as a sum over paths (drawn only while its tab shows).
+        self.paths_view = PathsView()
+        self.paths_view.selection_changed.connect(lambda changes: self.view_model.set_paths(**changes))
+        self.paths_view.highlight_changed.connect(self.view_model.highlight_path)
+        self.paths_view.unrolled.step_clicked.connect(self.set_selected_step)
+        self.tabs.addTab(self.paths_view, "Paths")
+        self.tabs.currentChanged.connect(self._tab_changed)
         self.setCentralWidget(self.tabs)
         self.tabs.setFocusPolicy(Qt.FocusPolicy.StrongFocus)  # where Enter in a value field sends the focus
         # The widgets the export controller attaches its right-click menus to, by plot name.
-        self.plot_widgets: dict[str, QWidget] = {"dashboard": dashboard, **self.views}
+        self.plot_widgets: dict[str, QWidget] = {"dashboard": dashboard, **self.views, "paths": self.paths_view}
         self._panels: dict[str, QWidget] = {**self.views, "formula": self.formula_panel}
+        self.views["paths"] = self.paths_view.plot_view  # (after the step_clicked loop: no steps to click)
 
     def _build_knobs(self, setup: Setup) -> None:
         self.knobs = KnobPanel(setup)
@@ -433,6 +445,13 @@ class MainWindow(QMainWindow):
         if results is self.results and t == self.view_model.view.selected_step:
             self._redraw({"terms"})
 
+    def _on_paths_ready(self, results: Results) -> None:
+        """The worker computed the Paths view's numbers: draw them if still relevant."""
+        if results is self.results:
+            self._redraw_dashboard({"unrolled"} & set(self.view_model.view.visible_panels))
+            if self.paths_visible():
+                self._redraw_paths()
+
     # --- drawing: every view from (results, view) ---------------------------------------------
     def _on_view_changed(self, what: frozenset) -> None:
         if self.results is None:
@@ -440,7 +459,9 @@ class MainWindow(QMainWindow):
         visible = set(self.view_model.view.visible_panels)
         names = {name for name, depends in DEPENDS_ON.items()
                  if name in visible and (RESULTS in what or PANELS in what or depends & what)}
-        self._redraw(names)
+        self._redraw_dashboard(names)
+        if self.paths_visible() and (RESULTS in what or (DEPENDS_ON["paths"] | DEPENDS_ON["unrolled"]) & what):
+            self._redraw_paths()
         if RESULTS in what or SELECTION in what:
             self.formula_panel.show_step(self.results, self.view_model.view.selected_step)
             self.selected_step_changed.emit(self.view_model.view.selected_step)
@@ -455,6 +476,45 @@ class MainWindow(QMainWindow):
             self.views[name].show_plot(plot)
             if name == "terms" and plot.partial:
                 self.worker.request_term_norms(results, view.selected_step)
+
+    def paths_visible(self) -> bool:
+        return self.tabs.currentWidget() is self.paths_view
+
+    def _redraw_dashboard(self, names) -> None:
+        """Redraw these dashboard views now, or, while another tab shows, when it shows again
+        (a knob turned in the Paths tab does not redraw six hidden plots)."""
+        if self.tabs.currentWidget() is self.dashboard:
+            self._redraw(names)
+        else:
+            self._stale_dashboard |= set(names)
+
+    def _tab_changed(self, _index: int) -> None:
+        if self.results is None:
+            return
+        if self.paths_visible():
+            self._redraw_paths()
+        elif self.tabs.currentWidget() is self.dashboard and self._stale_dashboard:
+            stale, self._stale_dashboard = self._stale_dashboard, set()
+            self._redraw(stale & set(self.view_model.view.visible_panels))
+
+    def _redraw_paths(self) -> None:
+        """The Paths tab from (results, view): its description, and the unrolled networks under it.
+        Numbers too slow for this thread (plots.paths.is_quick) come from the worker: until then
+        the description says "computing" (plot.partial) and paths_ready draws again."""
+        results, view = self.results, self.view_model.view
+        self.paths_view.set_state(view, results.steps)
+        plot = plots.describe("paths", results, view, blocking=False)
+        k = view.paths_k_for(results.steps)
+        if plot.partial:
+            self.worker.request_paths(results, view.paths_weight, k, view.paths_order)
+        shown = self.paths_view.plot_view.plot
+        # while a knob moves, the previous picture of the same paths stays until the new numbers are in
+        same = (shown is not None and not shown.partial and self._paths_shown_for == (
+            view.paths_weight, k, view.paths_order, results.steps))
+        if not (plot.partial and same):
+            self.paths_view.show_plot(plot)
+            self._paths_shown_for = (view.paths_weight, k, view.paths_order, results.steps)
+        self.paths_view.show_unrolled(plots.describe("unrolled", results, view, blocking=False), k)
 
     def describe(self, name: str):
         """The description of plot `name` as the window shows it now (for tests and exports)."""

@@ -16,10 +16,12 @@ from simulator import Results
 
 # What a change touched (the `changed` signal's argument): views redraw only what depends on it.
 RESULTS, SELECTION, REVEAL, PANELS, GATES = "results", "selection", "reveal", "panels", "gates"
+PATHS, PATH_HIGHLIGHT = "paths", "path-highlight"  # the Paths view: what it lists / the highlighted path
 
 
 class ViewModel(QObject):
-    changed = Signal(frozenset)  # the parts that changed: RESULTS, SELECTION, REVEAL, PANELS, GATES
+    # the parts that changed: RESULTS, SELECTION, REVEAL, PANELS, GATES, PATHS, PATH_HIGHLIGHT
+    changed = Signal(frozenset)
 
     def __init__(self, parent: QObject | None = None):
         super().__init__(parent)
@@ -68,6 +70,21 @@ class ViewModel(QObject):
     def set_show_gates(self, shown: bool) -> None:
         self.set_view(self.view.replace(show_gates=bool(shown)))
 
+    def set_paths(self, **changes) -> None:
+        """Change the Paths view's selection (paths_weight, paths_k, paths_order,
+        paths_highlight). A new weight, k or order lists other paths: the highlight is cleared
+        unless given."""
+        listing = {name: changes[name] for name in ("paths_weight", "paths_k", "paths_order") if name in changes}
+        view = self.view.replace(**changes)
+        if any(getattr(self.view, name) != value for name, value in listing.items()) \
+                and "paths_highlight" not in changes:
+            view = view.replace(paths_highlight=None)
+        self.set_view(view)
+
+    def highlight_path(self, rank: int | None) -> None:
+        """Highlight the listed path of this rank (None: none)."""
+        self.set_view(self.view.replace(paths_highlight=rank))
+
     @staticmethod
     def _diff(old: ViewState, new: ViewState) -> set[str]:
         changed = set()
@@ -79,13 +96,20 @@ class ViewModel(QObject):
             changed.add(PANELS)
         if old.show_gates != new.show_gates:
             changed.add(GATES)
+        if (old.paths_weight, old.paths_k, old.paths_order) != (new.paths_weight, new.paths_k, new.paths_order):
+            changed.add(PATHS)
+        if old.paths_highlight != new.paths_highlight:
+            changed.add(PATH_HIGHLIGHT)
         return changed
 
 
 # Which view-state parts each plot depends on (besides the results).
+# (the unrolled view draws the Paths view's highlighted path; "paths" is drawn when its tab shows)
 DEPENDS_ON = {
     "factors": {SELECTION, REVEAL}, "long-range": {SELECTION}, "terms": {SELECTION}, "bptt": {SELECTION},
-    "heatmaps": {SELECTION, REVEAL, GATES}, "unrolled": {SELECTION, REVEAL},
+    "heatmaps": {SELECTION, REVEAL, GATES}, "unrolled": {SELECTION, REVEAL, PATHS, PATH_HIGHLIGHT},
+    "paths": {PATHS, PATH_HIGHLIGHT},
 }
 
-__all__ = ["DEPENDS_ON", "GATES", "PANELS", "RESULTS", "REVEAL", "SELECTION", "ViewModel"]
+__all__ = ["DEPENDS_ON", "GATES", "PANELS", "PATHS", "PATH_HIGHLIGHT", "RESULTS", "REVEAL", "SELECTION",
+           "ViewModel"]

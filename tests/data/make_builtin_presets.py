@@ -35,7 +35,8 @@ def knobs(**changes) -> dict:
 
 def make(key: str, name: str, description: str, step: int | None = None, **setup) -> None:
     s = Setup.from_dict(setup)
-    view = ViewState(selected_step=s.steps if step is None else step, visible_panels=list(DEFAULT_VISIBLE_PANELS))
+    view = ViewState(selected_step=s.steps if step is None else step, revealed_steps=s.steps,
+                     visible_panels=list(DEFAULT_VISIBLE_PANELS))
     save_preset(Preset.from_setup(name, s, description, view), OUT / f"{key}.json")
 
 
@@ -52,6 +53,20 @@ make("scalar-notes-example", "The notes' scalar example (H = 1, t = 20)",
      "so it can only shrink; the LSTM's ∂C_t/∂C_{t−1} is a sum of four terms you can read at every step.",
      step=20, hidden_size=1, steps=20, seed=0, input={"kind": "white_noise", "amplitude": 0.5, "period": 20.0},
      knobs=knobs(U=0.9))
+# The Paths tab's lessons (issue 13): H = 1, T = 3 as in the notes' tree; h_0 = C_0 = 0.5 so that the
+# paths to W^(1) are not all zero. The tab opens on W_hf and k = T - 1 = 2 (presets store no paths view).
+make("paths-notes-tree", "The notes' three-step tree (H = 1, T = 3)",
+     "The notes' tree: one unit, three steps, the loss at step 3. In the Paths tab ∂L_3/∂W_hf^(2) is the sum "
+     "of 5 paths, and with b_f = 3 the forget gate stays open (f > 0.9): the path that stays in the cell "
+     "carries almost 90 % of it.",
+     hidden_size=1, steps=3, seed=0, input=noise, knobs=knobs(b_f=3.0),
+     initial={"S0": 0.0, "h0": 0.5, "C0": 0.5})
+make("paths-gate-dominates", "A gate path dominates (H = 1, T = 3)",
+     "The same three steps with the forget gate nearly shut (b_f = −2) and a strong candidate weight W_hg = 3. "
+     "In the Paths tab the path through the cell carries only 14 % of ∂L_3/∂W_hf^(2): the largest path, 71 %, "
+     "leaves the cell through g_3 into h_2.",
+     hidden_size=1, steps=3, seed=0, input=noise, knobs=knobs(b_f=-2.0, W_hg=3.0, W_hi=1.0),
+     initial={"S0": 0.0, "h0": 0.5, "C0": 0.5})
 make("rnn-vanishing", "RNN vanishing (U = 0.5)",
      "With U = 0.5 every step multiplies the RNN's gradient by at most 0.5 (tanh' is never above 1). "
      "After 50 steps less than 10⁻¹⁵ of it is left: the network cannot learn from that far back.",

@@ -32,6 +32,7 @@ class ComputeWorker(QObject):
 
     result_ready = Signal(int, object, float)  # request id, Results, seconds spent computing
     term_norms_ready = Signal(object, int)  # Results, step t: results.lstm_term_norms(t) is now known
+    paths_ready = Signal(object)  # Results: the path data asked for (plots.paths.path_data) are cached now
     failed = Signal(int, str)  # request id, message
     warm_up_done = Signal(float)  # seconds
 
@@ -41,6 +42,7 @@ class ComputeWorker(QObject):
         self._condition = threading.Condition()
         self._pending: tuple[int, Setup, str | None] | None = None
         self._pending_norms: tuple | None = None  # (results, t): the (L4) term norms the window wants
+        self._pending_paths: tuple | None = None  # (results, weight, k, order): the Paths view's numbers
         self._warm_after: int | None = None  # warm up once requests up to this id are taken
         self._next_id = 0
         self._stopping = False
@@ -67,6 +69,14 @@ class ComputeWorker(QObject):
             self._pending_norms = (results, int(t))
             self._condition.notify()
 
+    def request_paths(self, results, weight: str, k: int, order: str) -> None:
+        """Compute the Paths view's numbers for (weight, k, order) (plots.paths.path_data: too slow
+        for the UI thread at large H or T); paths_ready follows. A newer request replaces one
+        still waiting."""
+        with self._condition:
+            self._pending_paths = (results, weight, int(k), order)
+            self._condition.notify()
+
     def warm_up(self) -> None:
         """Compile (or load from numba's cache) the kernels, after the requests made so far."""
         with self._condition:
@@ -91,13 +101,16 @@ class ComputeWorker(QObject):
     def _next_job(self):
         with self._condition:
             while (not self._stopping and self._pending is None and self._warm_after is None
-                   and self._pending_norms is None):
+                   and self._pending_norms is None and self._pending_paths is None):
                 self._condition.wait()
             if self._stopping:
                 return None
             if self._pending_norms is not None:  # quick, and what the user is looking at
                 job, self._pending_norms = self._pending_norms, None
                 return ("norms", *job)
+            if self._pending_paths is not None and self._pending is None:  # (a new setup first)
+                job, self._pending_paths = self._pending_paths, None
+                return ("paths", *job)
             if self._warm_after is not None and (self._pending is None or self._pending[0] > self._warm_after):
                 self._warm_after = None
                 return ("warm",)
@@ -116,6 +129,8 @@ class ComputeWorker(QObject):
                 self._warm_up()
             elif job[0] == "norms":
                 self._term_norms(*job[1:])
+            elif job[0] == "paths":
+                self._paths(*job[1:])
             else:
                 self._compute(*job[1:])
 
@@ -138,6 +153,16 @@ class ComputeWorker(QObject):
             traceback.print_exc()
             return
         self._emit(self.term_norms_ready, results, t)
+
+    def _paths(self, results, weight: str, k: int, order: str) -> None:
+        from plots.paths import path_data
+
+        try:
+            path_data(results, weight, k, order, blocking=True)
+        except Exception:  # noqa: BLE001 - the view keeps saying "computing"; the error is printed
+            traceback.print_exc()
+            return
+        self._emit(self.paths_ready, results)
 
     def _compute(self, request_id: int, setup: Setup, backend: str | None) -> None:
         self.busy = True

@@ -142,8 +142,16 @@ def _draw_panel(ax, panel: Panel, plot: Plot, theme: str, fonts, compact: bool, 
                 labels.append(_t(item.label))
         elif isinstance(item, Text):
             ha, va = _anchor(item.anchor)
+            box = None
+            if item.background is not None or item.border is not None:
+                box = dict(boxstyle="round,pad=0.2" if item.border else "square,pad=0.12",
+                           facecolor="none" if item.background is None else mpl_colour(item.background, theme),
+                           edgecolor="none" if item.border is None else mpl_colour(item.border, theme),
+                           linewidth=1.2 * scale)
             artist = ax.text(item.x, item.y, _t(item.text), ha=ha, va=va, color=mpl_colour(item.colour, theme),
-                             fontsize=fonts.small if item.size == "small" else fonts.base, zorder=6)
+                             fontsize=fonts.small if item.size == "small" else fonts.base, zorder=6, bbox=box)
+            if not panel.frame:  # text inside a text panel: the layout need not measure it (much faster)
+                artist.set_in_layout(False)
         elif isinstance(item, Segments):
             artist = LineCollection(np.stack([np.c_[item.x0, item.y0], np.c_[item.x1, item.y1]], axis=1),
                                     linewidths=np.asarray(item.widths) * scale,
@@ -162,6 +170,11 @@ def _draw_panel(ax, panel: Panel, plot: Plot, theme: str, fonts, compact: bool, 
     if not unrolled:
         ax.set_xlim(panel.x.low, panel.x.high)
         ax.set_ylim(panel.y.low, panel.y.high)
+    if not panel.frame:  # a drawing or text panel: no axes, only its title
+        ax.set_axis_off()
+        if panel.title:
+            ax.set_title(_t(panel.title), loc="left")
+        return
     notes = plot.notes if panel is plot.panels[-1] else ()
     if panel.x.visible and (panel.x.label or notes):
         ax.set_xlabel(_t("\n".join([panel.x.label] + [f"({n})" for n in notes])))
@@ -358,6 +371,12 @@ def _draw_unrolled(ax, u: Unrolled, panel: Panel, theme: str, fonts, compact: bo
     for colours, (top, bottom) in ((u.rnn_gradient_rgba, g.RNN_GRAD_ROW), (u.lstm_gradient_rgba, g.LSTM_GRAD_ROW)):
         ax.imshow(colours[None, :, :], extent=(-0.5, T + 0.5, bottom, top), aspect="auto", interpolation="nearest",
                   zorder=3)
+    # the Paths view's highlighted path, on top of the cells
+    if u.highlight_x is not None and len(u.highlight_x):
+        scale = LINE_SCALE if fonts is style.SLIDE_FONTS else 1.0
+        ax.plot(u.highlight_x, u.highlight_y, color=mpl_colour(u.highlight_colour, theme),
+                lw=u.highlight_width * scale, solid_capstyle="round", solid_joinstyle="round", marker="o",
+                markersize=u.highlight_width * scale * 1.6, zorder=7)
     # the selected step: a band across every row
     sel_half = 0.5 * (g.CELL_WIDTH + 1.0) / 2 + 0.05
     ax.add_patch(Rectangle((u.selected - sel_half, g.Y_RANGE[0] + 0.02), 2 * sel_half,
@@ -419,9 +438,11 @@ def render_figure(described: Plot | tuple[Plot, ...], size=REFERENCE_PIXELS, the
         fig = Figure(figsize=inches, dpi=dpi, layout="constrained")
         FigureCanvasAgg(fig)
         drawn = []
+        scale = 1.5 if dashboard else described.slide_scale  # dense views: a bigger virtual slide
+        if scale != 1.0:
+            fig.set_size_inches(inches[0] * scale, inches[1] * scale)
+            fig.set_dpi(dpi / scale)
         if dashboard:
-            fig.set_size_inches(inches[0] * 1.5, inches[1] * 1.5)  # six panels: a bigger virtual slide
-            fig.set_dpi(dpi / 1.5)
             grid = fig.subfigures(2, 3, wspace=0.02, hspace=0.02)
             by_name = {plot.name: plot for plot in described}
             for r, row in enumerate(DASHBOARD_ORDER):

@@ -18,7 +18,7 @@ import math
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6.QtCore import QRectF, Qt, QTimer, Signal
+from PySide6.QtCore import QEvent, QRectF, Qt, QTimer, Signal
 from PySide6.QtGui import QBrush, QColor, QFont, QPainter, QPen
 from PySide6.QtWidgets import QGraphicsRectItem, QVBoxLayout, QWidget
 
@@ -109,9 +109,12 @@ class _PanelItems:
 
 
 class PlotView(QWidget):
-    """One plot of the window, drawn from its description. Clicks on a step emit step_clicked."""
+    """One plot of the window, drawn from its description. Clicks on a step emit step_clicked;
+    the mouse over a panel's hover rows (Panel.hover_rows) emits row_hovered(id), and -1 when it
+    leaves them."""
 
     step_clicked = Signal(int)
+    row_hovered = Signal(int)
 
     def __init__(self, name: str, parent: QWidget | None = None, theme: str = style.DEFAULT_THEME):
         super().__init__(parent)
@@ -130,6 +133,10 @@ class PlotView(QWidget):
         self.panels: dict[str, _PanelItems] = {}
         self._layout_keys: tuple[str, ...] = ()
         self.graphics.scene().sigMouseClicked.connect(self._clicked)
+        # hover rows: every mouse move of the viewport (the scene's sigMouseMoved is rate-limited and
+        # may drop the last move, the one where the mouse comes to rest)
+        self.graphics.viewport().installEventFilter(self)
+        self.hovered_row = -1
         self.setMinimumSize(200, 150)
 
     # --- the one entry point -----------------------------------------------------------------
@@ -139,6 +146,9 @@ class PlotView(QWidget):
         keys = tuple(panel.key for panel in plot.panels)
         if keys != self._layout_keys:
             self._rebuild_layout(plot)
+        if len(plot.panels) > 1:  # each panel's share of the height (it may change with the content)
+            for row, panel in enumerate(plot.panels):
+                self.graphics.ci.layout.setRowStretchFactor(row, max(1, int(round(panel.height * 10))))
         for panel in plot.panels:
             self._update_panel(self.panels[panel.key], panel, plot)
 
@@ -181,8 +191,6 @@ class PlotView(QWidget):
             if first is not None:
                 plot_item.setXLink(first)
             first = first or plot_item
-            if panel.height != 1.0:
-                self.graphics.ci.layout.setRowStretchFactor(row, int(panel.height * 10))
             items = _PanelItems(plot_item)
             plot_item.vb.sigResized.connect(lambda *_args, items=items: QTimer.singleShot(0, lambda: self._refit(items)))
             self.panels[panel.key] = items
@@ -214,6 +222,9 @@ class PlotView(QWidget):
             plot_item.hideAxis("bottom")
         else:
             plot_item.showAxis("bottom")
+        if not panel.frame:  # a drawing or text panel: no axes, a fixed view
+            plot_item.hideAxis("left")
+            plot_item.setMouseEnabled(x=False, y=False)
         for axis_name, spec in (("bottom", panel.x), ("left", panel.y)):
             axis = plot_item.getAxis(axis_name)
             ticks = [list(spec.ticks)] if spec.ticks is not None else None
@@ -277,7 +288,8 @@ class PlotView(QWidget):
                     bottom = float(values.min())
                     needed = high - (high - bottom) / (1.0 - share)
                     low = min(low, needed)
-        new = style.sticky_range(items.y_range, (low, high)) if items.y_range is not None else (low, high)
+        sticky = items.y_range is not None and panel.frame  # text and drawings: exactly their range
+        new = style.sticky_range(items.y_range, (low, high)) if sticky else (low, high)
         if new != items.y_range:
             items.y_range = new
             items.plot.setYRange(*new, padding=0)
@@ -433,8 +445,14 @@ class PlotView(QWidget):
 
     def _draw_text(self, items: _PanelItems, text: Text, previous: Text | None) -> None:
         label = items.items.get(text.key)
+        if label is not None and previous is not None and (previous.background, previous.border) != (
+                text.background, text.border):
+            self._remove(items, text.key)  # (a TextItem's fill and border are set when it is made)
+            label = None
         if label is None:
-            label = pg.TextItem(anchor=TEXT_ANCHOR[text.anchor])
+            fill = None if text.background is None else pg.mkBrush(qcolour(text.background, self.theme))
+            border = None if text.border is None else pg.mkPen(qcolour(text.border, self.theme), width=1.2)
+            label = pg.TextItem(anchor=TEXT_ANCHOR[text.anchor], fill=fill, border=border)
             font = QFont()
             font.setPointSizeF(style.WINDOW_FONTS.small if text.size == "small" else style.WINDOW_FONTS.base)
             label.setFont(font)
@@ -443,7 +461,8 @@ class PlotView(QWidget):
             items.items[text.key] = label
             previous = None
         if previous is None or previous.text != text.text or previous.colour != text.colour:
-            label.setHtml(f"<span style='color:{style.colour(text.colour, self.theme)[:7]}'>{style.html(text.text)}</span>")
+            label.setHtml(f"<span style='color:{style.colour(text.colour, self.theme)[:7]}; white-space:pre'>"
+                          f"{style.html(text.text)}</span>")  # (spaces as written: indents align)
         label.setPos(text.x, text.y)
 
     def _draw_segments(self, items: _PanelItems, segments: Segments, previous) -> None:
@@ -514,6 +533,29 @@ class PlotView(QWidget):
             high = steps if panel.x_is_lag else math.floor(panel.x.high + 0.5)
             self.step_clicked.emit(int(min(max(t, 0), max(high, 0))))
             return
+
+    def eventFilter(self, watched, event) -> bool:
+        if watched is self.graphics.viewport():
+            if event.type() == QEvent.Type.MouseMove:
+                self._moved(self.graphics.mapToScene(event.position().toPoint()))
+            elif event.type() == QEvent.Type.Leave and self.hovered_row != -1:
+                self.hovered_row = -1
+                self.row_hovered.emit(-1)
+        return super().eventFilter(watched, event)
+
+    def _moved(self, scene_pos) -> None:
+        """The mouse moved: which hover row (Panel.hover_rows) is under it, if any."""
+        row = -1
+        for items in self.panels.values():
+            panel = items.panel
+            if panel is None or not panel.hover_rows or not items.plot.vb.sceneBoundingRect().contains(scene_pos):
+                continue
+            y = items.plot.vb.mapSceneToView(scene_pos).y()
+            row = next((ident for low, high, ident in panel.hover_rows if low <= y < high), -1)
+            break
+        if row != self.hovered_row:
+            self.hovered_row = row
+            self.row_hovered.emit(row)
 
     # --- for tests: what is drawn -------------------------------------------------------------
     def drawn_item(self, key: str, panel: str | None = None):

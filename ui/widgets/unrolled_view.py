@@ -538,6 +538,11 @@ class UnrolledView(QWidget):
         self._selection.setBrush(self.palette_.selection_fill)
         self._selection.setVisible(False)
         self.view_box.addItem(self._selection, ignoreBounds=True)
+        # the Paths view's highlighted path (Unrolled.highlight_x/y), over the cells
+        self._highlight = pg.PlotDataItem(symbol="o", symbolSize=8)
+        self._highlight.setZValue(10)
+        self._highlight.setVisible(False)
+        self.view_box.addItem(self._highlight, ignoreBounds=True)
 
         self._animation = QVariantAnimation(self)
         self._animation.setDuration(PULSE_DURATION_MS)
@@ -632,12 +637,31 @@ class UnrolledView(QWidget):
         self._selection.setRect(QRectF(element.selected - half, Y_RANGE[0] + 0.02, 2 * half,
                                        Y_RANGE[1] - Y_RANGE[0] - 0.04))
         self._selection.setVisible(True)
+        self._show_highlight(element)
         if self.is_pulse_running() and T != old_steps:
             self._animation.stop()
             self._animation.setStartValue(float(T + 1))
             self._animation.start()
         self._item.refresh()
         self.legend.update()
+
+    def _show_highlight(self, element: Unrolled) -> None:
+        if element.highlight_x is None or not len(element.highlight_x):
+            self._highlight.setVisible(False)
+            return
+        colour = qcolour(element.highlight_colour, self._theme)
+        pen = pg.mkPen(colour, width=element.highlight_width)
+        pen.setCapStyle(Qt.PenCapStyle.RoundCap)
+        pen.setJoinStyle(Qt.PenJoinStyle.RoundJoin)
+        self._highlight.setData(element.highlight_x, element.highlight_y, pen=pen, symbolBrush=colour,
+                                symbolPen=None)
+        self._highlight.setVisible(True)
+
+    def highlight(self) -> tuple[np.ndarray, np.ndarray] | None:
+        """The highlighted path drawn now (x = steps, y = row centres), or None."""
+        if not self._highlight.isVisible():
+            return None
+        return np.asarray(self._highlight.xData), np.asarray(self._highlight.yData)
 
     def _follow(self, old: int, new: int) -> None:
         """Follow the newest step while playing, if it was on screen and walks off the right edge."""
