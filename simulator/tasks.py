@@ -265,3 +265,55 @@ def make_task(name: str, **parameters) -> Task:
     if name not in tasks:
         raise ValueError(f"task must be one of {TASK_NAMES}, got {name!r}")
     return tasks[name](**parameters)
+
+
+# --- one number T per task (the Train panel's T, a preset's training settings) -------------------
+TEMPORAL_ORDER_SPREAD = 10  # temporal order of "length T": lengths T - 10 .. T (100-110 in the paper)
+MIN_T = {"adding": 2, "copy": 1, "temporal_order": 61}
+
+
+def task_for_T(name: str, T: int) -> Task:
+    """The task of one size T: AddingProblem(T), CopyMemory(T) (sequences of T + 20 steps), or
+    TemporalOrder with lengths max(61, T - 10) .. T."""
+    if name == "temporal_order":
+        return TemporalOrder(min_length=max(61, T - TEMPORAL_ORDER_SPREAD), max_length=T)
+    return make_task(name, T=T)
+
+
+def task_T(task: Task) -> int:
+    """The T of task_for_T (temporal order: its longest length)."""
+    return task.max_length if isinstance(task, TemporalOrder) else task.T
+
+
+def sequence_length(name: str, T: int) -> int:
+    """The number of steps of the sequences of task_for_T(name, T)."""
+    return T + 20 if name == "copy" else T
+
+
+def task_for_sequence_length(name: str, steps: int) -> Task:
+    """The task whose sequences have `steps` steps (the inverse of sequence_length): what an
+    analysis setup with input kind "task" shows. ValueError if no task of `name` has that length."""
+    if name not in TASK_NAMES:
+        raise ValueError(f"task must be one of {TASK_NAMES}, got {name!r}")
+    T = steps - 20 if name == "copy" else steps
+    if T < MIN_T[name]:
+        raise ValueError(f"a {name} sequence has at least {sequence_length(name, MIN_T[name])} steps, "
+                         f"the setup has {steps}")
+    return task_for_T(name, T)
+
+
+def test_sequence(task: Task, index: int, size: int = 500) -> tuple[np.ndarray, np.ndarray]:
+    """Held-out test sequence `index` of the test set of `size` sequences: (x (T_seq + 1, D),
+    loss weights (T_seq + 1,)). Read-only views of the cached test set."""
+    batch = task.test_set(size)
+    return batch.x[:, index, :], batch.loss_weight[:, index]
+
+
+def test_target(task: Task, index: int, size: int = 500) -> tuple[int, float | int]:
+    """(the last loss step of test sequence `index`, its target there): the target value of a
+    linear readout (the adding problem's sum) or the target class of a softmax readout."""
+    batch = task.test_set(size)
+    last = int(np.flatnonzero(batch.loss_weight[:, index])[-1])
+    if task.readout == LINEAR:
+        return last, float(batch.target_value[last, index, 0])
+    return last, int(batch.target_class[last, index])
