@@ -40,6 +40,7 @@ class FakeWindow(QMainWindow):  # noqa: D101
         heat.addPlot().setMenuEnabled(False)
         self.plot_widgets["heatmaps"] = heat
         self.plot_widgets["unrolled"] = QWidget(central)  # a plain widget
+        self.plot_widgets["training"] = pg.PlotWidget(parent=central)  # the Train tab's curves
 
     def view_state(self) -> ViewState:
         return self.view
