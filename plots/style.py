@@ -315,6 +315,22 @@ def plain(text: str) -> str:
     return _MARK.sub(lambda m: m.group(2), text)
 
 
+_SUPERSCRIPT = str.maketrans("0123456789-−+=()n", "⁰¹²³⁴⁵⁶⁷⁸⁹⁻⁻⁺⁼⁽⁾ⁿ")
+_SUBSCRIPT = str.maketrans("0123456789-−+=()", "₀₁₂₃₄₅₆₇₈₉₋₋₊₌₍₎")
+
+
+def unicode_text(text: str) -> str:
+    """Plain text with Unicode super- and subscripts where every character has one ('10^{-3}' ->
+    '10⁻³'), else as plain() writes it: for places without rich text (pyqtgraph's tick labels)."""
+    def one(m):
+        inner = m.group(2)
+        table = _SUPERSCRIPT if m.group(1) == "^" else _SUBSCRIPT
+        converted = inner.translate(table)
+        return converted if all(ord(c) > 127 for c in converted) else inner
+
+    return _MARK.sub(one, text)
+
+
 def html(text: str) -> str:
     """pyqtgraph rich text: subscripts and superscripts as <sub>/<sup>."""
     out, last = [], 0
@@ -358,6 +374,6 @@ __all__ = [
     "MAX_EDGE_WIDTH", "MINUS", "PALETTE", "SLIDE_FONTS", "STATE_COLOURMAP", "THEMES", "WINDOW_FONTS",
     "clip_log10", "colour", "decade_label", "decades", "display_floor", "edge_rgba", "edge_width",
     "finite_or", "fixed", "html", "is_zero_log", "lut", "map_colours", "mathtext", "nice_range",
-    "nice_step", "number", "plain", "rgba", "state_levels", "sticky_range", "symmetric_level",
+    "nice_step", "number", "plain", "rgba", "unicode_text", "state_levels", "sticky_range", "symmetric_level",
     "verdict_factor", "verdict_log10",
 ]

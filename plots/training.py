@@ -242,8 +242,8 @@ def settings_line(config) -> str:
 
 
 def decade_ticks(low: float, high: float) -> tuple[tuple[float, str], ...]:
-    """Ticks of a log10 axis in [low, high]: the whole decades written 10^{n} (at most ~8 of
-    them); on an axis of less than 2.5 decades also 2 and 5 times each decade, written as numbers."""
+    """Ticks of a log10 axis in [low, high]: the whole decades written 10^{n} (at most 6 of
+    them, evenly spaced); on an axis of less than 2.5 decades also 2 and 5 times each decade, written as numbers."""
     first, last = math.ceil(low - 1e-9), math.floor(high + 1e-9)
     if high - low < 2.5:
         ticks = []
@@ -253,7 +253,7 @@ def decade_ticks(low: float, high: float) -> tuple[tuple[float, str], ...]:
                 if low - 1e-9 <= value <= high + 1e-9:
                     ticks.append((value, style.number(m * 10.0 ** n, 3)))
         return tuple(ticks)
-    every = max(1, math.ceil((last - first + 1) / 8))
+    every = max(1, math.ceil((last - first + 1) / 6))
     return tuple((float(n), style.decade_label(n)) for n in range(first, last + 1) if n % every == 0)
 
 
@@ -377,8 +377,8 @@ def describe(results: Results | None, view: ViewState | None = None, training: T
     if curves.has_accuracy:
         test_columns.update(rnn_test_accuracy=curves.test_accuracy["rnn"], lstm_test_accuracy=curves.test_accuracy["lstm"])
     tables = (Table("training.test", test_columns), curves_table)
-    binned = f"bins of {curves.bin_size} steps" if curves.bin_size > 1 else "every step"
-    notes = (f"thick: test loss; thin: training loss ({binned})",)
+    binned = f", bins of {curves.bin_size} steps" if curves.bin_size > 1 else ""
+    notes = (f"thick: test loss · thin: training loss{binned}",)
     return Plot("training", TITLE, tuple(panels), _caption(curves), tables, notes=notes)
 
 

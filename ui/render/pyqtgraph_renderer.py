@@ -181,8 +181,8 @@ class PlotView(QWidget):
             if first is not None:
                 plot_item.setXLink(first)
             first = first or plot_item
-            if panel.height != 1.0:
-                self.graphics.ci.layout.setRowStretchFactor(row, int(panel.height * 10))
+            if any(p.height != 1.0 for p in plot.panels):  # shares of the height: every row gets its own
+                self.graphics.ci.layout.setRowStretchFactor(row, max(1, int(round(panel.height * 10))))
             items = _PanelItems(plot_item)
             plot_item.vb.sigResized.connect(lambda *_args, items=items: QTimer.singleShot(0, lambda: self._refit(items)))
             self.panels[panel.key] = items
@@ -219,7 +219,7 @@ class PlotView(QWidget):
             ticks = [list(spec.ticks)] if spec.ticks is not None else None
             if getattr(axis, "_drawn_ticks", "unset") != ticks:
                 axis._drawn_ticks = ticks
-                axis.setTicks(None if ticks is None else [[(v, style.plain(t)) for v, t in ticks[0]]])
+                axis.setTicks(None if ticks is None else [[(v, style.unicode_text(t)) for v, t in ticks[0]]])
                 if axis_name == "bottom" and ticks and any("\n" in t for _, t in ticks[0]):
                     lines = max(t.count("\n") for _, t in ticks[0]) + 1
                     axis.setHeight(14 * lines + 8)
