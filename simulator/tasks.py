@@ -302,18 +302,38 @@ def task_for_sequence_length(name: str, steps: int) -> Task:
     return task_for_T(name, T)
 
 
-def test_sequence(task: Task, index: int, size: int = 500) -> tuple[np.ndarray, np.ndarray]:
-    """Held-out test sequence `index` of the test set of `size` sequences: (x (T_seq + 1, D),
-    loss weights (T_seq + 1,)). Read-only views of the cached test set."""
-    batch = task.test_set(size)
-    return batch.x[:, index, :], batch.loss_weight[:, index]
+@dataclass(frozen=True)
+class HeldOutSequence:
+    """One held-out test sequence (read-only arrays, time first like a Batch's)."""
+
+    x: np.ndarray  # (T_seq + 1, D)
+    loss_weight: np.ndarray  # (T_seq + 1,)
+    target_value: np.ndarray  # (T_seq + 1, O) of a linear readout; empty for softmax
+    target_class: np.ndarray  # (T_seq + 1,) of a softmax readout; empty for linear
 
 
-def test_target(task: Task, index: int, size: int = 500) -> tuple[int, float | int]:
+@lru_cache(maxsize=16)
+def held_out_sequence(task: Task, index: int, size: int = 500) -> HeldOutSequence:
+    """Held-out test sequence `index` of the test set of `size` sequences (the same numbers as
+    task.test_set(size)), kept alone: the whole set is made and dropped, not cached (at T = 5000 a
+    copy-memory test set is 200 MB), so an analysis setup costs one sequence of memory."""
+    if not 0 <= index < size:
+        raise ValueError(f"test sequence {index} is not in 0..{size - 1}")
+    batch = task.make_batch(np.random.default_rng([TEST_SEED, TEST_STREAM]), size)
+    arrays = dict(x=batch.x[:, index, :], loss_weight=batch.loss_weight[:, index],
+                  target_value=batch.target_value[:, index, :] if batch.target_value.size else np.zeros((0, 0)),
+                  target_class=batch.target_class[:, index] if batch.target_class.size else np.zeros(0, np.int64))
+    arrays = {name: np.array(array) for name, array in arrays.items()}  # copies: the set is dropped
+    for array in arrays.values():
+        array.setflags(write=False)
+    return HeldOutSequence(**arrays)
+
+
+def held_out_target(task: Task, index: int, size: int = 500) -> tuple[int, float | int]:
     """(the last loss step of test sequence `index`, its target there): the target value of a
     linear readout (the adding problem's sum) or the target class of a softmax readout."""
-    batch = task.test_set(size)
-    last = int(np.flatnonzero(batch.loss_weight[:, index])[-1])
+    sequence = held_out_sequence(task, index, size)
+    last = int(np.flatnonzero(sequence.loss_weight)[-1])
     if task.readout == LINEAR:
-        return last, float(batch.target_value[last, index, 0])
-    return last, int(batch.target_class[last, index])
+        return last, float(sequence.target_value[last, 0])
+    return last, int(sequence.target_class[last])

@@ -15,7 +15,8 @@ output, loss at T; Y* = the sum of the two marked values). A softmax task (copy 
 order) has one readout row per class: the analysis reads out the row of the class expected at the
 sequence's last loss step, with Y* = 1 (the one-hot target of that class), a squared-error stand-in
 for the cross-entropy. The per-step factors and the long-range gradients do not depend on the
-readout at all.
+readout at all. Temporal order's sequences shorter than T end with zero inputs; the analysis loss
+stays at step T.
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ from __future__ import annotations
 import numpy as np
 
 from .setup import BIAS_KNOBS, TASK_SEQUENCES, Setup
-from .tasks import LINEAR, Task, test_target
+from .tasks import LINEAR, Task, task_for_sequence_length, held_out_target
 from .weights import GATES, LSTMParams, RNNParams, lstm_params, rnn_params
 
 INPUT_MATRICES = ("W_x", "W_xi", "W_xf", "W_xg", "W_xo")
@@ -43,14 +44,17 @@ def _vector(values) -> list[float]:
 
 def readout_row(task: Task, sequence: int) -> tuple[int, float]:
     """(the readout row the analysis shows, its target Y*) for test sequence `sequence`."""
-    _, target = test_target(task, sequence, TASK_SEQUENCES)
+    _, target = held_out_target(task, sequence, TASK_SEQUENCES)
     if task.readout == LINEAR:
         return 0, float(target)
     return int(target), 1.0
 
 
 def setup_for_networks(rnn: RNNParams, lstm: LSTMParams, task: Task, sequence: int = 0) -> Setup:
-    """The analysis setup of two (trained) networks on held-out test sequence `sequence` of `task`."""
+    """The analysis setup of two (trained) networks on held-out test sequence `sequence` of `task`
+    (a task as simulator.tasks.task_for_T makes it: its sequence length names it in the setup)."""
+    if task_for_sequence_length(task.name, task.steps) != task:
+        raise ValueError(f"{task!r} is not the {task.name} task of its sequence length (make it with task_for_T)")
     H = np.shape(rnn.U)[0]
     row, target = readout_row(task, sequence)
     weights = {"U": _rows(rnn.U), "W_x": _rows(rnn.W_x), "V": _rows(np.asarray(rnn.V)[row:row + 1])}

@@ -113,10 +113,10 @@ def input_sequence(setup: Setup) -> np.ndarray:
     elif sig.kind == "sine":
         x[1:] = sig.amplitude * np.sin(2.0 * np.pi * t[1:] / sig.period)[:, None]
     elif sig.kind == "task":  # a held-out test sequence of the task (its input_size is the task's)
-        from .tasks import task_for_sequence_length, test_sequence
+        from .tasks import held_out_sequence, task_for_sequence_length
 
         task = task_for_sequence_length(sig.task, T)
-        x[:] = test_sequence(task, sig.sequence, TASK_SEQUENCES)[0]
+        x[:] = held_out_sequence(task, sig.sequence, TASK_SEQUENCES).x
     x[0] = 0.0
     return x
 

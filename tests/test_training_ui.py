@@ -322,3 +322,11 @@ def test_a_trained_preset_from_the_lesson_round_trips(tmp_path):
     path = tmp_path / "copy.json"
     save_preset(Preset.from_setup(lesson.name, lesson.setup, lesson.description, training=lesson.training), path)
     assert load_preset(path).training == lesson.training and load_preset(path).setup == lesson.setup
+
+
+def test_a_preset_saved_without_using_the_train_tab_has_no_training_settings(qtbot):
+    window = MainWindow(Setup(hidden_size=2, steps=12), backend="reference")
+    qtbot.addWidget(window)
+    assert window.training_settings() is None
+    window.train_panel.lr_spin.setValue(0.5)  # an edit: the settings now belong in a saved preset
+    assert window.training_settings().learning_rate == 0.5

@@ -161,6 +161,7 @@ class TrainPanel(QWidget):
         self.runner.failed.connect(self._on_failed)
 
         self._build(settings or TrainingSettings())
+        self.settings_in_use = settings is not None  # a preset gave them, the user edited them or trained
         self._redraw_timer = QTimer(self)
         self._redraw_timer.setInterval(1000 // REDRAWS_PER_SECOND)
         self._redraw_timer.timeout.connect(self._redraw_if_dirty)
@@ -222,6 +223,9 @@ class TrainPanel(QWidget):
         self.settings_widgets = (self.task_combo, self.T_spin, self.hidden_spin, self.batch_spin,
                                  self.optimizer_combo, self.lr_spin, self.clip_combo, self.clip_spin,
                                  self.steps_spin, self.seed_spin, self.rnn_start_combo, self.lstm_start_combo)
+        for widget in self.settings_widgets:  # the user's edits: the settings belong in a saved preset
+            signal = widget.currentIndexChanged if isinstance(widget, QComboBox) else widget.valueChanged
+            signal.connect(self._settings_edited)
         self.task_combo.currentIndexChanged.connect(self._task_changed)
         self.clip_combo.currentIndexChanged.connect(self._clip_changed)
         for combo in (self.rnn_start_combo, self.lstm_start_combo):
@@ -294,8 +298,12 @@ class TrainPanel(QWidget):
         self.set_settings(settings)
 
     # --- settings -------------------------------------------------------------------------
+    def _settings_edited(self, *_args) -> None:
+        self.settings_in_use = True
+
     def set_settings(self, settings: TrainingSettings) -> None:
         """Show `settings` in the widgets (a preset's); refused while a run exists (Reset first)."""
+        self.settings_in_use = True
         blockers = [QSignalBlocker(w) for w in self.settings_widgets]
         try:
             self.task_combo.setCurrentIndex(self.task_combo.findData(settings.task))
@@ -369,6 +377,7 @@ class TrainPanel(QWidget):
                 self._message(f"Cannot train: {exc}")
                 return False
             self._run_settings = settings
+            self.settings_in_use = True
             config = settings.config()
 
             def make_trainer():
@@ -556,7 +565,10 @@ class TrainPanel(QWidget):
 
     def training_settings(self) -> TrainingSettings | None:
         """The settings to store in a preset: the run's (or the panel's), with trained_steps when
-        the window shows a snapshot of this run."""
+        the window shows a snapshot of this run; None while the Train tab was never used (no preset
+        gave settings, no edit, no run)."""
+        if not self.settings_in_use:
+            return None
         try:
             settings = self._run_settings or self.settings()
         except SetupError:
