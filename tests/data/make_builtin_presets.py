@@ -121,8 +121,8 @@ forgetting = adding.replace(rnn_start="knobs", lstm_start="knobs", trained_steps
 target = float(task.test_set(500).target_value[100, 0, 0])
 make("adding-lstm-forget-bias-minus-3", "LSTM with b_f = −3 learns slowly or not at all",
      "Both networks start from the knobs with b_f = −3: the forget gate is almost shut, so little gradient reaches the "
-     "first marker and the LSTM needs about 2500 steps to learn the adding problem. Set b_f to 1 and train again: "
-     "about 1000 steps.",
+     "first marker and the LSTM needs 2500 steps or more to learn the adding problem, if it learns at all. Set b_f "
+     "to 1 and train again: about 1000 steps.",
      training=forgetting, hidden_size=16, input_size=2, steps=100, seed=0,
      input={"kind": "task", "task": "adding", "sequence": 0}, knobs=knobs(b_f=-3.0), target=target)
 print("written:", ", ".join(sorted(p.name for p in OUT.glob("*.json"))))
