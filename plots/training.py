@@ -285,21 +285,31 @@ def _caption(curves: TrainingCurves | None) -> str:
             f"{_success_text(curves)}")
 
 
-def _empty_plot() -> Plot:
-    panel = Panel(key="loss", title=TITLE, x=Axis("training step", 0.0, 1.0),
-                  y=Axis("log_{10} loss", -3.0, 0.0, ticks=decade_ticks(-3.0, 0.0)), items=(), legend=None,
-                  clickable=None)
+def _empty_plot(has_accuracy: bool) -> Plot:
+    """No run yet: the panels a run of such a task will have, empty (so the window lays them out
+    once, before the training starts, not during it)."""
+    def empty(key: str, title: str, y: Axis, last: bool) -> Panel:
+        x = Axis("training step" if last else "", 0.0, 1.0, visible=last)
+        return Panel(key=key, title=title, x=x, y=y, items=(), legend=None, clickable=None,
+                     height={"loss": 1.6, "accuracy": 0.8}.get(key, 1.0))
+
+    panels = [empty("loss", TITLE, Axis("loss", -3.0, 0.0, ticks=decade_ticks(-3.0, 0.0)), False)]
+    if has_accuracy:
+        panels.append(empty("accuracy", "Test accuracy", Axis("accuracy", 0.0, 1.05), False))
+    panels.append(empty("marker", "Gradient reaching the first marker (step k)",
+                        Axis("‖gradient at k‖", -3.0, 0.0, ticks=decade_ticks(-3.0, 0.0)), True))
     table = Table("training", {"step": np.zeros(0)})
-    return Plot("training", TITLE, (panel,), _caption(None), (table,), notes=("no training run yet",))
+    return Plot("training", TITLE, tuple(panels), _caption(None), (table,), notes=("no training run yet",))
 
 
 def describe(results: Results | None, view: ViewState | None = None, training: TrainingCurves | None = None,
-             snapshot_step: int | None = None, **_options) -> Plot:
+             snapshot_step: int | None = None, empty_with_accuracy: bool = False, **_options) -> Plot:
     """The training curves of `training` (the Results and the view are not used: the curves are
-    about the run). `snapshot_step`: the step of the weights shown in the analysis views (a line)."""
+    about the run). `snapshot_step`: the step of the weights shown in the analysis views (a line).
+    Without a run: empty panels (with an accuracy panel if `empty_with_accuracy`)."""
     curves = training
     if curves is None:
-        return _empty_plot()
+        return _empty_plot(empty_with_accuracy)
     x_axis_high = float(max(curves.steps, 1))
     selection = None if snapshot_step is None else float(snapshot_step)
     bins, tests = curves.bin_step, curves.test_step

@@ -23,8 +23,8 @@ snapshot's (knobs at 1) and whose input is a held-out test sequence of the task
 
 from __future__ import annotations
 
+import gc
 import threading
-import time
 import traceback
 
 from PySide6.QtCore import QObject, QSignalBlocker, Qt, QTimer, Signal
@@ -323,6 +323,8 @@ class TrainPanel(QWidget):
             del blockers
         self._clip_changed()
         self.sync_hidden_size()
+        if self.trainer is None:  # the empty panels of this task
+            self.plot_view.show_plot(self.describe())
 
     def settings(self) -> TrainingSettings:
         """The settings shown (validated: SetupError names a bad field)."""
@@ -350,6 +352,8 @@ class TrainPanel(QWidget):
 
     def _task_changed(self) -> None:
         self.T_spin.setMinimum(MIN_T[self.task_combo.currentData()])
+        if self.trainer is None:
+            self.redraw()  # the empty panels of this task (laid out now, not when training starts)
 
     def _clip_changed(self) -> None:
         self.clip_spin.setEnabled(self.state == IDLE and self.clip_combo.currentData() != "off")
@@ -386,6 +390,7 @@ class TrainPanel(QWidget):
                 return Trainer(task, config, *inits)
 
             self._set_state(PREPARING)
+            gc.freeze()  # what lives now stays: a collection while the kernels load walks only new objects
             self.runner.start(make_trainer)
         else:
             trainer = self.trainer
@@ -429,6 +434,9 @@ class TrainPanel(QWidget):
 
     # --- from the thread (queued) ---------------------------------------------------------------
     def _on_built(self, trainer) -> None:
+        # Building it loaded numba's kernels: many long-lived objects. Out of the garbage collector's
+        # reach (no walk, unlike gc.collect), so a full collection never stalls this thread on them.
+        gc.freeze()
         self.trainer = trainer
         if self.state == PREPARING:
             self._set_state(RUNNING)
@@ -468,7 +476,9 @@ class TrainPanel(QWidget):
     def describe(self):
         """The training plot as drawn now."""
         results = self.window.results if self.window is not None else None
-        return plots.training.describe(results, None, training=self.curves, snapshot_step=self._shown_snapshot_step)
+        task = self._run_settings.task if self._run_settings is not None else self.task_combo.currentData()
+        return plots.training.describe(results, None, training=self.curves, snapshot_step=self._shown_snapshot_step,
+                                       empty_with_accuracy=task != "adding")
 
     def _show_progress(self) -> None:
         trainer = self.trainer
