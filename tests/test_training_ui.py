@@ -86,6 +86,9 @@ def test_the_training_curves_window_items_equal_the_slide_artists_and_the_csv(qt
     assert [p.key for p in described.panels] == (["loss", "accuracy", "marker"] if task == "copy"
                                                   else ["loss", "marker"])
     view = panel.plot_view
+    for key in view.panels:  # the whole run is in view (not the empty plot's 0..1 it started from)
+        low, high = view.plot_item(key).vb.viewRange()[0]
+        assert low <= 0.0 and high >= settings.steps, (key, low, high)
     _, (slide,) = render_figure(figures.describe(window.results, "training", window.view_state(),
                                                  training=window.training_curves()), (1280, 720))
     drawn_lines = 0

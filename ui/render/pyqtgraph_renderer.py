@@ -246,10 +246,12 @@ class PlotView(QWidget):
         x_range = (panel.x.low, panel.x.high)
         if items.x_range != x_range:
             items.x_range = x_range
-            plot_item.setXRange(*x_range, padding=0)
             if len(self.panels) > 1 or any(isinstance(i, Image) for i in panel.items):
+                # the new limits first: the old ones would clamp a wider range (a run of 3000 steps
+                # after an empty plot of 0..1)
                 plot_item.setLimits(xMin=x_range[0] - 0.02 * (x_range[1] - x_range[0]),
                                     xMax=x_range[1] + 0.02 * (x_range[1] - x_range[0]))
+            plot_item.setXRange(*x_range, padding=0)
         self._fit_y(items)
 
     # --- y range with a band free for the legend -------------------------------------------------
