@@ -77,7 +77,7 @@ def _hex6(colour) -> str:
 
 
 @pytest.mark.parametrize("task", ["adding", "copy"])
-def test_the_training_curves_window_items_equal_the_slide_artists_and_the_csv(qtbot, make_window, task):
+def test_the_training_curves_window_items_equal_the_slide_artists_and_the_csv(qtbot, make_window, task, tmp_path):
     settings = SMALL.replace(task=task, T=12 if task == "adding" else 3)
     window = make_window(settings=settings)
     panel = window.train_panel
@@ -128,6 +128,13 @@ def test_the_training_curves_window_items_equal_the_slide_artists_and_the_csv(qt
     lstm = np.array([float(r[header.index("lstm_test_log10")]) for r in rows])
     np.testing.assert_array_equal(lstm, described.panel("loss").find("lstm.test").y)
     assert int(rows[-1][0]) == settings.steps
+    # and the window's Export writes that CSV (the dialog's and the right-click's path)
+    from ui.controllers.export import ExportController, ExportOptions
+
+    controller = ExportController(window)
+    assert controller.actions_for("training")[0].text() == "Export “Training curves” for slides…"
+    assert controller.start_export(ExportOptions(plot="training", fmt="csv"), tmp_path / "curves.csv", wait=True)
+    assert (tmp_path / "curves.csv").read_text() == text
 
 
 def test_the_recorder_bins_do_only_the_new_steps_work_and_agree_with_one_pass():
