@@ -56,7 +56,8 @@ def build_parser() -> argparse.ArgumentParser:
         help="write a figure (.png, .svg, .pdf, .gif) or data (.csv) without opening a window; "
         "may be given several times",
     )
-    parser.add_argument("--plot", default=None, help="which plot to export (see --list-plots; default: dashboard)")
+    parser.add_argument("--plot", default=None,
+                        help="which plot to export (see --list-plots; default: dashboard, with --train: training)")
     parser.add_argument("--list-plots", action="store_true", help="list the plot names for --plot and exit")
     parser.add_argument("--size", default=None, help="export size in pixels, WIDTHxHEIGHT (default: 1920x1080)")
     parser.add_argument("--step", type=int, default=None, help="the selected time step t for the export (default: T)")
@@ -66,7 +67,13 @@ def build_parser() -> argparse.ArgumentParser:
                         help="slide style of an exported figure: light (default) or dark (light on dark)")
     parser.add_argument("--fps", type=int, default=None, help="frames per second of an exported GIF (default: 8)")
     parser.add_argument("--frames", type=int, default=None, help="number of frames of an exported GIF")
+    parser.add_argument("--train", type=int, default=None, metavar="STEPS",
+                        help="train the preset's task (its training settings) for STEPS steps without a window, "
+                        "print 'final test loss: rnn=<value> lstm=<value>' and export what --export asks "
+                        "(e.g. --plot training)")
+    parser.add_argument("--quiet", action="store_true", help="with --train: no progress line on stderr")
     parser.add_argument("--quit-after", type=float, default=None, metavar="SECONDS", help=argparse.SUPPRESS)
+    parser.add_argument("--start-training", action="store_true", help=argparse.SUPPRESS)  # the window trains at once
     return parser
 
 
@@ -79,12 +86,20 @@ def check_arguments(parser: argparse.ArgumentParser, args: argparse.Namespace) -
             parser.error(f"--{name}: empty value")
     if any(not text.strip() for text in args.export):
         parser.error("--export: empty file name")
+    if args.train is not None and args.train < 1:
+        parser.error(f"--train {args.train}: the number of steps must be at least 1")
+    if args.quiet and args.train is None:
+        parser.error("--quiet only applies to --train (the progress line of a headless training)")
+    if args.train is not None and (args.list_plots or args.start_training):
+        parser.error("--train runs without a window: it cannot be combined with "
+                     + ("--list-plots" if args.list_plots else "--start-training"))
     if not args.export and not args.list_plots:
         given = [f"--{name}" for name in EXPORT_ONLY_OPTIONS if getattr(args, name) is not None]
         if given:
             verb, pronoun = ("applies", "it") if len(given) == 1 else ("apply", "them")
+            user = "--train without --export" if args.train is not None else "the window"
             parser.error(f"{', '.join(given)} only {verb} to an export: add --export FILE "
-                         f"(the window does not use {pronoun})")
+                         f"({user} does not use {pronoun})")
 
 
 def missing_dependency_message(exc: ModuleNotFoundError) -> str | None:
@@ -128,7 +143,7 @@ def _run(argv: list[str] | None) -> int:
         check_arguments(parser, args)
     except SystemExit as exc:  # --help, or a bad argument (already printed on one line)
         return exc.code if isinstance(exc.code, int) else (0 if exc.code is None else EXIT_BAD_ARGUMENTS)
-    if args.export or args.list_plots:
+    if args.export or args.list_plots or args.train is not None:
         from ui.cli.headless import run_headless  # matplotlib only: no window, no display needed
 
         return run_headless(args)

@@ -23,6 +23,11 @@ Three tables, each measured in this run:
    10 ln 8 / (T + 20), and the accuracy on the recalled symbols (a measurement, not a claim).
    With --temporal-order, the same for temporal order (baseline ln 4, accuracy of the 4 classes),
    with the LSTM started at forget bias 1 and, in a second run, at chrono (T_max = 110).
+4. The built-in lessons' claims in full (their CI-sized versions are tests/test_preset_claims.py):
+   "adding-lstm-learns" trained as `main.py --preset adding-lstm-learns --train 3000` trains it (the
+   LSTM ends below test MSE 0.01, the RNN above 0.1), and "adding-lstm-forget-bias-minus-3" from its
+   knob setup with b_f = -3 against the same setup with b_f = 1, seeds 0-4 (the step each LSTM first
+   reaches test MSE < 0.01 within the 3000 steps: later with b_f = -3, or never).
 """
 
 from __future__ import annotations
@@ -209,6 +214,50 @@ def softmax_task_table(task, title: str, budget: float, hidden: int, max_steps: 
                   f"{accuracy:8.3f}", flush=True)
 
 
+# ----------------------------------------------------------------------------------------------
+# 4. The built-in lessons
+# ----------------------------------------------------------------------------------------------
+
+
+def lesson_run(settings, setup=None):
+    task = settings.make_task()
+    trainer = Trainer(task, settings.config(), *settings.inits(setup, task))
+    start = time.perf_counter()
+    trainer.run()
+    seconds = time.perf_counter() - start
+    trainer.record_test()
+    h = trainer.history
+    last = h.test_count - 1
+    return dict(steps=h.step_count, seconds=seconds, rnn=h.rnn.test_loss[last], lstm=h.lstm.test_loss[last],
+                lstm_first=h.lstm.first_success_step)
+
+
+def lessons_table(seeds: int) -> None:
+    from simulator.presets import builtin_presets
+
+    presets = builtin_presets()
+    learns = presets["adding-lstm-learns"]
+    print("\n## Lesson 'adding-lstm-learns' as `main.py --preset adding-lstm-learns --train 3000` trains it\n")
+    r = lesson_run(learns.training.replace(steps=3000))
+    verdict = "PASS" if r["lstm"] < 0.01 and r["rnn"] > 0.1 else "FAIL"
+    print(f"steps {r['steps']}, {r['seconds']:.1f} s: final test MSE RNN {r['rnn']:.4f}, LSTM {r['lstm']:.5f} "
+          f"(LSTM < 0.01 from step {r['lstm_first']}); claim LSTM < 0.01 and RNN > 0.1: {verdict}", flush=True)
+
+    lesson = presets["adding-lstm-forget-bias-minus-3"]
+    print("\n## Lesson 'adding-lstm-forget-bias-minus-3': the knob setup with b_f = -3 against b_f = 1, 3000 steps\n")
+    print(f"{'seed':>4} | {'b_f = -3: LSTM < 0.01 at':>25} {'final':>8} | {'b_f = 1: LSTM < 0.01 at':>24} {'final':>8}")
+    slower = 0
+    for seed in range(seeds):
+        runs = {}
+        for b_f in (-3.0, 1.0):
+            runs[b_f] = lesson_run(lesson.training.replace(seed=seed), lesson.setup.with_knob("b_f", b_f))
+        first = {b_f: runs[b_f]["lstm_first"] for b_f in runs}
+        slower += first[-3.0] is None or (first[1.0] is not None and first[-3.0] >= 2 * first[1.0])
+        print(f"{seed:>4} | {str(first[-3.0] or 'never'):>25} {runs[-3.0]['lstm']:8.4f} | "
+              f"{str(first[1.0] or 'never'):>24} {runs[1.0]['lstm']:8.4f}", flush=True)
+    print(f"b_f = -3 at least twice as slow as b_f = 1 (or never) in {slower}/{seeds} seeds\n")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--quick", action="store_true", help="2 seeds, 15 s budgets")
@@ -220,6 +269,7 @@ def main() -> None:
     parser.add_argument("--skip-speed", action="store_true")
     parser.add_argument("--skip-adding", action="store_true")
     parser.add_argument("--skip-copy", action="store_true")
+    parser.add_argument("--skip-lessons", action="store_true")
     parser.add_argument("--temporal-order", action="store_true",
                         help="also measure temporal order (task 6a of Hochreiter & Schmidhuber 1997)")
     args = parser.parse_args()
@@ -237,6 +287,8 @@ def main() -> None:
     if not args.skip_copy:
         softmax_task_table(CopyMemory(T=50), "Copy memory: T = 50 (length 70), baseline 10 ln 8 / (T + 20)",
                            copy_budget, 16, args.max_steps, 1e-3, [("forget bias 1", Init(forget_bias=1.0))])
+    if not args.skip_lessons:
+        lessons_table(seeds)
     if args.temporal_order:
         softmax_task_table(TemporalOrder(), "Temporal order: length 100-110, baseline ln 4", copy_budget, 16,
                            args.max_steps, 1e-2, [("forget bias 1", Init(forget_bias=1.0)),

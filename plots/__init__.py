@@ -16,23 +16,27 @@ import io
 
 from simulator import Results
 
-from . import bptt, factors, heatmaps, long_range, paths, terms, unrolled
+from . import bptt, factors, heatmaps, long_range, paths, terms, training, unrolled
 from .spec import Plot
 from .view import PANEL_NAMES, ViewState
 
 # The exportable plots, in dashboard order. "dashboard" is all six panels on one page; "paths" is a
-# view of its own (the window's Paths tab), not part of the dashboard.
-PLOT_NAMES = ("dashboard", "factors", "long-range", "terms", "bptt", "heatmaps", "unrolled", "paths")
+# view of its own (the window's Paths tab), not part of the dashboard; nor is "training" (the
+# training curves, plots/training.py), which draws a training run given as the option
+# training=<plots.training.TrainingCurves>.
+PLOT_NAMES = ("dashboard", "factors", "long-range", "terms", "bptt", "heatmaps", "unrolled", "paths", "training")
 DESCRIBERS = {
     "factors": factors.describe, "long-range": long_range.describe, "terms": terms.describe,
     "bptt": bptt.describe, "heatmaps": heatmaps.describe, "unrolled": unrolled.describe,
-    "paths": paths.describe,
+    "paths": paths.describe, "training": training.describe,
 }
+ANIMATED_PLOTS = ("dashboard", "factors", "long-range", "terms", "bptt", "heatmaps", "unrolled")  # GIF: t = 0..T
 DASHBOARD_ORDER = (("factors", "long-range", "terms"), ("bptt", "heatmaps", "unrolled"))
 PLOT_TITLES = {
     "dashboard": "Dashboard (all plots)", "factors": "① Per-step factors", "long-range": "② Long-range gradient",
     "terms": "③ (L4) terms", "bptt": "④ BPTT contributions", "heatmaps": "Heatmaps", "unrolled": "Unrolled networks",
     "paths": "Paths to W^(k)",
+    "training": "Training curves",
 }
 
 
@@ -49,7 +53,8 @@ def check_plot(name: str) -> str:
 def describe(name: str, results: Results, view: ViewState | None = None, **options) -> Plot | tuple[Plot, ...]:
     """The description of plot `name` (a tuple of the six descriptions for "dashboard").
     `view` defaults to the whole run revealed with the last step selected. Options:
-    theme ("light" | "dark"), blocking (False: never wait for costly numbers; see plots.terms)."""
+    theme ("light" | "dark"), blocking (False: never wait for costly numbers; see plots.terms),
+    training (the run "training" draws: plots.training.TrainingCurves; other plots ignore it)."""
     check_plot(name)
     view = (view or ViewState.full(results.steps)).clamped(results.steps)
     if name == "dashboard":
@@ -94,5 +99,5 @@ def csv_text(described: Plot | tuple[Plot, ...]) -> str:
     return out.getvalue()
 
 
-__all__ = ["DASHBOARD_ORDER", "DESCRIBERS", "PANEL_NAMES", "PLOT_NAMES", "PLOT_TITLES", "PlotError", "ViewState",
+__all__ = ["ANIMATED_PLOTS", "DASHBOARD_ORDER", "DESCRIBERS", "PANEL_NAMES", "PLOT_NAMES", "PLOT_TITLES", "PlotError", "ViewState",
            "check_plot", "csv_text", "describe"]

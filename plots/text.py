@@ -15,6 +15,7 @@ from . import style
 from .view import ViewState
 
 READING_LAG = 50  # the status bar's one-line reading looks this many steps back (or T)
+TASK_NAMES_SHOWN = {"adding": "adding problem", "copy": "copy memory", "temporal_order": "temporal order"}
 
 
 def knob_line(results: Results) -> str:
@@ -22,6 +23,10 @@ def knob_line(results: Results) -> str:
     s = results.setup
     k = s.knobs
     u_name = "U" if s.hidden_size == 1 else "σ_{max}(U)"
+    if s.weights and "U" in s.weights:  # explicit matrices (e.g. a trained network): the knob is a gain
+        return (f"H = {s.hidden_size} · T = {s.steps} · explicit weights · {u_name} = {results.sigma_max_U:.3g}"
+                + (f" · {TASK_NAMES_SHOWN[s.input.task]}, test sequence {s.input.sequence}"
+                   if s.input.kind == "task" else ""))
     parts = [f"H = {s.hidden_size}", f"T = {s.steps}", f"{u_name} = {k.U:g}"]
     parts += [f"W_{{h{g}}} = {getattr(k, 'W_h' + g):g}" for g in ("f", "i", "g", "o")]
     parts.append(f"b_{{f}} = {k.b_f:g}" + (" + offsets" if s.bias_offsets.b_f else ""))

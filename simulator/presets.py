@@ -2,10 +2,17 @@
 
 A preset file is a JSON object::
 
-    {"schema_version": 1, "name": "...", "description": "...",
+    {"schema_version": 3, "name": "...", "description": "...",
      "setup": {...Setup.to_dict()...},
      "view": {"selected_step": 100, "revealed_steps": 100, "visible_panels": ["factors", ...],
-              "show_gates": false}}
+              "show_gates": false},
+     "training": null | {...TrainingSettings...}}
+
+"training" (version 3) holds the training settings of a lesson (the Train panel's, and what
+`main.py --train` runs); a setup that holds trained networks has them as explicit matrices with
+the knobs at 1 (simulator/trained.py) and says so in training.trained_steps. A preset file may
+have up to MAX_PRESET_BYTES (10 MB): about H = 240 for a trained pair of networks (2.7 MB at
+H = 128); a larger one is refused when saved (a PresetError naming the size).
 
 Loading never crashes and never changes anything: every problem (unreadable path, too large,
 not UTF-8, not JSON, NaN/Infinity, not an object, unknown schema version, missing or unknown
@@ -37,8 +44,9 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from . import files
 from .setup import MAX_STEPS, Setup
+from .train_settings import TrainingSettings
 
-CURRENT_SCHEMA_VERSION = 2
+CURRENT_SCHEMA_VERSION = 3
 MAX_PRESET_BYTES = 10 * 1024 * 1024  # 10 MB: far above any seeded preset (a 512 x 512 matrix alone is ~6 MB)
 APP_NAME = "RNN Gradient Lab"
 
@@ -64,6 +72,8 @@ BUILTIN_ORDER = (
     "lstm-output-gate-paths",
     "forget-bias-1",
     "chrono-init",
+    "adding-lstm-learns",
+    "adding-lstm-forget-bias-minus-3",
 )
 
 
@@ -131,6 +141,7 @@ class Preset(_Strict):
     description: Annotated[str, Field(max_length=4000)] = ""
     setup: Setup
     view: ViewState = ViewState()
+    training: TrainingSettings | None = None
 
     @field_validator("schema_version")
     @classmethod
@@ -156,6 +167,14 @@ class Preset(_Strict):
         return text
 
     @model_validator(mode="after")
+    def _check_training(self) -> "Preset":
+        training = self.training
+        if training is not None and training.starts_from_knobs() and training.hidden_size != self.setup.hidden_size:
+            raise ValueError(f"training.hidden_size: {training.hidden_size} differs from the setup's "
+                             f"{self.setup.hidden_size} (a network that starts from the knobs has the setup's H)")
+        return self
+
+    @model_validator(mode="after")
     def _check_selected_step(self) -> "Preset":
         steps = self.setup.steps
         for name in ("selected_step", "revealed_steps"):
@@ -170,16 +189,17 @@ class Preset(_Strict):
     @classmethod
     def from_setup(
         cls, name: str, setup: Setup, description: str = "", view: ViewState | dict | None = None,
-        source: str | os.PathLike | None = None,
+        source: str | os.PathLike | None = None, training: TrainingSettings | dict | None = None,
     ) -> "Preset":
-        """A validated preset (PresetError on a bad name, description or view). `source`, the
-        file it is meant for, is named in the message."""
+        """A validated preset (PresetError on a bad name, description, view or training settings).
+        `source`, the file it is meant for, is named in the message."""
         data = {
             "schema_version": CURRENT_SCHEMA_VERSION,
             "name": name,
             "description": description,
             "setup": setup.to_dict(),
             "view": (view.model_dump() if isinstance(view, ViewState) else view) or ViewState().model_dump(),
+            "training": training.model_dump() if isinstance(training, TrainingSettings) else training,
         }
         return _validate(data, source=source)
 
@@ -248,8 +268,15 @@ def _migrate_1_to_2(data: dict) -> dict:
     return out
 
 
+def _migrate_2_to_3(data: dict) -> dict:
+    """Version 3 adds optional fields only: the setup's explicit biases and readouts and the input
+    kind "task" (defaults: the knobs' network, as version 2 computed it), and "training" (none).
+    A version-2 file means exactly what it meant: only the version changes."""
+    return {**data, "schema_version": 3}
+
+
 # version n -> function returning the same data in version n + 1
-MIGRATIONS: dict[int, Callable[[dict], dict]] = {0: _migrate_0_to_1, 1: _migrate_1_to_2}
+MIGRATIONS: dict[int, Callable[[dict], dict]] = {0: _migrate_0_to_1, 1: _migrate_1_to_2, 2: _migrate_2_to_3}
 
 
 def migrate(data: dict, source: str | os.PathLike | None = None) -> dict:
@@ -448,7 +475,8 @@ def save_preset(preset: Preset, path: str | os.PathLike) -> None:
     if len(data) > MAX_PRESET_BYTES:  # it could never be opened again
         raise PresetError(
             f"{where}: setup.weights: the preset would be {len(data) / 2**20:.0f} MB, more than the "
-            f"{MAX_PRESET_BYTES // 2**20} MB a preset file may have (share the seed instead of explicit matrices)",
+            f"{MAX_PRESET_BYTES // 2**20} MB a preset file may have (share the seed instead of explicit matrices; "
+            f"a trained network fits up to about H = 240)",
             path, "setup.weights",
         )
     try:  # every path check (name length, permissions, what the target is) happens in here

@@ -247,7 +247,9 @@ def _explicit_weights(setup: Setup, names: tuple[str, ...]) -> dict:
 
 def rnn_inputs(setup: Setup) -> tuple:
     """Everything the RNN's arrays depend on (compared with ==)."""
-    return (_shared_inputs(setup), setup.knobs.U, setup.initial.S0, _explicit_weights(setup, _RNN_WEIGHTS))
+    explicit = setup.explicit
+    return (_shared_inputs(setup), setup.knobs.U, setup.initial.S0, _explicit_weights(setup, _RNN_WEIGHTS),
+            explicit.rnn_b, explicit.rnn_c)
 
 
 def lstm_inputs(setup: Setup) -> tuple:
@@ -255,7 +257,7 @@ def lstm_inputs(setup: Setup) -> tuple:
     k = setup.knobs
     return (_shared_inputs(setup), (k.W_hi, k.W_hf, k.W_hg, k.W_ho, k.b_i, k.b_f, k.b_g, k.b_o),
             setup.bias_offsets, setup.initial.h0, setup.initial.C0,
-            _explicit_weights(setup, _LSTM_WEIGHTS))
+            _explicit_weights(setup, _LSTM_WEIGHTS), setup.explicit.lstm_V, setup.explicit.lstm_c)
 
 
 _RNN_FIELDS = ("x", "rnn_U", "rnn_a", "rnn_S", "rnn_factor_norm", "rnn_factor_diag_mean",

@@ -21,7 +21,12 @@ KNOB_LIMIT = 100.0  # generous bound; the UI sliders use a smaller range
 KNOB_NAMES = ("U", "W_hi", "W_hf", "W_hg", "W_ho", "b_i", "b_f", "b_g", "b_o", "input_gain")
 WEIGHT_KNOBS = ("U", "W_hi", "W_hf", "W_hg", "W_ho")
 BIAS_KNOBS = ("b_i", "b_f", "b_g", "b_o")
-SIGNAL_KINDS = ("white_noise", "impulse", "constant", "sine", "zeros")
+SIGNAL_KINDS = ("white_noise", "impulse", "constant", "sine", "zeros")  # the hand-made input signals
+# An input can also be one held-out test sequence of a training task (simulator/tasks.py): the
+# analysis views then look at a network on the data it was trained for.
+INPUT_KINDS = (*SIGNAL_KINDS, "task")
+TASK_INPUT_NAMES = ("adding", "copy", "temporal_order")  # simulator.tasks.TASK_NAMES (a test checks)
+TASK_SEQUENCES = 500  # input kind "task": sequence i of the task's held-out test set of this size
 
 # Every seeded base matrix, in the order of their seed streams. A setup may override any of them.
 BASE_MATRIX_NAMES = (
@@ -56,9 +61,16 @@ class _Strict(BaseModel, metaclass=_RaisesSetupError):
 
 
 class InputSignal(_Strict):
-    kind: Literal["white_noise", "impulse", "constant", "sine", "zeros"] = "white_noise"
+    """The input x_1 ... x_T. kind "task": held-out test sequence `sequence` of the training task
+    `task` whose sequences have `steps` steps (simulator.tasks.task_for_sequence_length: the adding
+    problem and temporal order have T = steps, copy memory T = steps - 20); the setup's input_size
+    must be the task's (2, 10, 8). amplitude and period are then unused."""
+
+    kind: Literal["white_noise", "impulse", "constant", "sine", "zeros", "task"] = "white_noise"
     amplitude: Annotated[float, Field(ge=-100.0, le=100.0)] = 1.0
     period: Annotated[float, Field(gt=0.0, le=1e6)] = 20.0  # steps per cycle (sine only)
+    task: Literal["adding", "copy", "temporal_order"] = "adding"  # kind "task" only
+    sequence: Annotated[int, Field(ge=0, lt=TASK_SEQUENCES)] = 0  # kind "task" only
 
 
 class Knobs(_Strict):
@@ -88,6 +100,17 @@ class BiasOffsets(_Strict):
     b_o: list[float] | None = None
 
 
+class ExplicitParams(_Strict):
+    """Parameters the knobs leave fixed, set explicitly (e.g. by a trained network): the RNN's bias
+    b (zero by default), each network's readout bias c (zero) and the LSTM's own readout row (by
+    default both networks read out with the one base matrix V). None / 0.0 is the knobs' network."""
+
+    rnn_b: list[float] | None = None  # (H,) the RNN's b in a_t = W x_t + U S_{t-1} + b
+    rnn_c: float = 0.0  # the RNN's c in O_t = V S_t + c
+    lstm_V: list[float] | None = None  # (H,) the LSTM's readout row (None: the base matrix V)
+    lstm_c: float = 0.0  # the LSTM's c in Y_t = V h_t + c
+
+
 class InitialState(_Strict):
     """States at t = 0, broadcast over units: S_0 (RNN), h_0 and C_0 (LSTM)."""
 
@@ -104,6 +127,7 @@ class Setup(_Strict):
     input: InputSignal = InputSignal()
     knobs: Knobs = Knobs()
     bias_offsets: BiasOffsets = BiasOffsets()
+    explicit: ExplicitParams = ExplicitParams()
     initial: InitialState = InitialState()
     target: Annotated[float, Field(ge=-100.0, le=100.0)] = 1.0  # Y*_T of the loss at the last step
     # Explicit base matrices (row lists) that replace the seeded ones, for sharing an exact network.
@@ -118,6 +142,19 @@ class Setup(_Strict):
                 raise ValueError(
                     f"bias_offsets.{name} has {len(offset)} values but hidden_size is {H}"
                 )
+        for name in ("rnn_b", "lstm_V"):
+            values = getattr(self.explicit, name)
+            if values is not None and len(values) != H:
+                raise ValueError(f"explicit.{name} has {len(values)} values but hidden_size is {H}")
+        if self.input.kind == "task":
+            from .tasks import task_for_sequence_length
+
+            try:
+                task = task_for_sequence_length(self.input.task, self.steps)
+            except ValueError as exc:
+                raise ValueError(f"input.task: {exc}") from None
+            if D != task.input_size:
+                raise ValueError(f"input_size must be {task.input_size} for {self.input.task} sequences, got {D}")
         if self.weights:
             for name, rows in self.weights.items():
                 if name not in BASE_MATRIX_NAMES:

@@ -265,3 +265,75 @@ def make_task(name: str, **parameters) -> Task:
     if name not in tasks:
         raise ValueError(f"task must be one of {TASK_NAMES}, got {name!r}")
     return tasks[name](**parameters)
+
+
+# --- one number T per task (the Train panel's T, a preset's training settings) -------------------
+TEMPORAL_ORDER_SPREAD = 10  # temporal order of "length T": lengths T - 10 .. T (100-110 in the paper)
+MIN_T = {"adding": 2, "copy": 1, "temporal_order": 61}
+
+
+def task_for_T(name: str, T: int) -> Task:
+    """The task of one size T: AddingProblem(T), CopyMemory(T) (sequences of T + 20 steps), or
+    TemporalOrder with lengths max(61, T - 10) .. T."""
+    if name == "temporal_order":
+        return TemporalOrder(min_length=max(61, T - TEMPORAL_ORDER_SPREAD), max_length=T)
+    return make_task(name, T=T)
+
+
+def task_T(task: Task) -> int:
+    """The T of task_for_T (temporal order: its longest length)."""
+    return task.max_length if isinstance(task, TemporalOrder) else task.T
+
+
+def sequence_length(name: str, T: int) -> int:
+    """The number of steps of the sequences of task_for_T(name, T)."""
+    return T + 20 if name == "copy" else T
+
+
+def task_for_sequence_length(name: str, steps: int) -> Task:
+    """The task whose sequences have `steps` steps (the inverse of sequence_length): what an
+    analysis setup with input kind "task" shows. ValueError if no task of `name` has that length."""
+    if name not in TASK_NAMES:
+        raise ValueError(f"task must be one of {TASK_NAMES}, got {name!r}")
+    T = steps - 20 if name == "copy" else steps
+    if T < MIN_T[name]:
+        raise ValueError(f"a {name} sequence has at least {sequence_length(name, MIN_T[name])} steps, "
+                         f"the setup has {steps}")
+    return task_for_T(name, T)
+
+
+@dataclass(frozen=True)
+class HeldOutSequence:
+    """One held-out test sequence (read-only arrays, time first like a Batch's)."""
+
+    x: np.ndarray  # (T_seq + 1, D)
+    loss_weight: np.ndarray  # (T_seq + 1,)
+    target_value: np.ndarray  # (T_seq + 1, O) of a linear readout; empty for softmax
+    target_class: np.ndarray  # (T_seq + 1,) of a softmax readout; empty for linear
+
+
+@lru_cache(maxsize=16)
+def held_out_sequence(task: Task, index: int, size: int = 500) -> HeldOutSequence:
+    """Held-out test sequence `index` of the test set of `size` sequences (the same numbers as
+    task.test_set(size)), kept alone: the whole set is made and dropped, not cached (at T = 5000 a
+    copy-memory test set is 200 MB), so an analysis setup costs one sequence of memory."""
+    if not 0 <= index < size:
+        raise ValueError(f"test sequence {index} is not in 0..{size - 1}")
+    batch = task.make_batch(np.random.default_rng([TEST_SEED, TEST_STREAM]), size)
+    arrays = dict(x=batch.x[:, index, :], loss_weight=batch.loss_weight[:, index],
+                  target_value=batch.target_value[:, index, :] if batch.target_value.size else np.zeros((0, 0)),
+                  target_class=batch.target_class[:, index] if batch.target_class.size else np.zeros(0, np.int64))
+    arrays = {name: np.array(array) for name, array in arrays.items()}  # copies: the set is dropped
+    for array in arrays.values():
+        array.setflags(write=False)
+    return HeldOutSequence(**arrays)
+
+
+def held_out_target(task: Task, index: int, size: int = 500) -> tuple[int, float | int]:
+    """(the last loss step of test sequence `index`, its target there): the target value of a
+    linear readout (the adding problem's sum) or the target class of a softmax readout."""
+    sequence = held_out_sequence(task, index, size)
+    last = int(np.flatnonzero(sequence.loss_weight)[-1])
+    if task.readout == LINEAR:
+        return last, float(sequence.target_value[last, 0])
+    return last, int(sequence.target_class[last])

@@ -14,7 +14,7 @@ from functools import lru_cache
 
 import numpy as np
 
-from .setup import BASE_MATRIX_NAMES, BIAS_KNOBS, Setup, base_matrix_shape
+from .setup import BASE_MATRIX_NAMES, BIAS_KNOBS, TASK_SEQUENCES, Setup, base_matrix_shape
 
 GATES = ("i", "f", "g", "o")  # gate order in every (4, H, ...) array
 _INPUT_STREAM = len(BASE_MATRIX_NAMES)  # seed stream of the white-noise input
@@ -53,9 +53,9 @@ def base_matrices(setup: Setup) -> dict[str, np.ndarray]:
 class RNNParams:
     W_x: np.ndarray  # (H, D)  input weight, input_gain * base
     U: np.ndarray  # (H, H)  recurrent weight, knob U * base
-    b: np.ndarray  # (H,)    bias (zero)
-    V: np.ndarray  # (1, H)
-    c: np.ndarray  # (1,)
+    b: np.ndarray  # (H,)    bias (zero, or setup.explicit.rnn_b)
+    V: np.ndarray  # (1, H)  the base matrix V
+    c: np.ndarray  # (1,)    setup.explicit.rnn_c (0)
 
 
 @dataclass(frozen=True)
@@ -63,20 +63,21 @@ class LSTMParams:
     W_x: np.ndarray  # (4, H, D) input weights of gates i, f, g, o
     W_h: np.ndarray  # (4, H, H) recurrent weights W_hi, W_hf, W_hg, W_ho
     b: np.ndarray  # (4, H)    biases b_i, b_f, b_g, b_o (knob + per-unit offset)
-    V: np.ndarray  # (1, H)
-    c: np.ndarray  # (1,)
+    V: np.ndarray  # (1, H)    the base matrix V, or setup.explicit.lstm_V
+    c: np.ndarray  # (1,)      setup.explicit.lstm_c (0)
 
 
 def rnn_params(setup: Setup) -> RNNParams:
     bases = base_matrices(setup)
     k = setup.knobs
     H = setup.hidden_size
+    explicit = setup.explicit
     return RNNParams(
         W_x=k.input_gain * bases["W_x"],
         U=k.U * bases["U"],
-        b=np.zeros(H),
+        b=np.zeros(H) if explicit.rnn_b is None else np.array(explicit.rnn_b, dtype=np.float64),
         V=bases["V"].copy(),
-        c=np.zeros(1),
+        c=np.array([explicit.rnn_c]),
     )
 
 
@@ -90,7 +91,9 @@ def lstm_params(setup: Setup) -> LSTMParams:
     for row, name in enumerate(BIAS_KNOBS):
         offset = getattr(setup.bias_offsets, name)
         b[row] = getattr(k, name) + (np.array(offset) if offset is not None else 0.0)
-    return LSTMParams(W_x=W_x, W_h=W_h, b=b, V=bases["V"].copy(), c=np.zeros(1))
+    explicit = setup.explicit
+    V = bases["V"].copy() if explicit.lstm_V is None else np.array([explicit.lstm_V], dtype=np.float64)
+    return LSTMParams(W_x=W_x, W_h=W_h, b=b, V=V, c=np.array([explicit.lstm_c]))
 
 
 def input_sequence(setup: Setup) -> np.ndarray:
@@ -109,6 +112,11 @@ def input_sequence(setup: Setup) -> np.ndarray:
         x[1:] = sig.amplitude
     elif sig.kind == "sine":
         x[1:] = sig.amplitude * np.sin(2.0 * np.pi * t[1:] / sig.period)[:, None]
+    elif sig.kind == "task":  # a held-out test sequence of the task (its input_size is the task's)
+        from .tasks import held_out_sequence, task_for_sequence_length
+
+        task = task_for_sequence_length(sig.task, T)
+        x[:] = held_out_sequence(task, sig.sequence, TASK_SEQUENCES).x
     x[0] = 0.0
     return x
 

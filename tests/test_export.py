@@ -207,7 +207,7 @@ def test_csv_writes_exact_zeros_as_minus_inf_and_the_dashboard_as_a_long_table(t
     assert rnn[0] == 0.0 and np.isneginf(rnn[1:]).all()  # U = 0: exactly zero except lag 0
     header, rows = _read_csv(write_csv(zero_u, "dashboard", tmp_path / "d.csv"))
     assert header == ["plot", "column", "row", "value"]
-    assert {row[0] for row in rows} == {name for row in DASHBOARD_ORDER for name in row}  # (not "paths": a tab)
+    assert {row[0] for row in rows} == {name for row in DASHBOARD_ORDER for name in row}  # (not "paths" nor "training": tabs)
 
 
 # --- GIF ---------------------------------------------------------------------------------------------

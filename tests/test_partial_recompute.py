@@ -26,7 +26,7 @@ def _changes(setup: Setup) -> list[tuple[str, Setup]]:
     changed = []
     H, D = setup.hidden_size, setup.input_size
     for name in Setup.model_fields:
-        if name in ("knobs", "input", "initial", "bias_offsets", "weights"):
+        if name in ("knobs", "input", "initial", "bias_offsets", "weights", "explicit"):
             continue
         value = data[name]
         extra = {"bias_offsets": {}} if name == "hidden_size" else {}  # offsets are per unit
@@ -34,8 +34,20 @@ def _changes(setup: Setup) -> list[tuple[str, Setup]]:
     for name in Knobs.model_fields:
         changed.append((f"knobs.{name}", setup.with_knob(name, getattr(setup.knobs, name) + 0.25)))
     for name, value in data["input"].items():
+        if name in ("task", "sequence"):  # a task's test sequence: input_size and steps are the task's
+            task_input = {**data["input"], "kind": "task", "task": "adding", "sequence": 0}
+            task_setup = setup.replace(input=task_input)
+            changed.append((f"input.{name}", task_setup))
+            new = "copy" if name == "task" else 3
+            changed.append((f"input.{name}", task_setup.replace(input={**task_input, name: new},
+                                                                 input_size=10 if name == "task" else 2,
+                                                                 steps=setup.steps + 20 if name == "task" else setup.steps)))
+            continue
         new = "white_noise" if name == "kind" else value * 1.5
         changed.append((f"input.{name}", setup.replace(input={**data["input"], name: new})))
+    for name, value in data["explicit"].items():
+        new = [0.1 * (i - 1) for i in range(H)] if value is None else value + 0.375
+        changed.append((f"explicit.{name}", setup.replace(explicit={**data["explicit"], name: new})))
     for name, value in data["initial"].items():
         changed.append((f"initial.{name}", setup.replace(initial={**data["initial"], name: value + 0.25})))
     for name in BIAS_KNOBS:
@@ -54,6 +66,8 @@ def test_every_leaf_field_is_covered():
     assert {f"knobs.{k}" for k in KNOB_NAMES} <= names
     assert {"hidden_size", "input_size", "steps", "seed", "target"} <= names
     assert {"input.kind", "input.amplitude", "input.period", "initial.S0", "initial.h0", "initial.C0"} <= names
+    assert {"input.task", "input.sequence", "explicit.rnn_b", "explicit.rnn_c", "explicit.lstm_V",
+            "explicit.lstm_c"} <= names
 
 
 @pytest.mark.parametrize("backend", BACKENDS)

@@ -243,6 +243,63 @@ def test_output_gate_paths_separate_the_naive_product_from_the_exact_derivative(
     np.testing.assert_allclose(without.lstm_naive_longrange_log10, without.lstm_longrange_log10, atol=1e-9)
 
 
+# --- training lessons (issue 14): CI-sized versions of the claims; in full in bench/bench_training.py ---
+def _train(settings, setup=None, **config):
+    """Train with the numba kernels (fast) on a 200-sequence test set, testing every 25 steps."""
+    from simulator.training import Trainer
+
+    task = settings.make_task()
+    trainer = Trainer(task, settings.config(test_size=200, test_every=25, **config), *settings.inits(setup, task))
+    trainer.run()
+    return trainer
+
+
+def test_adding_lesson_the_lstm_learns_the_rnn_cannot():
+    from simulator.trained import setup_for_networks
+    from simulator.training import Trainer
+
+    preset = builtin_presets()["adding-lstm-learns"]
+    settings = preset.training
+    assert (settings.task, settings.T, settings.steps, settings.trained_steps) == ("adding", 100, 3000, 0)
+    assert (settings.rnn_start, settings.lstm_start) == ("pytorch", "forget_bias_1")
+    # the setup holds exactly the networks this training starts from, on an adding sequence
+    task = settings.make_task()
+    start = Trainer(task, settings.config(backend="reference", test_size=2), *settings.inits(None, task))
+    assert preset.setup == setup_for_networks(start.rnn_params(), start.lstm_params(), task, sequence=0)
+    # the claim at CI size (T = 30, H = 8, 700 steps; `--train 3000` at T = 100 in the benchmark)
+    trainer = _train(settings.replace(T=30, hidden_size=8, steps=700, trained_steps=None))
+    h = trainer.history
+    first, last = 0, h.test_count - 1
+    assert h.lstm.test_loss[first] > 0.1 and h.lstm.test_loss[last] < 0.01  # a real fall, not a start below 0.01
+    assert h.rnn.test_loss[last] > 0.1
+    # why: the gradient reaching the first marker is decades smaller for the RNN
+    late = slice(h.step_count - 100, h.step_count + 1)
+    rnn_marker = np.log10(np.nanmean(h.rnn.marker_grad[late]))
+    lstm_marker = np.log10(np.nanmean(h.lstm.marker_grad[late]))
+    assert lstm_marker - rnn_marker > 2.0
+
+
+def test_lstm_with_forget_bias_minus_3_learns_slowly_or_not_at_all():
+    preset = builtin_presets()["adding-lstm-forget-bias-minus-3"]
+    settings, setup = preset.training, preset.setup
+    assert setup.knobs.b_f == -3.0 and (settings.rnn_start, settings.lstm_start) == ("knobs", "knobs")
+    assert setup.input.kind == "task" and setup.hidden_size == settings.hidden_size == 16
+    # the gate is almost shut, and the gradient through the cell 50 steps back is nearly gone
+    r = results_of("adding-lstm-forget-bias-minus-3")
+    assert r.lstm_gates[1:, 1, :].mean() < 0.1
+    assert at_lag(r.lstm_longrange_log10, 50) < -20.0
+    # the claim at CI size (T = 50, H = 8, 1000 steps): with b_f = 1 the same start learns, with -3 not yet
+    small = settings.replace(T=50, hidden_size=8, steps=1000)
+    runs = {}
+    for b_f in (-3.0, 1.0):
+        knob_setup = setup.replace(hidden_size=8, steps=50, input={"kind": "task", "task": "adding"},
+                                   target=1.0).with_knob("b_f", b_f)
+        runs[b_f] = _train(small, knob_setup).history
+    assert runs[1.0].lstm.first_success_step is not None and runs[1.0].lstm.first_success_step <= 800
+    assert runs[-3.0].lstm.first_success_step is None
+    assert np.nanmin(runs[-3.0].lstm.test_loss[:runs[-3.0].test_count]) > 0.01
+
+
 CLAIM_TESTS = {
     "default": test_default_contrasts_rnn_and_lstm,
     "scalar-notes-example": test_scalar_notes_example_is_the_notes_product_and_sum,
@@ -258,6 +315,8 @@ CLAIM_TESTS = {
     "forget-bias-1": test_forget_bias_one,
     "chrono-init": test_chrono_initialisation,
     "lstm-output-gate-paths": test_output_gate_paths_separate_the_naive_product_from_the_exact_derivative,
+    "adding-lstm-learns": test_adding_lesson_the_lstm_learns_the_rnn_cannot,
+    "adding-lstm-forget-bias-minus-3": test_lstm_with_forget_bias_minus_3_learns_slowly_or_not_at_all,
 }
 
 

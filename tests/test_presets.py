@@ -38,7 +38,7 @@ DATA = Path(__file__).resolve().parent / "data"
 def valid_dict(**overrides) -> dict:
     """A small valid preset as a JSON dict; overrides replace top-level keys."""
     data = {
-        "schema_version": 2,
+        "schema_version": CURRENT_SCHEMA_VERSION,
         "name": "Test preset",
         "description": "For tests.",
         "setup": Setup(hidden_size=2, input_size=1, steps=10, seed=3).to_dict(),
@@ -136,7 +136,7 @@ def test_saved_file_is_readable_json_with_schema_version_first(tmp_path):
     path = tmp_path / "readable.json"
     save_preset(preset, path)
     text = path.read_text(encoding="utf-8")
-    assert text.startswith('{\n  "schema_version": 2,')
+    assert text.startswith('{\n  "schema_version": %d,' % CURRENT_SCHEMA_VERSION)
     assert json.loads(text)["setup"]["hidden_size"] == 3
 
 
@@ -430,7 +430,8 @@ def test_version_1_gains_revealed_steps_equal_to_T_and_a_clean_view_when_left_ou
     data["schema_version"] = 1
     del data["view"]["revealed_steps"]
     migrated = migrate(data)
-    assert migrated["schema_version"] == 2 and migrated["view"]["revealed_steps"] == data["setup"]["steps"]
+    assert migrated["schema_version"] == CURRENT_SCHEMA_VERSION
+    assert migrated["view"]["revealed_steps"] == data["setup"]["steps"]
     preset = load_preset(write(tmp_path, json.dumps(data)))
     assert preset.view.revealed_steps == preset.setup.steps and preset.view.selected_step == 4
     bare = Preset.from_setup("Bare", Setup(steps=30), view={"visible_panels": ["factors"]})
@@ -474,8 +475,9 @@ def test_builtin_files_are_in_canonical_form():
 
 
 def test_default_visible_panels_are_the_window_plots():
-    # the dashboard's panels (the Paths view is a tab of its own: not a panel a preset shows or hides)
-    assert set(DEFAULT_VISIBLE_PANELS) == set(ui.PANEL_NAMES) == set(ui.PLOT_NAMES) - {"dashboard", "paths"}
+    # the dashboard's panels (the Paths view and the training curves are tabs of their own, not panels a
+    # preset shows or hides)
+    assert set(DEFAULT_VISIBLE_PANELS) == set(ui.PANEL_NAMES) == set(ui.PLOT_NAMES) - {"dashboard", "paths", "training"}
 
 
 def test_default_and_resolve():
@@ -498,3 +500,66 @@ def test_resolve_file_path_and_unknown_name(tmp_path):
 def test_from_setup_validates_view_against_steps():
     with pytest.raises(PresetError, match="view.selected_step"):
         Preset.from_setup("Too far", Setup(steps=5), view={"selected_step": 6, "visible_panels": []})
+
+
+# --- schema 3: training settings and trained networks (issue 14) ----------------------------------
+def test_a_version_2_file_loads_unchanged_as_version_3(tmp_path):
+    from simulator.weights import lstm_params, rnn_params
+
+    data = valid_dict(schema_version=2)
+    for field in ("explicit",):
+        data["setup"].pop(field)
+    for field in ("task", "sequence"):
+        data["setup"]["input"].pop(field)
+    assert MIGRATIONS[2](data) == {**data, "schema_version": 3}
+    preset = load_preset(write(tmp_path, json.dumps(data)))
+    assert preset.schema_version == CURRENT_SCHEMA_VERSION == 3 and preset.training is None
+    old = Setup(hidden_size=2, input_size=1, steps=10, seed=3)
+    assert preset.setup == old  # the new fields take the knobs' network: the same numbers as before
+    assert rnn_params(preset.setup).b.tolist() == [0.0, 0.0] and lstm_params(preset.setup).c.tolist() == [0.0]
+
+
+def test_a_trained_network_with_its_training_settings_round_trips_exactly(tmp_path):
+    import numpy as np
+
+    from simulator.tasks import AddingProblem
+    from simulator.train_settings import TrainingSettings
+    from simulator.trained import setup_for_networks
+    from simulator.training import Init, init_lstm, init_rnn
+    from simulator.weights import lstm_params, rnn_params
+
+    rng = np.random.default_rng(4)
+    rnn, lstm = init_rnn(Init(), 5, 2, 1, rng), init_lstm(Init(chrono=30.0), 5, 2, 1, rng)
+    setup = setup_for_networks(rnn, lstm, AddingProblem(T=30), sequence=9)
+    settings = TrainingSettings(T=30, hidden_size=5, optimizer="sgd", learning_rate=0.5, clip=None, steps=1234,
+                                seed=7, rnn_start="identity", lstm_start="chrono", trained_steps=600)
+    path = tmp_path / "trained.json"
+    save_preset(Preset.from_setup("Trained", setup, "A trained pair.", training=settings), path)
+    loaded = load_preset(path)
+    assert loaded.training == settings and loaded.setup == setup
+    for name in ("W_x", "U", "b", "V", "c"):  # every weight exactly, bit for bit
+        assert np.array_equal(getattr(rnn_params(loaded.setup), name), getattr(rnn, name)), name
+    for name in ("W_x", "W_h", "b", "V", "c"):
+        assert np.array_equal(getattr(lstm_params(loaded.setup), name), getattr(lstm, name)), name
+
+
+@pytest.mark.parametrize("training, fragments", [
+    ({"task": "temporal_order", "T": 20}, ["training", "T = 20 is too short"]),
+    ({"optimizer": "rmsprop"}, ["training.optimizer"]),
+    ({"clip": 0.0}, ["training.clip"]),
+    ({"lstm_start": "identity"}, ["training.lstm_start"]),
+    ({"rnn_start": "knobs", "hidden_size": 3}, ["training.hidden_size: 3 differs from the setup's 2"]),
+])
+def test_bad_training_settings_are_refused_naming_the_field(tmp_path, training, fragments):
+    data = valid_dict(training=training)
+    expect_error(write(tmp_path, json.dumps(data)), *fragments)
+
+
+def test_a_preset_too_large_to_save_says_how_large_a_network_fits(tmp_path):
+    import numpy as np
+
+    big = np.random.default_rng(0).standard_normal((300, 300)).tolist()
+    setup = Setup(hidden_size=300, weights={name: big for name in ("U", "W_hi", "W_hf", "W_hg", "W_ho")})
+    with pytest.raises(PresetError, match="up to about H = 240"):
+        save_preset(Preset.from_setup("Big", setup), tmp_path / "big.json")
+    assert not (tmp_path / "big.json").exists()

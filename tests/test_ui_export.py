@@ -41,6 +41,7 @@ class FakeWindow(QMainWindow):  # noqa: D101
         self.plot_widgets["heatmaps"] = heat
         self.plot_widgets["unrolled"] = QWidget(central)  # a plain widget
         self.plot_widgets["paths"] = pg.GraphicsLayoutWidget(parent=central)  # like the Paths tab's view
+        self.plot_widgets["training"] = pg.PlotWidget(parent=central)  # the Train tab's curves
 
     def view_state(self) -> ViewState:
         return self.view

@@ -107,7 +107,7 @@ def test_window_builds_and_every_panel_shows_data_after_reset(make_window):
     assert "lag" in window.reading_label.text() and "σ_max(U)" in window.sigma_label.text()
     assert window.unrolled_view.revealed_step() == 0
     assert set(window.plot_widgets) == {"dashboard", "factors", "long-range", "terms", "bptt",
-                                        "heatmaps", "unrolled", "paths"}
+                                        "heatmaps", "unrolled", "paths", "training"}
     assert window.file_menu is not None and window.export_menu is not None
 
 
@@ -328,12 +328,18 @@ def test_every_panel_gets_room_from_1280x800_up(qtbot, make_window, size):
     window.resize(*size)
     qtbot.waitUntil(lambda: window.width() == size[0], timeout=5000)
     for name, widget in window.plot_widgets.items():
+        if name == "training":
+            continue  # in the Train tab: below
         if name == "paths":  # a tab of its own
             window.tabs.setCurrentWidget(widget)
         assert widget.isVisible(), name
         assert widget.width() >= 200 and widget.height() >= 150, (name, widget.size())
         window.tabs.setCurrentWidget(window.dashboard)
     assert window.formula_panel.width() >= 250 and window.knobs_dock.isVisible()
+    window.tabs.setCurrentWidget(window.train_panel)
+    curves = window.plot_widgets["training"]
+    qtbot.waitUntil(curves.isVisible, timeout=5000)
+    assert curves.width() >= 400 and curves.height() >= 300, curves.size()
 
 
 def test_a_failed_compute_keeps_the_shown_results_and_says_why(qtbot, make_window):

@@ -12,13 +12,19 @@ os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 from simulator import Setup  # noqa: E402
 
 
+def initial_preset(preset_name: str | None):
+    """The preset to start on (the default without --preset). Raises ValueError (PresetError)."""
+    from simulator import presets
+
+    return presets.resolve_preset(preset_name) if preset_name else presets.default_preset()
+
+
 def initial_setup_and_view(preset_name: str | None):
     """The setup and view state (plots.view.ViewState) to start on. Raises ValueError
     (PresetError) on a bad --preset."""
     from plots.view import from_preset
-    from simulator import presets
 
-    preset = presets.resolve_preset(preset_name) if preset_name else presets.default_preset()
+    preset = initial_preset(preset_name)
     return preset.setup, from_preset(preset)
 
 
@@ -68,7 +74,10 @@ def attach_export_in_background(window) -> None:
 
 def run_app(args) -> int:
     try:
-        setup, view = initial_setup_and_view(getattr(args, "preset", None))
+        preset = initial_preset(getattr(args, "preset", None))
+        from plots.view import from_preset
+
+        setup, view = preset.setup, from_preset(preset)
     except Exception as exc:  # PresetError, SetupError, OSError: one line, non-zero exit
         message = " ".join(str(exc).splitlines())
         print(f"rnn-gradient-lab: error: {message}", file=sys.stderr)
@@ -84,6 +93,8 @@ def run_app(args) -> int:
     from .main_window import MainWindow
 
     window = MainWindow(setup, view=view, warm_up=True)
+    window.apply_training_settings(preset.training)  # the lesson's training, ready in the Train tab
+    app.aboutToQuit.connect(window.train_panel.shutdown)  # however the app ends: no training thread left
     from ui.controllers.presets import PresetController
 
     window.preset_controller = PresetController(window, origin=getattr(args, "preset", None))
@@ -94,6 +105,9 @@ def run_app(args) -> int:
     # when it has played, select the step the preset asks for (the selection follows the play).
     def first_results() -> None:
         window.results_changed.disconnect(first_results)
+        if getattr(args, "start_training", False):  # (hidden: demos and tests) train right away
+            window.tabs.setCurrentWidget(window.train_panel)
+            window.train_panel.start()
         if getattr(args, "quit_after", None) is None:
             window.play_action.toggled.connect(intro_finished)
             window.play()
@@ -109,4 +123,10 @@ def run_app(args) -> int:
     quit_after = getattr(args, "quit_after", None)
     if quit_after is not None:
         QTimer.singleShot(int(quit_after * 1000), window.close)
-    return app.exec()
+    code = app.exec()
+    window.train_panel.shutdown()  # (closing the window did it already; quitting otherwise might not)
+    if getattr(args, "start_training", False):  # (hidden: demos and tests) where the run was stopped
+        trainer = window.train_panel.trainer
+        if trainer is not None:
+            print(f"training stopped at step {trainer.step_count} of {trainer.config.steps}", file=sys.stderr)
+    return code

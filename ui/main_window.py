@@ -48,6 +48,7 @@ from .widgets.formula_panel import FormulaPanel
 from .widgets.heatmaps import HeatmapsView
 from .widgets.knobs import KnobPanel
 from .widgets.paths_view import PathsView
+from .widgets.train_panel import TrainPanel
 from .widgets.unrolled_view import UnrolledView
 
 pg.setConfigOptions(antialias=True, background=style.colour("background"), foreground=style.colour("foreground"))
@@ -208,11 +209,16 @@ class MainWindow(QMainWindow):
         self.paths_view.highlight_changed.connect(self.view_model.highlight_path)
         self.paths_view.unrolled.step_clicked.connect(self.set_selected_step)
         self.tabs.addTab(self.paths_view, "Paths")
+        # Training (issue 14): the RNN and the LSTM trained side by side; its snapshots come back
+        # to the Gradients tab through apply_setup.
+        self.train_panel = TrainPanel(self)
+        self.tabs.addTab(self.train_panel, "Train")
         self.tabs.currentChanged.connect(self._tab_changed)
         self.setCentralWidget(self.tabs)
         self.tabs.setFocusPolicy(Qt.FocusPolicy.StrongFocus)  # where Enter in a value field sends the focus
         # The widgets the export controller attaches its right-click menus to, by plot name.
-        self.plot_widgets: dict[str, QWidget] = {"dashboard": dashboard, **self.views, "paths": self.paths_view}
+        self.plot_widgets: dict[str, QWidget] = {"dashboard": dashboard, **self.views, "paths": self.paths_view,
+                                                 "training": self.train_panel.plot_view}
         self._panels: dict[str, QWidget] = {**self.views, "formula": self.formula_panel}
         self.views["paths"] = self.paths_view.plot_view  # (after the step_clicked loop: no steps to click)
 
@@ -417,6 +423,7 @@ class MainWindow(QMainWindow):
         if self._user_edit_pending and latest:
             self._user_edit_pending = False
             self.setup_changed.emit()
+        self.train_panel.sync_hidden_size()  # a network that starts from the knobs has their H
         self.results_changed.emit()
 
     def _on_failed(self, request_id: int, message: str) -> None:
@@ -518,7 +525,29 @@ class MainWindow(QMainWindow):
 
     def describe(self, name: str):
         """The description of plot `name` as the window shows it now (for tests and exports)."""
+        if name == "training":
+            return self.train_panel.describe()
         return plots.describe(name, self.results, self.view_model.view, blocking=False)
+
+    # --- training (the Train tab) ----------------------------------------------------------
+    def training_curves(self):
+        """The training curves the Train tab shows (plots.training.TrainingCurves, frozen), or None."""
+        return self.train_panel.curves
+
+    def training_settings(self):
+        """The Train tab's settings (simulator.train_settings.TrainingSettings), for a preset."""
+        return self.train_panel.training_settings()
+
+    def apply_training_settings(self, settings) -> None:
+        """Show a preset's training settings in the Train tab (kept while a run exists: the run
+        keeps its settings until Reset; the status bar says so)."""
+        if settings is None:
+            return
+        if self.train_panel.state != "idle":
+            self.statusBar().showMessage("The preset's training settings apply after Reset in the Train tab", 8000)
+            self.train_panel.pending_settings = settings
+            return
+        self.train_panel.set_settings(settings)
 
     # --- selection ------------------------------------------------------------------------
     def selected_step(self) -> int:
@@ -644,5 +673,6 @@ class MainWindow(QMainWindow):
 
     def closeEvent(self, event) -> None:
         self._play_timer.stop()
+        self.train_panel.shutdown()  # stops and joins the training thread
         self.worker.stop()
         super().closeEvent(event)

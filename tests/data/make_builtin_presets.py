@@ -33,11 +33,11 @@ def knobs(**changes) -> dict:
     return values
 
 
-def make(key: str, name: str, description: str, step: int | None = None, **setup) -> None:
+def make(key: str, name: str, description: str, step: int | None = None, training=None, **setup) -> None:
     s = Setup.from_dict(setup)
     view = ViewState(selected_step=s.steps if step is None else step, revealed_steps=s.steps,
                      visible_panels=list(DEFAULT_VISIBLE_PANELS))
-    save_preset(Preset.from_setup(name, s, description, view), OUT / f"{key}.json")
+    save_preset(Preset.from_setup(name, s, description, view, training=training), OUT / f"{key}.json")
 
 
 noise = {"kind": "white_noise", "amplitude": 1.0, "period": 20.0}
@@ -117,4 +117,31 @@ make("chrono-init", "Chrono initialisation (Tallec & Ollivier 2018)",
      "50 steps; press Clear offsets (beside the bias knobs) and it vanishes.",
      hidden_size=16, steps=100, seed=0, input=noise, knobs=knobs(b_f=0.0, b_i=0.0),
      bias_offsets=chrono)
+
+# --- training lessons (issue 14): claims in tests/test_preset_claims.py, in full in bench/bench_training.py ---
+from simulator.train_settings import TrainingSettings  # noqa: E402
+from simulator.trained import setup_for_networks  # noqa: E402
+from simulator.training import Trainer  # noqa: E402
+
+# The adding problem from the standard starts (PyTorch-style uniform; the LSTM with forget bias 1):
+# the setup holds exactly the two networks training starts from (trained_steps = 0), on test sequence 0.
+adding = TrainingSettings(task="adding", T=100, hidden_size=16, batch_size=32, optimizer="adam", learning_rate=1e-2,
+                          clip=1.0, clip_kind="norm", steps=3000, seed=0, rnn_start="pytorch",
+                          lstm_start="forget_bias_1", trained_steps=0)
+task = adding.make_task()
+start = Trainer(task, adding.config(backend="reference", test_size=2), *adding.inits(None, task)).snapshot_list()[0]
+make("adding-lstm-learns", "Adding problem: the LSTM learns, the RNN cannot",
+     "The RNN and the LSTM learn to add the two marked numbers of a 100-step sequence, side by side on the same data. "
+     "Press Start in the Train tab: the LSTM's test MSE drops below 0.01 after about 1300 steps, while the RNN's stays "
+     "at the baseline 1/6, because almost no gradient reaches the first marker.",
+     training=adding, **setup_for_networks(start.rnn, start.lstm, task, sequence=0).to_dict())
+# The same task from the knob setup with b_f = -3 (the other knobs at their defaults), both networks.
+forgetting = adding.replace(rnn_start="knobs", lstm_start="knobs", trained_steps=None)
+target = float(task.test_set(500).target_value[100, 0, 0])
+make("adding-lstm-forget-bias-minus-3", "LSTM with b_f = −3 learns slowly or not at all",
+     "Both networks start from the knobs with b_f = −3: the forget gate is almost shut, so little gradient reaches the "
+     "first marker and the LSTM needs 2500 steps or more to learn the adding problem, if it learns at all. Set b_f "
+     "to 1 and train again: about 1000 steps.",
+     training=forgetting, hidden_size=16, input_size=2, steps=100, seed=0,
+     input={"kind": "task", "task": "adding", "sequence": 0}, knobs=knobs(b_f=-3.0), target=target)
 print("written:", ", ".join(sorted(p.name for p in OUT.glob("*.json"))))

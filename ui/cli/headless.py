@@ -19,6 +19,14 @@ on stderr and a non-zero exit code (2: bad arguments, 1: could not write, 130: C
 143: SIGTERM). Ctrl+C and SIGTERM (turned into an exception while the export runs) remove the
 temporary files before the process ends.
 
+`main.py --preset <p> --train STEPS` trains the preset's task with its training settings (the
+preset's "training"; STEPS replaces its step budget) without a window, with a progress line on
+stderr (updated in place on a terminal, else one line every PROGRESS_EVERY seconds; --quiet: none),
+then writes the --export files of --plot ("training": the curves; any other plot: the trained
+networks on the task's test sequence, as the window's Look inside shows them) and ends by printing
+exactly one line on stdout: `final test loss: rnn=<value> lstm=<value>` (the reported test loss of
+the final weights: plain MSE, or cross-entropy). The "wrote <file>" lines go to stderr then.
+
 No Qt is imported on this path (matplotlib's Agg backend only).
 """
 
@@ -28,11 +36,12 @@ import os
 import signal
 import sys
 import threading
+import time
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-from plots import PLOT_NAMES
+from plots import ANIMATED_PLOTS, PLOT_NAMES
 
 PROG = "rnn-gradient-lab"
 EXIT_BAD_ARGUMENTS = 2
@@ -134,13 +143,17 @@ def _check_jobs(exports: list[str]) -> list[Job]:
 
 
 def run_headless(args) -> int:
-    """Entry point used by main.py for --export and --list-plots. Returns the exit code."""
+    """Entry point used by main.py for --export, --list-plots and --train. Returns the exit code."""
     if getattr(args, "list_plots", False):
         print("\n".join(PLOT_NAMES))
         return 0
+    training = getattr(args, "train", None) is not None
     try:
         with sigterm_raises_terminated():
-            written = export_all(args)
+            if training:
+                written, final_line = train_and_export(args)
+            else:
+                written = export_all(args)
     except HeadlessError as exc:
         print(f"{PROG}: error: {_one_line(exc)}", file=sys.stderr)
         return exc.code
@@ -150,18 +163,39 @@ def run_headless(args) -> int:
     except Terminated:
         print(f"{PROG}: error: stopped by SIGTERM; unfinished files were removed", file=sys.stderr)
         return EXIT_TERMINATED
+    if training:
+        if not getattr(args, "quiet", False):
+            for path in written:
+                print(f"wrote {path}", file=sys.stderr)
+        print(final_line, flush=True)  # the one line on stdout that scripts read
+        return 0
     for path in written:
         print(f"wrote {path}")
     return 0
 
 
-def export_all(args) -> list[Path]:
-    """Validate everything, compute once, write every file (all or nothing)."""
+@dataclass(frozen=True)
+class ExportRequest:
+    """Checked export arguments (nothing computed or written yet)."""
+
+    plot: str
+    size: tuple[int, int]
+    jobs: list
+    step: int | None
+    reveal: int | None
+    theme: str
+    fps: float
+    frames: int | None
+
+
+def check_export_arguments(args, run_steps, need_exports: bool = True,
+                           default_plot: str = "dashboard") -> ExportRequest:
+    """Every export argument checked (HeadlessError, one line), in the order the user reads them;
+    run_steps() (the preset loaded only now) gives the number of steps --step and --reveal refer to."""
     from ui.export import files as figures
 
-    # --- 1. arguments (nothing is computed or written yet) ---
     plot = getattr(args, "plot", None)
-    plot = "dashboard" if plot is None else plot
+    plot = default_plot if plot is None else plot
     if plot not in PLOT_NAMES:
         raise HeadlessError(f"unknown plot {plot!r} for --plot: choose one of {', '.join(PLOT_NAMES)}")
     try:
@@ -170,16 +204,16 @@ def export_all(args) -> list[Path]:
     except figures.ExportError as exc:
         raise HeadlessError(f"--size: {exc}") from None
     exports = list(getattr(args, "export", None) or [])
-    if not exports:
+    if not exports and need_exports:
         raise HeadlessError("nothing to do: give at least one --export FILE")
     jobs = _check_jobs(exports)
-    setup = _load_setup(getattr(args, "preset", None))
+    steps = run_steps()
     step = getattr(args, "step", None)
-    if step is not None and not 0 <= step <= setup.steps:
-        raise HeadlessError(f"--step {step} is out of range: this preset has steps 0..{setup.steps}")
+    if step is not None and not 0 <= step <= steps:
+        raise HeadlessError(f"--step {step} is out of range: this preset has steps 0..{steps}")
     reveal = getattr(args, "reveal", None)
-    if reveal is not None and not 0 <= reveal <= setup.steps:
-        raise HeadlessError(f"--reveal {reveal} is out of range: this preset has steps 0..{setup.steps}")
+    if reveal is not None and not 0 <= reveal <= steps:
+        raise HeadlessError(f"--reveal {reveal} is out of range: this preset has steps 0..{steps}")
     theme = getattr(args, "style", None) or "light"
     try:
         figures.check_theme(theme)
@@ -190,12 +224,23 @@ def export_all(args) -> list[Path]:
     try:
         fps = figures.check_fps(fps if fps is not None else 8)
         if any(job.fmt == "gif" for job in jobs):
-            if frames is not None and not 2 <= frames <= min(setup.steps + 1, figures.MAX_GIF_FRAMES):
+            if plot not in ANIMATED_PLOTS:
+                raise figures.ExportError(f"--plot {plot} is not animated: export it as .png, .svg, .pdf or .csv")
+            if frames is not None and not 2 <= frames <= min(steps + 1, figures.MAX_GIF_FRAMES):
                 raise figures.ExportError(
-                    f"--frames {frames}: must be 2..{min(setup.steps + 1, figures.MAX_GIF_FRAMES)}")
+                    f"--frames {frames}: must be 2..{min(steps + 1, figures.MAX_GIF_FRAMES)}")
     except figures.ExportError as exc:
         raise HeadlessError(str(exc)) from None
+    return ExportRequest(plot, size, jobs, step, reveal, theme, fps, frames)
 
+
+def export_all(args) -> list[Path]:
+    """Validate everything, compute once, write every file (all or nothing)."""
+    # --- 1. arguments (nothing is computed or written yet) ---
+    loaded = []
+    request = check_export_arguments(args, lambda: loaded.append(_load_setup(getattr(args, "preset", None)))
+                                     or loaded[0].steps)
+    setup = loaded[0]
     backend = pick_backend()
 
     # --- 2. compute once ---
@@ -204,14 +249,21 @@ def export_all(args) -> list[Path]:
     results = compute(setup, backend=backend)
 
     # --- 3. write every file under a temporary name, then rename all into place ---
+    return write_exports(results, request)
+
+
+def write_exports(results, request: ExportRequest, training=None) -> list[Path]:
+    """Write every job of `request` (all or nothing). `training`: the curves of --plot training."""
     from simulator import files
+    from ui.export import files as figures
 
     try:
         with files.StagedWrites() as staged:  # removes what is not committed, Ctrl+C/SIGTERM included
-            view = figures.make_view(results, step, reveal)
-            for job in jobs:
-                data = figures.export_bytes(results, plot, job.fmt, view=view, size=size, theme=theme, fps=fps,
-                                            frames=frames)
+            view = figures.make_view(results, request.step, request.reveal)
+            for job in request.jobs:
+                data = figures.export_bytes(results, request.plot, job.fmt, view=view, size=request.size,
+                                            theme=request.theme, fps=request.fps, frames=request.frames,
+                                            training=training)
                 staged.add(job.path, data)
             return staged.commit()
     except figures.ExportError as exc:
@@ -227,7 +279,128 @@ def export_all(args) -> list[Path]:
         raise HeadlessError(f"could not export: {type(exc).__name__}: {exc}", EXIT_WRITE_FAILED) from None
 
 
+# --- --train: a training without a window ---------------------------------------------------------
+PROGRESS_EVERY = 5.0  # seconds between two progress lines when stderr is not a terminal
+PROGRESS_REFRESH = 0.5  # seconds between two updates of the line in place on a terminal
+
+
+def _load_preset(preset_arg: str | None):
+    from simulator.presets import PresetError, default_preset, resolve_preset
+
+    try:
+        return resolve_preset(preset_arg) if preset_arg else default_preset()
+    except PresetError as exc:
+        raise HeadlessError(f"bad --preset: {_one_line(exc)}") from None
+    except (OSError, ValueError) as exc:
+        raise HeadlessError(f"bad --preset {preset_arg!r}: {_one_line(exc)}") from None
+
+
+class ProgressLine:
+    """The training's progress on stderr: one line rewritten in place on a terminal, else a new
+    line every PROGRESS_EVERY seconds (logs stay readable). Nothing when quiet."""
+
+    def __init__(self, stream, quiet: bool):
+        self.stream = stream
+        self.quiet = quiet
+        self.in_place = bool(getattr(stream, "isatty", lambda: False)())
+        self.every = PROGRESS_REFRESH if self.in_place else PROGRESS_EVERY
+        self.last = -float("inf")
+        self.width = 0
+
+    def show(self, text: str, force: bool = False) -> None:
+        if self.quiet:
+            return
+        now = time.perf_counter()
+        if not force and now - self.last < self.every:
+            return
+        self.last = now
+        if self.in_place:
+            padding = " " * max(0, self.width - len(text))
+            self.stream.write("\r" + text + padding)
+            self.width = len(text)
+        else:
+            self.stream.write(text + "\n")
+        self.stream.flush()
+
+    def done(self) -> None:
+        if not self.quiet and self.in_place and self.width:
+            self.stream.write("\n")
+            self.stream.flush()
+
+
+def _progress_text(trainer, label: str) -> str:
+    progress = trainer.progress()
+    history = trainer.history
+    text = f"training {label}: step {progress['step']}/{progress['steps']}"
+    if progress["steps_per_second"] > 0:
+        text += f" · {progress['steps_per_second']:.0f} steps/s"
+        if progress["seconds_left"] != float("inf") and progress["step"] < progress["steps"]:
+            text += f" · {progress['seconds_left']:.0f} s left"
+    if history.test_count:
+        last = history.test_count - 1
+        text += (f" · test {trainer.task.loss_name} rnn={history.rnn.test_loss[last]:.4g} "
+                 f"lstm={history.lstm.test_loss[last]:.4g}")
+    return text
+
+
+def train_and_export(args) -> tuple[list[Path], str]:
+    """--train: check everything, train the preset's task, write the exports (all or nothing);
+    returns (the files written, the final line)."""
+    from simulator import SetupError
+
+    steps = getattr(args, "train")
+    loaded = {}
+
+    def load() -> int:  # the preset, checked after the arguments that do not need it
+        preset = _load_preset(getattr(args, "preset", None))
+        if preset.training is None:
+            from simulator.presets import builtin_presets
+
+            lessons = [key for key, p in builtin_presets().items() if p.training is not None]
+            raise HeadlessError(f"--train: the preset {preset.name!r} has no training settings (a task to train "
+                                f"on); try one of: {', '.join(lessons)}")
+        try:
+            settings = preset.training.replace(steps=steps)
+            task = settings.make_task()
+            inits = settings.inits(preset.setup, task)
+        except (SetupError, ValueError) as exc:
+            raise HeadlessError(f"--train: {_one_line(exc)}") from None
+        loaded.update(preset=preset, settings=settings, task=task, inits=inits)
+        return task.steps
+
+    request = check_export_arguments(args, load, need_exports=False, default_plot="training")
+    preset, settings, task, inits = (loaded[key] for key in ("preset", "settings", "task", "inits"))
+    backend = pick_backend()
+
+    from plots.training import TASK_TITLES, curves_of
+    from simulator import compute
+    from simulator.trained import setup_for_networks
+    from simulator.training import Trainer
+
+    progress = ProgressLine(sys.stderr, quiet=getattr(args, "quiet", False))
+    label = f"{TASK_TITLES[settings.task]}, T = {settings.T}"
+    progress.show(f"training {label}: preparing…", force=True)
+    trainer = Trainer(task, settings.config(backend=backend), *inits)
+    while not trainer.finished:
+        trainer.run(seconds=progress.every / 2)
+        progress.show(_progress_text(trainer, label))
+    trainer.record_test()  # (the last step is tested anyway; a no-op then)
+    progress.show(_progress_text(trainer, label), force=True)
+    progress.done()
+    history = trainer.history
+    last = history.test_count - 1
+    final_line = f"final test loss: rnn={history.rnn.test_loss[last]:.6g} lstm={history.lstm.test_loss[last]:.6g}"
+
+    written = []
+    if request.jobs:
+        sequence = preset.setup.input.sequence if preset.setup.input.kind == "task" else 0
+        trained = setup_for_networks(trainer.rnn_params(), trainer.lstm_params(), task, sequence)
+        results = compute(trained, backend=backend)
+        written = write_exports(results, request, training=curves_of(trainer))
+    return written, final_line
+
+
 __all__ = [
     "EXIT_BAD_ARGUMENTS", "EXIT_INTERRUPTED", "EXIT_TERMINATED", "EXIT_WRITE_FAILED", "HeadlessError", "Terminated",
-    "export_all", "pick_backend", "run_headless", "sigterm_raises_terminated",
+    "export_all", "pick_backend", "run_headless", "sigterm_raises_terminated", "train_and_export",
 ]

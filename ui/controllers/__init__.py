@@ -12,4 +12,8 @@ The controllers use the main window only through this interface (ui/main_window.
     apply_setup(setup, view=None)              show a setup (a loaded preset) with its view
     set_lesson(name, description)              the open lesson, shown whole
     show_error(title, message), statusBar()
+    training_curves() -> TrainingCurves | None the Train tab's curves (frozen), for the "training" plot
+                                               (optional: a window without a Train tab has none)
+    training_settings() -> TrainingSettings | None, apply_training_settings(settings)
+                                               the Train panel's settings, for presets (optional)
 """

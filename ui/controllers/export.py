@@ -24,7 +24,7 @@ from PySide6.QtWidgets import (
     QSpinBox, QWidget,
 )
 
-from plots import PLOT_NAMES, PLOT_TITLES, style
+from plots import ANIMATED_PLOTS, PLOT_NAMES, PLOT_TITLES, style
 from plots.view import ViewState
 from ui.export import files as figures
 
@@ -59,6 +59,8 @@ class ExportOptions:
         figures.check_theme(self.theme)
         if self.fmt == "gif":
             figures.check_fps(self.fps)
+            if self.plot not in ANIMATED_PLOTS:
+                raise figures.ExportError(f"the {self.plot} plot is not animated: export it as PNG, SVG, PDF or CSV")
         return self
 
 
@@ -68,13 +70,15 @@ def path_with_extension(path: str | Path, fmt: str) -> Path:
     return path if path.suffix.lower() == f".{fmt}" else path.with_name(path.name + f".{fmt}")
 
 
-def export_to_file(results, options: ExportOptions, path, view: ViewState | None = None, progress=None) -> Path:
-    """Write one export of the window's view (the worker runs this). Raises figures.ExportError."""
+def export_to_file(results, options: ExportOptions, path, view: ViewState | None = None, progress=None,
+                   training=None) -> Path:
+    """Write one export of the window's view (the worker runs this). Raises figures.ExportError.
+    `training`: the training curves the "training" plot draws (plots.training.TrainingCurves)."""
     options.validated()
     path = path_with_extension(path, options.fmt)
     return figures.export(results, options.plot, path, view=view, size=options.size,
                           transparent=options.transparent and options.fmt == "png", theme=options.theme,
-                          fps=options.fps, frames=options.frames, progress=progress)
+                          fps=options.fps, frames=options.frames, progress=progress, training=training)
 
 
 # --- the dialog: collects options, does no work --------------------------------------------------------
@@ -226,6 +230,12 @@ class ExportController(QObject):
         results = self.window.results
         return results, self.window.view_state().clamped(results.steps)
 
+    def training_curves(self):
+        """The training curves the window shows now (frozen), or None (no run, or a window
+        without a Train tab)."""
+        curves = getattr(self.window, "training_curves", None)
+        return curves() if callable(curves) else None
+
     def when_final(self, work) -> None:
         """Run work() with the window's newest results once they are final: if a compute is
         running, when its results arrive (an export never writes partial numbers)."""
@@ -364,12 +374,14 @@ class ExportController(QObject):
 
     def _export_now(self, options: ExportOptions, path: Path, wait: bool) -> None:
         results, view = self.snapshot()  # taken now: later knob changes don't leak in
+        training = self.training_curves() if options.plot == "training" else None
         self.export_started.emit(str(path))
 
         def work():
             try:
                 written = export_to_file(results, options, path, view,
-                                         progress=lambda done, total: self.export_progress.emit(done, total))
+                                         progress=lambda done, total: self.export_progress.emit(done, total),
+                                         training=training)
             except (figures.ExportError, OSError) as exc:
                 self.export_failed.emit(f"Could not export {path.name}: {exc}")
             except Exception as exc:  # noqa: BLE001 - a render failure must reach the user, not vanish
@@ -392,6 +404,7 @@ class ExportController(QObject):
         """Render in the worker (a dashboard takes a few seconds), then put the image on the
         clipboard in the GUI thread (`copied` is emitted). With wait=True: here, returning it."""
         results, view = self.snapshot()
+        training = self.training_curves() if plot == "training" else None
         try:
             figures.check_plot(plot)
             size = figures.check_size(size)
@@ -399,12 +412,14 @@ class ExportController(QObject):
             self._report_error("Copy as image", str(exc))
             return None
         if wait:
-            return self._set_clipboard(figures.figure_bytes(results, plot, "png", view, size, theme=self.options.theme),
+            return self._set_clipboard(figures.figure_bytes(results, plot, "png", view, size, theme=self.options.theme,
+                                                            training=training),
                                        f"{plot}|{size[0]}x{size[1]}")
 
         def work():
             try:
-                data = figures.figure_bytes(results, plot, "png", view, size, theme=self.options.theme)
+                data = figures.figure_bytes(results, plot, "png", view, size, theme=self.options.theme,
+                                            training=training)
             except Exception as exc:  # noqa: BLE001 - reported to the user
                 self.export_failed.emit(f"Could not copy the image: {type(exc).__name__}: {exc}")
             else:

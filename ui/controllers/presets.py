@@ -82,7 +82,9 @@ class PresetController(QObject):
         cannot be one)."""
         setup = self.current_setup()
         view = to_preset_view(self.window.view_state(), setup.steps)
-        return Preset.from_setup(name or self.name, setup, self.description, view, source=path)
+        training = getattr(self.window, "training_settings", None)  # the Train tab's (optional)
+        return Preset.from_setup(name or self.name, setup, self.description, view, source=path,
+                                 training=training() if callable(training) else None)
 
     def _identify_start(self, origin: str | None) -> None:
         """Name the preset the window started on: `origin` (--preset), else the built-in whose
@@ -247,6 +249,9 @@ class PresetController(QObject):
         # A clean view (fully revealed, last step selected) unless the preset stores one; the
         # window applies it together with the new setup's results.
         self.window.apply_setup(preset.setup, from_preset(preset))
+        apply_training = getattr(self.window, "apply_training_settings", None)
+        if preset.training is not None and callable(apply_training):
+            apply_training(preset.training)
         self._update_title()
         self.preset_opened.emit(preset)
 

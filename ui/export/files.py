@@ -9,6 +9,7 @@ write numbers that are still being computed (see `check_final`).
     view = ViewState(selected_step=40, revealed_steps=60)
     export(results, "long-range", "out.svg", view=view)     # .png .svg .pdf .csv .gif
     data = export_bytes(results, "terms", "csv", view=view)
+    export(results, "training", "loss.pdf", training=curves)  # curves: plots.training.TrainingCurves
 
 Files are written by simulator/files.py: atomically (temporary file in the same folder, then
 os.replace), through symlinks, never over a read-only file, a FIFO or a folder; any OSError is an
@@ -137,11 +138,14 @@ def gif_steps(results: Results, frames: int | None = None) -> np.ndarray:
 
 
 # --- rendering ---------------------------------------------------------------------------------
-def describe(results: Results, plot: str, view: ViewState | None = None, theme: str = style.DEFAULT_THEME):
-    """The description an export draws: final numbers, costly ones computed (blocking)."""
+def describe(results: Results, plot: str, view: ViewState | None = None, theme: str = style.DEFAULT_THEME,
+             training=None):
+    """The description an export draws: final numbers, costly ones computed (blocking).
+    `training`: the run the "training" plot draws (plots.training.TrainingCurves; None: none yet)."""
     check_plot(plot)
     check_final(results)
-    return plots.describe(plot, results, view or ViewState.full(results.steps), theme=theme, blocking=True)
+    return plots.describe(plot, results, view or ViewState.full(results.steps), theme=theme, blocking=True,
+                          training=training)
 
 
 _EMPTY_GLYPH = re.compile(rb"<path ((?:(?!\bd=)[^>])*?)/>")
@@ -163,11 +167,12 @@ def _metadata(fmt: str, plot: str) -> dict | None:
 
 
 def figure_bytes(results: Results, plot: str, fmt: str = "png", view: ViewState | None = None,
-                 size=DEFAULT_SIZE, transparent: bool = False, theme: str = style.DEFAULT_THEME) -> bytes:
+                 size=DEFAULT_SIZE, transparent: bool = False, theme: str = style.DEFAULT_THEME,
+                 training=None) -> bytes:
     """The rendered figure as PNG, SVG or PDF bytes (e.g. for the clipboard)."""
     if fmt not in FIGURE_FORMATS:
         raise ExportError(f"unknown figure format {fmt!r}: use one of {', '.join(FIGURE_FORMATS)}")
-    described = describe(results, plot, view, check_theme(theme))
+    described = describe(results, plot, view, check_theme(theme), training=training)
     with RENDER_LOCK:
         fig, _drawn = render_figure(described, check_size(size), theme)
         out = io.BytesIO()
@@ -195,9 +200,9 @@ def render_rgb(results: Results, plot: str, view: ViewState | None = None, size=
     return np.ascontiguousarray(rgba[..., :3])
 
 
-def csv_text(results: Results, plot: str, view: ViewState | None = None) -> str:
+def csv_text(results: Results, plot: str, view: ViewState | None = None, training=None) -> str:
     """CSV of exactly the numbers the plot draws in this view (the description's table)."""
-    return plots.csv_text(describe(results, plot, view))
+    return plots.csv_text(describe(results, plot, view, training=training))
 
 
 def gif_bytes(results: Results, plot: str = "unrolled", fps: float = 8, frames: int | None = None,
@@ -207,6 +212,9 @@ def gif_bytes(results: Results, plot: str = "unrolled", fps: float = 8, frames: 
     from PIL import Image
 
     check_plot(plot)
+    if plot not in plots.ANIMATED_PLOTS:
+        raise ExportError(f"the {plot} plot is not animated (a GIF steps t through 0..T): export it as "
+                          f"PNG, SVG, PDF or CSV")
     fps = check_fps(fps)
     size = check_size(size)
     steps = gif_steps(results, frames)
@@ -226,17 +234,18 @@ def gif_bytes(results: Results, plot: str = "unrolled", fps: float = 8, frames: 
 
 def export_bytes(results: Results, plot: str, fmt: str, *, view: ViewState | None = None, size=DEFAULT_SIZE,
                  transparent: bool = False, theme: str = style.DEFAULT_THEME, fps: float = 8,
-                 frames: int | None = None, progress=None) -> bytes:
-    """The file `export` would write, as bytes (fmt: png, svg, pdf, csv, gif); nothing is written."""
+                 frames: int | None = None, progress=None, training=None) -> bytes:
+    """The file `export` would write, as bytes (fmt: png, svg, pdf, csv, gif); nothing is written.
+    `training`: the run of the "training" plot (plots.training.TrainingCurves)."""
     if fmt not in EXPORT_FORMATS:
         raise ExportError(f"unknown format {fmt!r}: use one of {', '.join(EXPORT_FORMATS)}")
     check_plot(plot)
     if fmt == "csv":
-        return csv_text(results, plot, view).encode("utf-8")
+        return csv_text(results, plot, view, training=training).encode("utf-8")
     if fmt == "gif":
         return gif_bytes(results, plot, fps=fps, frames=frames, size=size, progress=progress, theme=theme,
                          show_gates=bool(view and view.show_gates))
-    return figure_bytes(results, plot, fmt, view, size, transparent, theme)
+    return figure_bytes(results, plot, fmt, view, size, transparent, theme, training=training)
 
 
 def write_bytes(path, data: bytes) -> Path:
@@ -251,7 +260,7 @@ def write_bytes(path, data: bytes) -> Path:
 
 def export(results: Results, plot: str, path, **options) -> Path:
     """Write `plot` to `path`; the extension picks the format (png, svg, pdf, csv, gif).
-    Options as for export_bytes (view, size, transparent, theme, fps, frames, progress)."""
+    Options as for export_bytes (view, size, transparent, theme, fps, frames, progress, training)."""
     fmt = format_of(path)
     return write_bytes(path, export_bytes(results, plot, fmt, **options))
 

@@ -191,6 +191,8 @@ class PlotView(QWidget):
             if first is not None:
                 plot_item.setXLink(first)
             first = first or plot_item
+            if any(p.height != 1.0 for p in plot.panels):  # shares of the height: every row gets its own
+                self.graphics.ci.layout.setRowStretchFactor(row, max(1, int(round(panel.height * 10))))
             items = _PanelItems(plot_item)
             plot_item.vb.sigResized.connect(lambda *_args, items=items: QTimer.singleShot(0, lambda: self._refit(items)))
             self.panels[panel.key] = items
@@ -257,10 +259,12 @@ class PlotView(QWidget):
         x_range = (panel.x.low, panel.x.high)
         if items.x_range != x_range:
             items.x_range = x_range
-            plot_item.setXRange(*x_range, padding=0)
             if len(self.panels) > 1 or any(isinstance(i, Image) for i in panel.items):
+                # the new limits first: the old ones would clamp a wider range (a run of 3000 steps
+                # after an empty plot of 0..1)
                 plot_item.setLimits(xMin=x_range[0] - 0.02 * (x_range[1] - x_range[0]),
                                     xMax=x_range[1] + 0.02 * (x_range[1] - x_range[0]))
+            plot_item.setXRange(*x_range, padding=0)
         self._fit_y(items)
 
     # --- y range with a band free for the legend -------------------------------------------------

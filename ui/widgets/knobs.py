@@ -28,7 +28,8 @@ from PySide6.QtWidgets import (
 )
 
 from plots import style
-from simulator import BIAS_KNOBS, KNOB_NAMES, SIGNAL_KINDS, InputSignal, Knobs, Setup, SetupError
+from simulator import BIAS_KNOBS, KNOB_NAMES, InputSignal, Knobs, Setup, SetupError
+from simulator.setup import INPUT_KINDS
 
 
 def field_range(model, name: str) -> tuple[float, float]:
@@ -71,8 +72,20 @@ KNOB_TOOLTIPS = {
 }
 SIGNAL_LABELS = {
     "white_noise": "white noise", "impulse": "impulse at t = 1", "constant": "constant",
-    "sine": "sine", "zeros": "zeros (no input)",
+    "sine": "sine", "zeros": "zeros (no input)", "task": "a task's test sequence",
 }
+TASK_TITLES = {"adding": "adding problem", "copy": "copy memory", "temporal_order": "temporal order"}
+
+
+def task_input_label(signal: InputSignal) -> str:
+    return f"{TASK_TITLES[signal.task]}, test sequence {signal.sequence}"
+
+
+def _without_input_matrices(setup: Setup) -> dict | None:
+    """The setup's explicit matrices without the input ones (sized for the old input size)."""
+    kept = {name: rows for name, rows in (setup.weights or {}).items()
+            if name not in ("W_x", "W_xi", "W_xf", "W_xg", "W_xo")}
+    return kept or None
 
 
 class KnobSlider(QWidget):
@@ -196,7 +209,7 @@ class KnobPanel(QWidget):
         self.seed_edit.setValidator(QRegularExpressionValidator(QRegularExpression(r"[0-9]{1,%d}" % len(str(seed_max)))))
         self.seed_edit.setToolTip(f"Seed of the random weight matrices and of the white-noise input (0 … {seed_max}).")
         self.signal_combo = QComboBox()
-        for kind in SIGNAL_KINDS:
+        for kind in INPUT_KINDS:
             self.signal_combo.addItem(SIGNAL_LABELS[kind], kind)
         self.signal_combo.setToolTip("The input sequence x_1 … x_T fed to both networks.")
         self.amplitude_spin = QDoubleSpinBox()
@@ -284,7 +297,9 @@ class KnobPanel(QWidget):
             self.hidden_spin.setValue(setup.hidden_size)
             self.steps_spin.setValue(setup.steps)
             self.seed_edit.setText(str(setup.seed))
-            self.signal_combo.setCurrentIndex(SIGNAL_KINDS.index(setup.input.kind))
+            self.signal_combo.setCurrentIndex(INPUT_KINDS.index(setup.input.kind))
+            self.signal_combo.setItemText(INPUT_KINDS.index("task"), task_input_label(setup.input)
+                                          if setup.input.kind == "task" else SIGNAL_LABELS["task"])
             self.amplitude_spin.setValue(setup.input.amplitude)
         finally:
             del blockers
@@ -304,12 +319,25 @@ class KnobPanel(QWidget):
         signal = self._setup.input.model_dump()
         signal["kind"] = self.signal_combo.currentData()
         signal["amplitude"] = float(self.amplitude_spin.value())
+        if signal["kind"] == "task" and self._setup.input.kind != "task":
+            # the task's input size (the analysis views show the networks on its sequences)
+            from simulator.tasks import task_for_sequence_length
+
+            try:
+                size = task_for_sequence_length(signal["task"], self._setup.steps).input_size
+            except ValueError as exc:
+                self.error.emit(f"input.task: {exc}")
+                self.set_setup(self._setup)
+                return
+            if size != self._setup.input_size:
+                self._edit(input=signal, input_size=size, weights=_without_input_matrices(self._setup))
+                return
         self._edit(input=signal)
 
     def _edit(self, **changes) -> None:
         if "hidden_size" in changes and changes["hidden_size"] != self._setup.hidden_size:
             # Per-unit bias offsets and explicit matrices are sized for the old H: drop them.
-            changes.update(bias_offsets={}, weights=None)
+            changes.update(bias_offsets={}, weights=None, explicit={})
         try:
             setup = self._setup.replace(**changes)
         except SetupError as exc:
