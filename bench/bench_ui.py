@@ -100,13 +100,116 @@ def bench_startup(runs: int) -> dict:
     return {"shown": statistics.median(shown), "first_frame": statistics.median(first), "runs": runs}
 
 
+def heartbeat_gaps(wait_for, seconds: float, while_running=None) -> float:
+    """The longest gap (ms) between the ticks of a 2 ms QTimer on the UI thread over `seconds` (or
+    while while_running() holds): how long the UI thread was blocked at most."""
+    from PySide6.QtCore import QTimer
+
+    gaps, last = [0.0], [time.perf_counter()]
+
+    def beat():
+        now = time.perf_counter()
+        gaps.append(now - last[0])
+        last[0] = now
+
+    timer = QTimer()
+    timer.setInterval(2)
+    timer.timeout.connect(beat)
+    timer.start()
+    end = time.perf_counter() + seconds
+    wait_for(lambda: time.perf_counter() > end or (while_running is not None and not while_running()), seconds + 1)
+    timer.stop()
+    return max(gaps) * 1000
+
+
+def bench_large(H: int, T: int, wait_for, app) -> list[tuple]:
+    """Issue 12's rows at one large size: knob -> first new frame, -> final exact frame, cancel
+    latency, the longest UI block while computing and while playing, a step and a click-select."""
+    from simulator import Setup, compute
+    from ui.main_window import MainWindow
+
+    rows = []
+    setup = Setup(hidden_size=H, steps=T, seed=0)
+    repeats = 3 if H * H * T <= 2e7 else 1
+    window = MainWindow(setup)
+    window.resize(1600, 1000)
+    window.show()
+    wait_for(lambda: window.results is not None and window.results.final, 3600)
+    t0 = time.perf_counter()
+    compute(setup.with_knob("W_hf", 0.77))
+    one_shot = time.perf_counter() - t0
+    first, final, cancels = [], [], []
+    for i in range(repeats):
+        value = 0.6 + 0.1 * i
+        wanted = window.results.setup.with_knob("W_hf", value)
+        asked = time.perf_counter()
+        window.apply_setup(wanted)
+        wait_for(lambda: window.results.setup == wanted, 3600)
+        app.processEvents()
+        first.append(time.perf_counter() - asked)
+        blocked = heartbeat_gaps(wait_for, 3600, while_running=lambda: not window.results.final)
+        final.append(time.perf_counter() - asked)
+        # cancel: a compute streams; a newer request stops it (the worker starts the new job)
+        window.apply_setup(wanted.with_knob("W_hf", value + 0.05))
+        wait_for(lambda: window.worker.job is not None and not window.results.final, 60)
+        running = window.worker.job
+        asked = time.perf_counter()
+        window.apply_setup(wanted.with_knob("W_hf", value + 0.07))
+        wait_for(lambda: window.worker.job is not running, 60)
+        cancels.append(time.perf_counter() - asked)
+        wait_for(lambda: window.results.final and not window.is_computing(), 3600)
+    name = f"H={H} T={T}"
+    rows.append((f"knob→first new frame {name}", len(first), statistics.median(first) * 1000,
+                 max(first) * 1000, one_shot * 1000))
+    rows.append((f"knob→final exact frame {name}", len(final), statistics.median(final) * 1000,
+                 max(final) * 1000, one_shot * 1000))
+    rows.append((f"cancel latency {name}", len(cancels), statistics.median(cancels) * 1000,
+                 max(cancels) * 1000, one_shot * 1000))
+    rows.append((f"longest UI block while computing {name}", 1, blocked, blocked, one_shot * 1000))
+    # stepping and selecting: UI time of one step (the → key) and of a click on a step
+    window.reset()
+    step_times, select_times = [], []
+    for i in range(60):
+        t = time.perf_counter()
+        window.step()
+        app.processEvents()
+        step_times.append(time.perf_counter() - t)
+        t = time.perf_counter()
+        window.set_selected_step((37 * i) % T)
+        app.processEvents()
+        select_times.append(time.perf_counter() - t)
+    rows.append((f"→ step, UI time {name}", len(step_times), statistics.median(step_times) * 1000,
+                 percentile(step_times, 95) * 1000, one_shot * 1000))
+    rows.append((f"click-select, UI time {name}", len(select_times), statistics.median(select_times) * 1000,
+                 percentile(select_times, 95) * 1000, one_shot * 1000))
+    # playing at 25 steps/s while a compute streams
+    window.apply_setup(window.results.setup.with_knob("W_hf", 0.9))
+    wait_for(lambda: not window.results.final, 600)
+    window.view_model.reveal(0)
+    window.speed_spin.setValue(25)
+    window.play()
+    worst = heartbeat_gaps(wait_for, 8.0)
+    window.pause()
+    rows.append((f"longest UI block while playing + computing {name}", 1, worst, worst, one_shot * 1000))
+    window.close()
+    return rows
+
+
+def print_rows(rows) -> None:
+    print(f"{'measurement':<52} {'n':>5} {'median':>9} {'p95/max':>9} {'baseline':>9} {'ratio':>7}")
+    for name, n, median, p95, base in rows:
+        print(f"{name:<52} {n:>5} {median:>9.1f} {p95:>9.1f} {base:>9.1f} {median / base:>7.2f}")
+
+
 def main() -> int:
     parser = argparse.ArgumentParser()
     parser.add_argument("--changes", type=int, default=100)
     parser.add_argument("--budget", type=float, default=90.0, help="seconds per latency measurement")
     parser.add_argument("--startup-runs", type=int, default=5)
     parser.add_argument("--sizes", default="32x100,128x1000", help="H x T list (default 32x100,128x1000)")
-    parser.add_argument("--only", choices=("paths",), help="run only the Paths tab's rows")
+    parser.add_argument("--only", choices=("paths", "large"), help="run only the Paths tab's rows, or the large sizes'")
+    parser.add_argument("--large", default="128x1000,512x5000",
+                        help="H x T list for the progressive-results rows (default 128x1000,512x5000; '' skips)")
     args = parser.parse_args()
 
     from PySide6.QtCore import QEvent, QEventLoop, QObject, QTimer
@@ -150,7 +253,7 @@ def main() -> int:
             return False
 
     sizes = [tuple(int(n) for n in size.split("x")) for size in args.sizes.split(",")]
-    if args.only == "paths":
+    if args.only in ("paths", "large"):
         sizes = []
     for H, T in sizes:
         setup = Setup(hidden_size=H, steps=T, seed=0)
@@ -281,6 +384,12 @@ def main() -> int:
               "Paths repainted within the dashboard's latency (median <= 33 ms at (32, 100))")
         return 0
 
+    if args.only in (None, "large") and args.large:
+        for H, T in (tuple(int(n) for n in size.split("x")) for size in args.large.split(",")):
+            rows.extend(bench_large(H, T, wait_for, app))
+    if args.only == "large":
+        print_rows(rows)
+        return 0
     startup = bench_startup(args.startup_runs)
     print(f"backend: {backend}   (times in ms; baseline = bare simulator.compute of the same setup)")
     print(f"{'measurement':<58} {'n':>5} {'median':>9} {'p95/max':>9} {'baseline':>9} {'ratio':>7}")

@@ -4,7 +4,9 @@ Descriptions are rebuilt on every change of the view (a step of the transport, a
 anything costly that depends only on the results (a float32 heatmap of 512 x 5001 states, the
 BPTT log-norms, colour-mapped cells) is cached here, keyed by the identity of the source arrays.
 Turning U leaves the LSTM's arrays the same objects, so the LSTM's derived arrays are reused too,
-and a renderer can skip redrawing an array it already shows (same object).
+and a renderer can skip redrawing an array it already shows (same object). A read-only view of a
+read-only array counts as that array (at that offset and shape): progressive results hand out new
+views of the same finished arrays with every partial result, and nothing is derived twice.
 """
 
 from __future__ import annotations
@@ -18,10 +20,28 @@ _LOCK = threading.RLock()  # re-entrant: dropping a value may fire another entry
 _CACHE: dict[tuple, tuple[list, object]] = {}
 
 
+def _identity(source):
+    """(the object that stands for `source`, its geometry): a read-only view of a read-only array
+    stands for that array, seen at this offset, shape and strides; anything else for itself."""
+    if isinstance(source, np.ndarray) and not source.flags.writeable:
+        root = source
+        while isinstance(root.base, np.ndarray):
+            root = root.base
+        if root is not source and not root.flags.writeable:
+            offset = source.__array_interface__["data"][0] - root.__array_interface__["data"][0]
+            return root, (offset, source.shape, source.strides, source.dtype.str)
+    return source, None
+
+
+def _key(what: str, sources: tuple) -> tuple[tuple, list]:
+    owners = [_identity(s) for s in sources]
+    return (what, *((id(owner), geometry) for owner, geometry in owners)), [owner for owner, _ in owners]
+
+
 def derived(what: str, sources: tuple, compute):
     """compute() once for this `what` and these source objects (by identity, held weakly);
     the result is made read-only when it is an ndarray."""
-    key = (what, *(id(s) for s in sources))
+    key, sources = _key(what, sources)
     with _LOCK:
         hit = _CACHE.get(key)
         if hit is not None and all(ref() is s for ref, s in zip(hit[0], sources)):
@@ -43,7 +63,7 @@ def derived(what: str, sources: tuple, compute):
 def peek(what: str, sources: tuple):
     """What derived(what, sources, ...) has already computed, or None (never computes: for the
     UI thread, when the computing is left to a worker)."""
-    key = (what, *(id(s) for s in sources))
+    key, sources = _key(what, sources)
     with _LOCK:
         hit = _CACHE.get(key)
         if hit is not None and all(ref() is s for ref, s in zip(hit[0], sources)):

@@ -48,9 +48,14 @@ class Sensitivity:
     rounding: np.ndarray  # (T+1,) the modelled size r_t of the accumulated rounding at step t
 
 
-def _sensitivity(steps: int, step_tangent, state_size: np.ndarray, n: int, terms: int) -> Sensitivity:
+CANCEL_EVERY = 32  # steps between two looks at the cancel flag (~0.1 s at H = 512)
+
+
+def _sensitivity(steps: int, step_tangent, state_size: np.ndarray, n: int, terms: int,
+                 cancelled=None) -> Sensitivity:
     """Propagate a tangent vector of length n with step_tangent(t, v) -> J_t v for t = 1..steps (see
-    the module docstring); state_size[t] = max|z_t|; terms: the length of the sums behind a state."""
+    the module docstring); state_size[t] = max|z_t|; terms: the length of the sums behind a state.
+    cancelled() (if given) is asked every CANCEL_EVERY steps: True raises stream.Cancelled."""
     per_step = np.sqrt(terms) * EPSILON
     rounding = np.zeros(steps + 1)
     growth_total = NO_SCALE  # compensated sum of the per-step log10 growths
@@ -58,6 +63,10 @@ def _sensitivity(steps: int, step_tangent, state_size: np.ndarray, n: int, terms
     horizon = None
     r = 0.0
     for t in range(1, steps + 1):
+        if cancelled is not None and t % CANCEL_EVERY == 0 and cancelled():
+            from .stream import Cancelled  # (stream imports results, which imports this module)
+
+            raise Cancelled()
         tangent = step_tangent(t, tangent)
         size = np.linalg.norm(tangent)
         if size > 0.0:
@@ -81,17 +90,17 @@ def _sensitivity(steps: int, step_tangent, state_size: np.ndarray, n: int, terms
     return Sensitivity(horizon=horizon, growth_log10_per_step=float(rate), rounding=rounding)
 
 
-def rnn_sensitivity(U: np.ndarray, a: np.ndarray, S: np.ndarray) -> Sensitivity:
+def rnn_sensitivity(U: np.ndarray, a: np.ndarray, S: np.ndarray, cancelled=None) -> Sensitivity:
     """Rounding along the RNN's forward trajectory: tangents through (R1) diag(tanh'(a_t)) U."""
     d = tanh_prime(a)
 
     def step(t, v):
         return d[t] * (U @ v)  # (R1)
 
-    return _sensitivity(a.shape[0] - 1, step, np.abs(S).max(axis=1), U.shape[0], U.shape[0])
+    return _sensitivity(a.shape[0] - 1, step, np.abs(S).max(axis=1), U.shape[0], U.shape[0], cancelled)
 
 
-def lstm_sensitivity(W_h: np.ndarray, pre: np.ndarray, C: np.ndarray, h: np.ndarray) -> Sensitivity:
+def lstm_sensitivity(W_h: np.ndarray, pre: np.ndarray, C: np.ndarray, h: np.ndarray, cancelled=None) -> Sensitivity:
     """Rounding along the LSTM's forward trajectory: tangents (dh, dC) through J_t (L6)."""
     H = C.shape[1]
     i, f, o = sigmoid(pre[:, I]), sigmoid(pre[:, F]), sigmoid(pre[:, O])
@@ -111,16 +120,16 @@ def lstm_sensitivity(W_h: np.ndarray, pre: np.ndarray, C: np.ndarray, h: np.ndar
         return np.concatenate([dh, dC])
 
     state_size = np.maximum(np.abs(h).max(axis=1), np.abs(C).max(axis=1))
-    return _sensitivity(C.shape[0] - 1, step, state_size, 2 * H, H)
+    return _sensitivity(C.shape[0] - 1, step, state_size, 2 * H, H, cancelled)
 
 
-def chaos_note(results) -> str | None:
+def chaos_note(results, cancelled=None) -> str | None:
     """One line for the status bar when a network's trajectory is not reproducible across
     floating-point orders within T, else None. E.g. "RNN is chaotic here: beyond t ≈ 549
     individual trajectories depend on the floating-point order of operations (rounding grows
     ×10^0.016 per step); statistics do not"."""
-    chaotic = [(label, results.sensitivity(key)) for key, label in NETWORKS.items()
-               if results.sensitivity(key).horizon is not None]
+    chaotic = [(label, results.sensitivity(key, cancelled)) for key, label in NETWORKS.items()
+               if results.sensitivity(key, cancelled).horizon is not None]
     if not chaotic:
         return None
     if len(chaotic) == 1:

@@ -343,7 +343,7 @@ class PathsOfK:
     total: Amount  # dL_T/dW^(k) as the sum of every path (= sum of the group totals)
     listed_plus_remainders: Amount  # sum of the listed paths and of every group's remainder
     bptt: Amount  # the project's BPTT contribution (Results' delta_k h_{k-1}^T)
-    relative_difference: float  # ||total - bptt||_F / max(||total||_F, ||bptt||_F), 0 if both 0
+    relative_difference: float  # ||total - bptt||_F / max(||total||_F, ||bptt||_F, ||largest path||_F), 0 if all 0
     nodes: tuple[Node, ...]  # the graph between L_T and W^(k), in topological order
     edges: tuple[Edge, ...]
 
@@ -627,9 +627,11 @@ def _amount_list(mantissas: np.ndarray, exps: np.ndarray, total: tuple[np.ndarra
                    share=_none_if_nan(columns["share"][j])) for j in range(mantissas.shape[0])]
 
 
-def _relative_difference(a: Amount, b: Amount) -> float:
-    """||a - b||_F / max(||a||_F, ||b||_F), computed on the mantissas (0 when both are 0)."""
-    largest = max(a.log10_abs, b.log10_abs)
+def _relative_difference(a: Amount, b: Amount, scale_log10: float = LOG10_OF_ZERO) -> float:
+    """||a - b||_F / max(||a||_F, ||b||_F, 10^scale_log10), computed on the mantissas (0 when
+    both are 0). scale_log10: the largest term of a sum that may cancel (its largest path): the
+    sum cannot be checked more finely than its terms' rounding allows."""
+    largest = max(a.log10_abs, b.log10_abs, scale_log10)
     if largest == LOG10_OF_ZERO:
         return 0.0
     diff_rows, diff_exp = _combine([(a.mantissa[None], np.array([a.exponent2])),
@@ -1226,7 +1228,9 @@ def _paths_of_k(graph: _Graph, k: int, count: int, group_totals, group_counts, l
         weight=weight, k=k, steps=T, hidden_size=H, count=count, paths=paths, ranking=ranking,
         groups=groups, total=total_amount,
         listed_plus_remainders=_amount(everything[0][0], int(everything[1][0]), total), bptt=bptt,
-        relative_difference=_relative_difference(total_amount, bptt), nodes=nodes, edges=edges)
+        relative_difference=_relative_difference(
+            total_amount, bptt, float(np.max(columns["log10_abs"])) if len(columns["log10_abs"]) else LOG10_OF_ZERO),
+        nodes=nodes, edges=edges)
 
 
 def rnn_path(results: Results, k: int) -> Path:

@@ -168,15 +168,17 @@ class Results:
         return dict(zip(TERM_NAMES, (float(v) for v in self.lstm_term_diag_mean[t])))
 
     # --- trust in individual trajectories (simulator/chaos.py) ----------------------------
-    def sensitivity(self, network: str) -> Sensitivity:
+    def sensitivity(self, network: str, cancelled=None) -> Sensitivity:
         """How the forward trajectory of network ("rnn" or "lstm") amplifies float64 rounding:
-        horizon, growth rate per step, modelled rounding per step. O(T H^2), computed on first use."""
+        horizon, growth rate per step, modelled rounding per step. O(T H^2), computed on first use
+        (cancelled(), if given, is asked along the way: see chaos._sensitivity)."""
         cache = self.__dict__.setdefault("_sensitivity", {})
         if network not in cache:
             if network == "rnn":
-                cache[network] = chaos.rnn_sensitivity(self.rnn_U, self.rnn_a, self.rnn_S)
+                cache[network] = chaos.rnn_sensitivity(self.rnn_U, self.rnn_a, self.rnn_S, cancelled)
             elif network == "lstm":
-                cache[network] = chaos.lstm_sensitivity(self.lstm_W_h, self.lstm_pre, self.lstm_C, self.lstm_h)
+                cache[network] = chaos.lstm_sensitivity(self.lstm_W_h, self.lstm_pre, self.lstm_C, self.lstm_h,
+                                                        cancelled)
             else:
                 raise ValueError(f"network must be 'rnn' or 'lstm', got {network!r}")
         return cache[network]

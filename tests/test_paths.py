@@ -195,7 +195,8 @@ def test_paths_add_up_to_bptt_and_finite_differences(setup, limit):
         ledger = path_ledger(results, weight)
         # the ledger's step-by-step sweep against the node-by-node sums of paths_by_k
         node_sums = [value_of(by_k[k].total) for k in range(1, T + 1)]
-        assert_close(value_of(ledger.gradient_paths), sum(node_sums), 1e-12,
+        # (two orders of summing terms that may cancel inside each k: 1e-10, as against BPTT)
+        assert_close(value_of(ledger.gradient_paths), sum(node_sums), 1e-10,
                      sum(frob(m) for m in node_sums))
         assert_close(value_of(ledger.gradient_paths),
                      sum(results.bptt_contribution_matrix(weight, k) for k in range(1, T + 1)),

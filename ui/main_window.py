@@ -40,6 +40,7 @@ from plots import style
 from plots import text as plot_text
 from plots.view import PANEL_NAMES, ViewState
 from simulator import Results, Setup, default_backend
+from simulator.results import lstm_inputs
 
 from .controllers.worker import ComputeWorker, kernels_available
 from .render.pyqtgraph_renderer import PlotView
@@ -57,6 +58,7 @@ pg.setConfigOptions(antialias=True, background=style.colour("background"), foreg
 MENU_PANELS = (*PANEL_NAMES, "formula", "knobs")
 PANEL_TITLES = {**plots.PLOT_TITLES, "formula": "Formulas and lesson", "knobs": "Knobs"}
 MAX_FRAMES_PER_SECOND = 60
+PARTIAL_REDRAW_MS = 300  # progressive results are drawn at most this often
 
 
 def _freeze_long_lived_objects() -> None:
@@ -99,6 +101,8 @@ class MainWindow(QMainWindow):
 
         self.worker = ComputeWorker(self.backend)
         self.worker.result_ready.connect(self._on_results)
+        self.worker.partial_ready.connect(self._on_partial)
+        self.worker.chaos_ready.connect(self._on_chaos)
         self.worker.failed.connect(self._on_failed)
         self.worker.warm_up_done.connect(self._on_warm_up_done)
         self.worker.term_norms_ready.connect(self._on_term_norms)
@@ -122,6 +126,12 @@ class MainWindow(QMainWindow):
         self._draft_timer.setSingleShot(True)
         self._draft_timer.setInterval(300)
         self._draft_timer.timeout.connect(self._end_draft)
+
+        self._partial: tuple | None = None  # the newest progressive results not drawn yet
+        self._partial_timer = QTimer(self)
+        self._partial_timer.setSingleShot(True)
+        self._partial_timer.setInterval(PARTIAL_REDRAW_MS)
+        self._partial_timer.timeout.connect(self._draw_partial)
 
         self._play_timer = QTimer(self)
         self._play_timer.timeout.connect(self._play_tick)
@@ -320,11 +330,16 @@ class MainWindow(QMainWindow):
         status.addWidget(self.step_label)
         self.busy_label = QLabel()
         # wide enough for "computed in 1234 ms": a new time does not re-lay out the status bar
-        self.busy_label.setMinimumWidth(self.busy_label.fontMetrics().horizontalAdvance("computed in 00000 ms   "))
+        self.busy_label.setMinimumWidth(self.busy_label.fontMetrics().horizontalAdvance("exact and final · 00000 ms   "))
         self.sigma_label = QLabel()
         self.reading_label = QLabel()
         self.reading_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         status.addWidget(self.reading_label, 1)
+        # chaos: beyond a step, a trajectory depends on the floating-point order (simulator/chaos.py)
+        self.chaos_label = QLabel()
+        self.chaos_label.setStyleSheet(f"color: {style.colour('error')};")
+        self.chaos_label.setMaximumWidth(520)
+        status.addWidget(self.chaos_label)
         status.addPermanentWidget(self.sigma_label)
         status.addPermanentWidget(self.busy_label)
         self._update_step_labels()
@@ -405,18 +420,59 @@ class MainWindow(QMainWindow):
         if not self._warming_up and not self._busy_timer.isActive():
             self._busy_timer.start()  # say "computing…" only if it takes a while (no flicker)
 
-    def _on_results(self, request_id: int, results: Results, seconds: float) -> None:
-        if request_id <= self._shown_request:  # an older answer overtaken by a newer one
-            return
-        self._shown_request = request_id
-        latest = request_id == self.worker.latest_id
+    def _show(self, results: Results) -> None:
+        """Draw `results` (partial or final) with the pending view, if a new setup brought one."""
+        previous = self.results
+        if previous is not None and lstm_inputs(previous.setup) == lstm_inputs(results.setup):
+            # the same LSTM: the (L4) term norms already known hold for these results too
+            known = previous.__dict__.get("_term_norms")
+            if known:
+                results.__dict__.setdefault("_term_norms", {}).update(known)
         view, self._pending_view = self._pending_view, None
         self.view_model.set_results(results, view)
         self.sigma_label.setText(f"σ_max(U) = {results.sigma_max_U:.3g}  ")
         self.reading_label.setText(style.html(plot_text.reading(results)))
+        if previous is None or previous.setup != results.setup:
+            self.chaos_label.clear()  # a new trajectory: its note comes with its final results
+
+    def _on_partial(self, request_id: int, results: Results, progress: float) -> None:
+        """Progressive results: the cheap exact parts (states, BPTT, the loss gradient at each step,
+        lower bounds of the long-range norms, drawn dashed) at once, the exact norms as they come
+        (the next ones drawn at most every PARTIAL_REDRAW_MS, so streaming never hogs the UI)."""
+        if request_id <= self._shown_request or request_id != self.worker.latest_id:
+            return  # overtaken, or the final results of this request are already shown
+        if not self._warming_up:
+            self._busy_timer.stop()
+            self._set_busy(f"exact norms: {100 * progress:.0f} %")
+        first = self.results is None or self.results.setup != results.setup
+        self._partial = (request_id, results)
+        if first:
+            self._draw_partial()
+        elif not self._partial_timer.isActive():
+            self._partial_timer.start()
+
+    def _draw_partial(self) -> None:
+        if self._partial is None:
+            return
+        (request_id, results), self._partial = self._partial, None
+        if request_id > self._shown_request and request_id == self.worker.latest_id:
+            self._show(results)
+
+    def _on_chaos(self, results: Results, note) -> None:
+        if results is self.results:
+            self.chaos_label.setText(f"⚠ {note}" if note else "")
+            self.chaos_label.setToolTip(note or "")
+
+    def _on_results(self, request_id: int, results: Results, seconds: float) -> None:
+        if request_id <= self._shown_request:  # an older answer overtaken by a newer one
+            return
+        self._shown_request = request_id
+        self._partial = None
+        latest = request_id == self.worker.latest_id
+        self._show(results)
         if latest and not self._warming_up:
             self._busy_timer.stop()
-            self._set_busy(f"computed in {seconds * 1000:.0f} ms")
+            self._set_busy(f"exact and final · {seconds * 1000:.0f} ms")
         if not self._froze_after_first_results:
             self._froze_after_first_results = True
             QTimer.singleShot(0, _freeze_long_lived_objects)  # after this first frame is painted
@@ -674,5 +730,7 @@ class MainWindow(QMainWindow):
     def closeEvent(self, event) -> None:
         self._play_timer.stop()
         self.train_panel.shutdown()  # stops and joins the training thread
-        self.worker.stop()
+        # cancel the compute and join the worker (a compute stops within a chunk; the first
+        # compile of the kernels cannot be interrupted and is waited for)
+        self.worker.stop(timeout=120.0)
         super().closeEvent(event)

@@ -1,10 +1,18 @@
 """One worker thread for every recompute, so the window never freezes.
 
-`ComputeWorker.submit(setup)` replaces whatever request is still waiting: when the user drags
-a slider faster than the simulator can follow, only the newest setup is computed
-(latest request wins) and the older ones are dropped, never queued. The result comes back to
-the UI thread through a queued signal together with the request's id, so the window can tell
-a current answer from a stale one.
+`ComputeWorker.submit(setup)` replaces whatever request is still waiting, and CANCELS the compute
+that is running (simulator.ComputeJob, which stops within one chunk of steps, ~20 ms): when the
+user drags a slider or opens a preset, only the newest setup is computed (latest request wins).
+A compute streams its results: `partial_ready` as soon as the cheap exact parts are in (forward
+states, BPTT, the loss gradient at each step, lower bounds of the long-range norms), then again
+while the exact norms come in, with the fraction done; `result_ready` with the final results.
+Every signal carries the request's id, so the window can tell a current answer from a stale one.
+
+Between two chunks of a long compute the worker also answers the quick questions of the UI (the
+(L4) term norms at the selected step, the Paths view's numbers), so they never wait for a long
+compute. After final results it works out, when idle, whether the trajectories are chaotic
+(`chaos_ready`). `stop()` cancels, and joins the thread: nothing runs inside numba when the
+interpreter finalises (quitting during a compute segfaulted before).
 """
 
 from __future__ import annotations
@@ -12,10 +20,13 @@ from __future__ import annotations
 import threading
 import time
 import traceback
+import weakref
+
+import numpy as np
 
 from PySide6.QtCore import QObject, Signal
 
-from simulator import Setup, compute, default_backend
+from simulator import Cancelled, ComputeJob, Setup, chaos_note, default_backend
 
 
 def kernels_available() -> bool:
@@ -23,14 +34,15 @@ def kernels_available() -> bool:
 
 
 class ComputeWorker(QObject):
-    """Runs `simulator.compute` (and `simulator.warm_up`) on one daemon thread.
+    """Runs `simulator.ComputeJob`s (and `simulator.warm_up`) on one thread.
 
-    The thread is a Python daemon thread, not a QThread: quitting the app while a long compute
-    runs must not wait for it (nor abort on a QThread destroyed while running). Signals are
-    emitted from that thread; Qt queues them to the UI thread, where this object lives.
+    A Python thread, not a QThread; `stop()` cancels and joins it. Signals are emitted from that
+    thread; Qt queues them to the UI thread, where this object lives.
     """
 
-    result_ready = Signal(int, object, float)  # request id, Results, seconds spent computing
+    result_ready = Signal(int, object, float)  # request id, final Results, seconds spent computing
+    partial_ready = Signal(int, object, float)  # request id, Results not final yet (NaN: coming), fraction done
+    chaos_ready = Signal(object, object)  # final Results, chaos note (str) or None
     term_norms_ready = Signal(object, int)  # Results, step t: results.lstm_term_norms(t) is now known
     paths_ready = Signal(object)  # Results: the path data asked for (plots.paths.path_data) are cached now
     failed = Signal(int, str)  # request id, message
@@ -44,10 +56,13 @@ class ComputeWorker(QObject):
         self._pending_norms: tuple | None = None  # (results, t): the (L4) term norms the window wants
         self._pending_paths: tuple | None = None  # (results, weight, k, order): the Paths view's numbers
         self._warm_after: int | None = None  # warm up once requests up to this id are taken
+        self._pending_chaos = None  # final Results whose chaos note is still to be worked out
+        self._norms_cache: dict = {}  # (id of the LSTM's pre-activations, t) -> (weakref, term norms)
         self._next_id = 0
         self._stopping = False
         self.busy = False
-        self._last_results = None  # worker thread only: lets compute() reuse an unchanged network
+        self._last_results = None  # worker thread only: lets a compute reuse an unchanged network
+        self.job: ComputeJob | None = None  # the running compute (its progress is read by benchmarks)
         self._thread = threading.Thread(target=self._run, name="rnn-gradient-lab compute", daemon=True)
         self._thread.start()
 
@@ -88,20 +103,24 @@ class ComputeWorker(QObject):
         with self._condition:
             return self._next_id
 
-    def stop(self, timeout: float = 0.5) -> None:
-        """Drop waiting work and let the thread end; never waits long for a running compute."""
+    def stop(self, timeout: float = 5.0) -> bool:
+        """Drop waiting work, cancel the running compute and join the thread (a compute stops
+        within one chunk, ~20 ms; a numba warm-up that is loading kernels is waited for).
+        Returns whether the thread has ended."""
         with self._condition:
             self._stopping = True
             self._pending = None
+            self._pending_norms = self._pending_paths = self._pending_chaos = None
             self._warm_after = None
             self._condition.notify()
         self._thread.join(timeout)
+        return not self._thread.is_alive()
 
     # --- the worker thread ----------------------------------------------------------------
     def _next_job(self):
         with self._condition:
             while (not self._stopping and self._pending is None and self._warm_after is None
-                   and self._pending_norms is None and self._pending_paths is None):
+                   and self._pending_norms is None and self._pending_paths is None and self._pending_chaos is None):
                 self._condition.wait()
             if self._stopping:
                 return None
@@ -114,8 +133,11 @@ class ComputeWorker(QObject):
             if self._warm_after is not None and (self._pending is None or self._pending[0] > self._warm_after):
                 self._warm_after = None
                 return ("warm",)
-            job, self._pending = self._pending, None
-            return ("compute", *job)
+            if self._pending is not None:
+                job, self._pending = self._pending, None
+                return ("compute", *job)
+            job, self._pending_chaos = self._pending_chaos, None  # when idle: nothing newer waits
+            return ("chaos", job)
 
     def _emit(self, signal, *args) -> None:
         try:
@@ -131,6 +153,8 @@ class ComputeWorker(QObject):
                 self._term_norms(*job[1:])
             elif job[0] == "paths":
                 self._paths(*job[1:])
+            elif job[0] == "chaos":
+                self._chaos(job[1])
             else:
                 self._compute(*job[1:])
 
@@ -146,9 +170,40 @@ class ComputeWorker(QObject):
                 self.backend = "reference"
         self._emit(self.warm_up_done, time.perf_counter() - start)
 
+    def _newer_work(self) -> bool:
+        """Whether a compute must stop: a newer request waits, or the app quits."""
+        with self._condition:
+            return self._stopping or self._pending is not None
+
+    def _between_chunks(self) -> bool:
+        """Called by a running compute between two chunks: answer the UI's quick questions now (so
+        they never wait for a long compute), then say whether the compute must stop."""
+        with self._condition:
+            norms, self._pending_norms = self._pending_norms, None
+            paths = None
+            if self._pending_paths is not None and self._pending is None:
+                paths, self._pending_paths = self._pending_paths, None
+        if norms is not None:
+            self._term_norms(*norms)
+        if paths is not None:
+            self._paths(*paths)
+        return self._newer_work()
+
     def _term_norms(self, results, t: int) -> None:
+        # Partial and final results of one LSTM are views of the same finished pre-activations:
+        # the norms are keyed by that array (held weakly), so each is computed once.
+        pre = results.lstm_pre
+        while isinstance(pre.base, np.ndarray):
+            pre = pre.base
+        key = (id(pre), t)
         try:
-            results.lstm_term_norms(t)
+            known = self._norms_cache.get(key)
+            if known is not None and known[0]() is pre:  # computed for another Results of this LSTM
+                results.__dict__.setdefault("_term_norms", {})[t] = known[1]
+            else:
+                if len(self._norms_cache) > 256:
+                    self._norms_cache.clear()
+                self._norms_cache[key] = (weakref.ref(pre), results.lstm_term_norms(t))
         except Exception:  # noqa: BLE001 - the bars stay without norms; the compute path reports errors
             traceback.print_exc()
             return
@@ -164,18 +219,53 @@ class ComputeWorker(QObject):
             return
         self._emit(self.paths_ready, results)
 
+    def _carry_sigma(self, results) -> None:
+        """σ_max(U) (an SVD) is the previous results' when the RNN is unchanged (a partial result's
+        next one, or a knob of the LSTM turned)."""
+        from simulator.results import rnn_inputs
+
+        previous = self._last_results
+        if (previous is not None and "sigma_max_U" in previous.__dict__
+                and rnn_inputs(previous.setup) == rnn_inputs(results.setup)):
+            results.__dict__["sigma_max_U"] = previous.sigma_max_U
+
+    def _chaos(self, results) -> None:
+        try:
+            note = chaos_note(results, cancelled=self._newer_work)  # O(T H^2): stops for newer work
+        except Cancelled:
+            return
+        except Exception:  # noqa: BLE001 - a missing note must not stop the worker
+            traceback.print_exc()
+            return
+        self._emit(self.chaos_ready, results, note)
+
     def _compute(self, request_id: int, setup: Setup, backend: str | None) -> None:
         self.busy = True
         start = time.perf_counter()
+        # previous=: turning U recomputes only the RNN, a gate knob only the LSTM, and a compute
+        # that was cancelled half way is continued where it stopped (partial results count)
+        job = None
+
+        def partial(results) -> None:
+            self._carry_sigma(results)
+            self._last_results = results
+            results.sigma_max_U  # noqa: B018 (an SVD: in the worker, not on the UI thread)
+            self._emit(self.partial_ready, request_id, results, job.progress)
+
         try:
-            # previous=: turning U recomputes only the RNN, a gate knob only the LSTM
-            results = compute(setup, backend=backend or self.backend, previous=self._last_results)
-            # An SVD: do it here, not on the UI thread (where it stalled behind the BLAS threads).
+            job = self.job = ComputeJob(setup, backend=backend or self.backend, previous=self._last_results)
+            results = job.run(cancelled=self._between_chunks, on_partial=partial)
+            self._carry_sigma(results)
             results.sigma_max_U  # noqa: B018 (fill the cache in the worker, not on the UI thread)
+        except Cancelled:  # a newer request (or quitting): the loop takes it
+            return
         except Exception as exc:  # reported to the UI, which keeps the previous results
             self._emit(self.failed, request_id, f"{type(exc).__name__}: {exc}")
         else:
             self._last_results = results
             self._emit(self.result_ready, request_id, results, time.perf_counter() - start)
+            with self._condition:
+                self._pending_chaos = results
         finally:
+            self.job = None
             self.busy = False

@@ -200,7 +200,7 @@ class _UnrolledItem(pg.GraphicsObject):
             for t in range(max(1, t0), t1 + 1):
                 if t <= revealed:
                     half_height = max(1.0, widths[t] * px_per_unit_y) / 2 / px_per_unit_y
-                    colour = factors[t]  # the edge's colour (style.edge_rgba of its factor)
+                    colour = _qcolour(factors[t])  # the edge's colour (style.edge_rgba of its factor)
                 else:
                     half_height, colour = ghost_half_height, pal.ghost_outline
                 p.fillRect(QRectF(t - 1 + half, yc - half_height, 1 - 2 * half, 2 * half_height), colour)
@@ -786,8 +786,8 @@ class UnrolledView(QWidget):
             "rnn_img": _rgba_image(u.rnn_cells), "C_img": _rgba_image(u.C_cells), "h_img": _rgba_image(u.h_cells),
             "rnn_factor": u.rnn_factor, "lstm_factor": u.lstm_factor,
             "rnn_width": u.rnn_edge_width, "lstm_width": u.lstm_edge_width,
-            "rnn_edge_colours": [_qcolour(c) for c in u.rnn_edge_rgba],
-            "lstm_edge_colours": [_qcolour(c) for c in u.lstm_edge_rgba],
+            "rnn_edge_colours": u.rnn_edge_rgba,  # (QColors made for the visible edges only, when painted)
+            "lstm_edge_colours": u.lstm_edge_rgba,
             "rnn_grad_img": _rgba_image(u.rnn_gradient_rgba[None, :, :]),
             "lstm_grad_img": _rgba_image(u.lstm_gradient_rgba[None, :, :]),
             "gradient_clipped": u.gradient_clipped,

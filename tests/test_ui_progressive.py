@@ -1,0 +1,132 @@
+"""Every size the app accepts stays interactive (issue 12): a newer request cancels a running
+compute, results arrive progressively (cheap exact parts first, exact norms streaming in), the
+status says "exact" only when every array is final, and quitting during a compute exits cleanly."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+pytest.importorskip("pytestqt")
+
+from plots.view import ViewState  # noqa: E402
+from simulator import Setup, compute  # noqa: E402
+from simulator.presets import Preset, save_preset  # noqa: E402
+from ui.main_window import MainWindow  # noqa: E402
+
+ROOT = Path(__file__).resolve().parents[1]
+WAIT_MS = 180_000
+BIG = Setup(hidden_size=256, steps=2000, seed=1)  # a compute of several seconds
+
+
+@pytest.fixture
+def window(qtbot):
+    win = MainWindow(Setup(hidden_size=4, steps=30), backend="numba")
+    qtbot.addWidget(win)
+    with qtbot.waitSignal(win.results_changed, timeout=WAIT_MS):
+        win.show()
+    yield win
+    win.worker.stop()
+
+
+def test_a_newer_request_cancels_the_running_compute_and_its_results_never_reach_a_view(qtbot, window):
+    delivered, partial = [], []
+    window.worker.result_ready.connect(lambda rid, results, s: delivered.append((rid, results.setup)))
+    window.worker.partial_ready.connect(lambda rid, results, p: partial.append((rid, results)))
+    big_id = window.worker.latest_id + 1
+    window.apply_setup(BIG)
+    qtbot.waitUntil(lambda: any(rid == big_id for rid, _ in partial), timeout=WAIT_MS)  # it is streaming now
+    shown_partial = window.results
+    assert shown_partial.setup == BIG and not shown_partial.final  # drawn at once, before the exact norms
+    assert "exact norms" in window.busy_label.text() and "exact and final" not in window.busy_label.text()
+    # while it streams, the new request: H = 8
+    small = Setup(hidden_size=8, steps=40, seed=1)
+    asked = time.perf_counter()
+    with qtbot.waitSignal(window.results_changed, timeout=WAIT_MS):
+        window.apply_setup(small)
+    waited = time.perf_counter() - asked
+    assert window.results.setup == small and window.results.final
+    assert all(setup != BIG for _, setup in delivered)  # the cancelled compute's final results never came
+    assert waited < 10.0  # not the big compute's time (cancelled within a chunk; see bench_ui for the ms)
+    qtbot.waitUntil(lambda: not window.worker.busy, timeout=WAIT_MS)
+    np.testing.assert_array_equal(window.results.lstm_longrange_log10,
+                                  compute(small, "numba").lstm_longrange_log10)
+
+
+def test_progressive_results_draw_lower_bounds_then_the_exact_curves(qtbot, window):
+    parts = []
+    window.worker.partial_ready.connect(lambda rid, results, p: parts.append((results, p)))
+    with qtbot.waitSignal(window.results_changed, timeout=WAIT_MS):
+        window.apply_setup(Setup(hidden_size=128, steps=600, seed=2))
+    assert parts, "no progressive results"
+    first, progress = parts[0]
+    assert not first.final and np.isfinite(first.rnn_lossgrad_log10).all()
+    assert np.isnan(first.lstm_longrange_log10).any()  # the exact norms were still coming
+    assert [p for _, p in parts] == sorted(p for _, p in parts)
+    # the final results equal a one-shot compute bit for bit, and the status says so
+    final = window.results
+    assert final.final and "exact and final" in window.busy_label.text()
+    one_shot = compute(final.setup, "numba")
+    for name in ("lstm_longrange_log10", "rnn_longrange_log10", "lstm_factor_norm", "lstm_naive_longrange_log10"):
+        np.testing.assert_array_equal(getattr(final, name), getattr(one_shot, name))
+    # and no dashed lower bound is drawn any more
+    assert not any(key.endswith(".lower") for key in window.long_range_plot.panels["long-range"].items)
+
+
+def test_a_partial_long_range_plot_draws_the_lower_bounds_dashed():
+    import plots
+
+    from simulator import ComputeJob
+
+    parts = []
+    ComputeJob(Setup(hidden_size=64, steps=800, seed=3), "numba").run(on_partial=parts.append, min_interval=0.0)
+    plot = plots.describe("long-range", parts[0], ViewState.full(800))
+    panel = plot.panels[0]
+    lower = panel.find("lstm.lower")
+    assert lower.dash == "dash" and "lower bound" in lower.label and plot.partial
+    exact = panel.find("lstm").y
+    drawn_lower = lower.y[~np.isnan(lower.y)]
+    assert drawn_lower.size and np.isnan(exact[~np.isnan(lower.y)]).all()  # lower bounds only where exact is missing
+
+
+def test_stepping_and_selecting_never_wait_for_a_running_compute(qtbot, window):
+    window.apply_setup(BIG)
+    qtbot.waitUntil(lambda: window.results is not None and window.results.setup == BIG, timeout=WAIT_MS)
+    assert window.is_computing()
+    started = time.perf_counter()
+    for _ in range(5):
+        window.step() if not window.at_end() else window.reset()
+        window.set_selected_step(1000)
+    assert time.perf_counter() - started < 5.0  # UI work only, while the worker streams
+    window.worker.stop()
+
+
+def test_an_export_waits_for_the_final_results(qtbot, window, tmp_path):
+    from ui.controllers.export import ExportController, ExportOptions
+
+    controller = ExportController(window)
+    window.apply_setup(BIG)
+    qtbot.waitUntil(lambda: window.results is not None and window.results.setup == BIG, timeout=WAIT_MS)
+    assert not window.results.final  # a partial picture is on screen: the export must wait for the final one
+    with qtbot.waitSignal(controller.export_finished, timeout=WAIT_MS):
+        controller.start_export(ExportOptions(plot="long-range", fmt="csv"), tmp_path / "lr.csv")
+    text = (tmp_path / "lr.csv").read_text()
+    assert ",," not in text  # no empty (not computed) cell: the final numbers only
+    assert window.results.final
+
+
+def test_quitting_during_a_compute_cancels_it_joins_the_threads_and_exits_zero(tmp_path):
+    preset = tmp_path / "big.json"
+    save_preset(Preset.from_setup("Big", BIG), preset)
+    env = {**os.environ, "QT_QPA_PLATFORM": "offscreen"}
+    for _ in range(2):
+        done = subprocess.run([sys.executable, "main.py", "--preset", str(preset), "--quit-after", "3"], cwd=ROOT,
+                              capture_output=True, text=True, timeout=300, env=env)
+        assert done.returncode == 0, (done.returncode, done.stderr[-2000:])
+        assert "Traceback" not in done.stderr
