@@ -41,8 +41,8 @@ def view_line(results: Results, view: ViewState) -> str:
 
 
 def caption(results: Results, view: ViewState) -> str:
-    """What a slide prints under a plot: the setup, the view, the verdict at lag 50."""
-    return f"{knob_line(results)}\n{view_line(results, view)} · {reading(results)}"
+    """What a slide prints under a plot, one short line each: the setup, the view, the verdict at lag 50."""
+    return f"{knob_line(results)}\n{view_line(results, view)}\n{reading(results)}"
 
 
 def reading(results: Results, lag: int = READING_LAG) -> str:
