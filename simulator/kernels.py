@@ -48,6 +48,15 @@ I, F, G, O = 0, 1, 2, 3  # gate rows
 _jit = njit(cache=True, nogil=True, error_model="numpy")
 
 
+def readonly(array: np.ndarray) -> np.ndarray:
+    """A read-only view: inputs a kernel only reads are always passed read-only, so each kernel
+    is compiled for one signature (numba types read-only and writable arrays apart; arrays a
+    reused computation shares are read-only, and each extra signature costs seconds of compile)."""
+    view = array.view()
+    view.setflags(write=False)
+    return view
+
+
 # ----------------------------------------------------------------------------------------------
 # Scalar helpers (the reference's formulas: derivatives from the pre-activation)
 # ----------------------------------------------------------------------------------------------
@@ -246,7 +255,7 @@ def rnn_forward(W_x, U, b, x, S0):
     T, H = x.shape[0] - 1, U.shape[0]
     a, S = np.zeros((T + 1, H)), np.zeros((T + 1, H))
     S[0] = S0
-    rnn_forward_steps(W_x, U, b, x, 1, T + 1, a, S)
+    rnn_forward_steps(W_x, U, b, readonly(x), 1, T + 1, a, S)
     return a, S
 
 
@@ -323,7 +332,7 @@ def rnn_longrange_steps(U, a, first, stop, product, scale, warm, out):
 def rnn_longrange_log10(U, a, horizon):
     """(R2) log10 ||dS_h/dS_k|| for k = 0..h; the running product carries a log10 scale."""
     out = np.zeros(horizon + 1)
-    rnn_longrange_steps(U, a, horizon - 1, -1, *rnn_chain_start(U.shape[0]), out)
+    rnn_longrange_steps(readonly(U), readonly(a), horizon - 1, -1, *rnn_chain_start(U.shape[0]), out)
     return out
 
 
@@ -422,7 +431,7 @@ def lstm_forward(W_x, W_h, b, x, h0, C0):
     pre, gates = np.zeros((T + 1, 4, H)), np.zeros((T + 1, 4, H))
     h, C = np.zeros((T + 1, H)), np.zeros((T + 1, H))
     h[0], C[0] = h0, C0
-    lstm_forward_steps(W_x, W_h, b, x, 1, T + 1, pre, gates, h, C)
+    lstm_forward_steps(W_x, W_h, b, readonly(x), 1, T + 1, pre, gates, h, C)
     return pre, gates, h, C
 
 
@@ -631,6 +640,7 @@ def lstm_longrange_log10(W_h, pre, C, horizon):
     """For k = 0..h: log10 ||dC_h/dC_k|| exact (L7), and of the naive product of (L4) factors.
     See reference.lstm_longrange_log10 (the same blocks, each with its own log10 scale)."""
     exact, naive = np.zeros(horizon + 1), np.zeros(horizon + 1)
+    W_h, pre, C = readonly(W_h), readonly(pre), readonly(C)
     lstm_longrange_steps(W_h, pre, C, horizon - 1, -1, *lstm_chain_start(C.shape[1]), exact)
     lstm_naive_longrange_steps(W_h, pre, C, horizon - 1, -1, *rnn_chain_start(C.shape[1]), naive)
     return exact, naive

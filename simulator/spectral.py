@@ -413,6 +413,30 @@ def _certified_top(P, of_rows, G, u, workspace):
     return -1.0
 
 
+# For tests: a call from Python passes a plain bool, which numba would compile as a third
+# signature of the routines above; these pass the literal, as the kernels do (one compile each).
+@_jit
+def certified_top_of_rows(P, G, u, workspace):
+    """_certified_top(P, True, ...): lambda_max of G = P P^T, or -1.0."""
+    return _certified_top(P, True, G, u, workspace)
+
+
+@_jit
+def certified_top_of_columns(P, G, u, workspace):
+    """_certified_top(P, False, ...): lambda_max of G = P^T P, or -1.0."""
+    return _certified_top(P, False, G, u, workspace)
+
+
+@_jit
+def gram_of_rows(P, G):
+    _gram(P, True, G)
+
+
+@_jit
+def gram_of_columns(P, G):
+    _gram(P, False, G)
+
+
 @_jit
 def _log10(norm, log10_scale):
     return np.log10(norm) + log10_scale if norm > 0.0 else LOG10_OF_ZERO

@@ -109,7 +109,7 @@ def test_the_certified_top_is_exact_or_declines_even_from_a_blind_start():
             u -= (u @ top_left) * top_left
         u /= np.linalg.norm(u)
         G = np.ascontiguousarray(M @ M.T)
-        got = spectral._certified_top(M, True, G, u, spectral.norm_workspace(H))
+        got = spectral.certified_top_of_rows(M, G, u, spectral.norm_workspace(H))
         if got == -1.0:
             continue
         accepted += 1
@@ -131,10 +131,10 @@ def test_the_gram_matrix_by_syrk_equals_the_product():
     rng = np.random.default_rng(3)
     P = rng.standard_normal((7, 7))
     G = np.empty((7, 7))
-    spectral._gram(P, True, G)
+    spectral.gram_of_rows(P, G)
     np.testing.assert_allclose(G, P @ P.T, rtol=1e-14, atol=1e-14)
     assert np.array_equal(G, G.T)
-    spectral._gram(P, False, G)
+    spectral.gram_of_columns(P, G)
     np.testing.assert_allclose(G, P.T @ P, rtol=1e-14, atol=1e-14)
 
 
@@ -150,7 +150,7 @@ def test_the_certified_path_answers_for_the_clustered_L4_sums_of_a_real_setup():
         M = sum(reference.lstm_factor_terms(params.W_h, pre, C, t))
         A = np.ascontiguousarray(M / np.abs(M).max())
         G = np.ascontiguousarray(A.T @ A)
-        top = spectral._certified_top(A, False, G, reference.start_vector(96), workspace)
+        top = spectral.certified_top_of_columns(A, G, reference.start_vector(96), workspace)
         assert top > 0.0, t
         assert np.sqrt(top) * np.abs(M).max() == pytest.approx(np.linalg.norm(M, 2), rel=2e-13, abs=0.0)
 
