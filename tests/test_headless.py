@@ -2,11 +2,13 @@
 
 import json
 import os
+import signal
 import subprocess
 import sys
 from pathlib import Path
 
 import numpy as np
+import pytest
 from PIL import Image
 
 from simulator import Setup, compute
@@ -190,3 +192,53 @@ def test_a_failed_rename_never_deletes_a_file_that_existed_before(tmp_path, monk
     assert code == headless.EXIT_WRITE_FAILED
     assert sorted(p.name for p in tmp_path.iterdir()) == ["a.csv", "tiny.json"]
     assert existing.read_text() == "old"
+
+
+class _SignalInFinaliser:
+    """Python runs a signal handler at the next bytecode; in a finaliser its exception is printed
+    as "Exception ignored" and dropped (matplotlib's weakref callbacks, seen under load)."""
+
+    def __del__(self):
+        import signal
+
+        signal.raise_signal(signal.SIGTERM)
+        sum(range(10))  # bytecodes: the handler runs here, inside __del__
+
+
+def _signal_then(swallowed_by: str):
+    import signal
+
+    def export_bytes(results, plot, fmt, **kwargs):
+        if swallowed_by == "finaliser":
+            _SignalInFinaliser()  # dropped at once: its Terminated is ignored, the export goes on
+            if kwargs.get("progress") is not None:
+                kwargs["progress"](1, 300)  # the next frame
+            return b"rendered on regardless"
+        try:  # a C++ extension converting an argument reports the handler's exception as a TypeError
+            signal.raise_signal(signal.SIGTERM)
+            sum(range(10))
+        except BaseException:
+            raise TypeError("incompatible function arguments") from None
+        return b"never"
+
+    return export_bytes
+
+
+@pytest.mark.parametrize("swallowed_by", ["finaliser", "extension"])
+def test_sigterm_stops_the_export_even_when_its_exception_is_swallowed(tmp_path, monkeypatch, capsys, swallowed_by):
+    import main
+    from ui.cli import headless
+    from ui.export import files as figures
+
+    preset = _write_preset(tmp_path)
+    monkeypatch.setattr(figures, "export_bytes", _signal_then(swallowed_by))
+    monkeypatch.setenv("RNN_GRADIENT_LAB_BACKEND", "reference")
+    args = main.build_parser().parse_args(["--preset", str(preset), "--plot", "unrolled",
+                                           "--export", str(tmp_path / "a.gif")])
+    handlers = signal.getsignal(signal.SIGTERM), signal.getsignal(signal.SIGINT), sys.unraisablehook
+    code = headless.run_headless(args)
+    assert code == headless.EXIT_TERMINATED
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["tiny.json"]  # nothing written, nothing staged
+    err = capsys.readouterr().err
+    assert err.strip().splitlines() == ["rnn-gradient-lab: error: stopped by SIGTERM; unfinished files were removed"]
+    assert (signal.getsignal(signal.SIGTERM), signal.getsignal(signal.SIGINT), sys.unraisablehook) == handlers

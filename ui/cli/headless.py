@@ -61,22 +61,47 @@ class Terminated(BaseException):
     through every `except Exception`, and the staged files are removed on the way out."""
 
 
+_stop_requested: list[type[BaseException]] = []  # what a signal asked for, kept until the block ends
+
+
 @contextmanager
 def sigterm_raises_terminated():
     """While the block runs, SIGTERM raises Terminated (the default action would end the process
-    at once and leave its temporary files). Only the main thread can set signal handlers."""
+    at once and leave its temporary files) and Ctrl+C raises KeyboardInterrupt. Only the main
+    thread can set signal handlers.
+
+    The signal is also remembered and `stop_if_asked()` raises it again: Python runs a handler at
+    the next bytecode, which may be inside a finaliser (a matplotlib or PIL object being garbage
+    collected), where an exception is printed as "Exception ignored" and dropped; the export then
+    went on rendering its 300 frames (seen in 2 of 25 tries under load)."""
     if threading.current_thread() is not threading.main_thread():
         yield
         return
 
-    def on_sigterm(signum, frame):
-        raise Terminated()
+    def on_signal(signum, frame):
+        stop = Terminated if signum == signal.SIGTERM else KeyboardInterrupt
+        _stop_requested.append(stop)
+        raise stop()
 
-    previous = signal.signal(signal.SIGTERM, on_sigterm)
+    def unraisable(info):  # the dropped exception is ours: stop_if_asked() raises it again; no traceback
+        if not (_stop_requested and isinstance(info.exc_value, (Terminated, KeyboardInterrupt))):
+            previous_hook(info)
+
+    previous = {number: signal.signal(number, on_signal) for number in (signal.SIGTERM, signal.SIGINT)}
+    previous_hook, sys.unraisablehook = sys.unraisablehook, unraisable
     try:
         yield
     finally:
-        signal.signal(signal.SIGTERM, previous if previous is not None else signal.SIG_DFL)
+        for number, handler in previous.items():
+            signal.signal(number, handler if handler is not None else signal.SIG_DFL)
+        sys.unraisablehook = previous_hook
+        _stop_requested.clear()
+
+
+def stop_if_asked(*_progress) -> None:
+    """Raise the stop a signal asked for (see sigterm_raises_terminated); a progress callback."""
+    if _stop_requested:
+        raise _stop_requested[0]()
 
 
 @dataclass(frozen=True)
@@ -258,14 +283,22 @@ def write_exports(results, request: ExportRequest, training=None) -> list[Path]:
     from ui.export import files as figures
 
     try:
-        with files.StagedWrites() as staged:  # removes what is not committed, Ctrl+C/SIGTERM included
-            view = figures.make_view(results, request.step, request.reveal)
-            for job in request.jobs:
-                data = figures.export_bytes(results, request.plot, job.fmt, view=view, size=request.size,
-                                            theme=request.theme, fps=request.fps, frames=request.frames,
-                                            training=training)
-                staged.add(job.path, data)
-            return staged.commit()
+        try:
+            with files.StagedWrites() as staged:  # removes what is not committed, Ctrl+C/SIGTERM included
+                view = figures.make_view(results, request.step, request.reveal)
+                for job in request.jobs:
+                    data = figures.export_bytes(results, request.plot, job.fmt, view=view, size=request.size,
+                                                theme=request.theme, fps=request.fps, frames=request.frames,
+                                                training=training, progress=stop_if_asked)
+                    stop_if_asked()
+                    staged.add(job.path, data)
+                stop_if_asked()
+                return staged.commit()
+        except Exception:
+            # a signal's exception can come out as another one: raised while a C++ extension
+            # converted an argument, pybind11 reports a TypeError (seen under load)
+            stop_if_asked()
+            raise
     except figures.ExportError as exc:
         raise HeadlessError(str(exc)) from None
     except files.FileWriteError as exc:
@@ -382,6 +415,7 @@ def train_and_export(args) -> tuple[list[Path], str]:
     progress.show(f"training {label}: preparing…", force=True)
     trainer = Trainer(task, settings.config(backend=backend), *inits)
     while not trainer.finished:
+        stop_if_asked()
         trainer.run(seconds=progress.every / 2)
         progress.show(_progress_text(trainer, label))
     trainer.record_test()  # (the last step is tested anyway; a no-op then)
@@ -402,5 +436,5 @@ def train_and_export(args) -> tuple[list[Path], str]:
 
 __all__ = [
     "EXIT_BAD_ARGUMENTS", "EXIT_INTERRUPTED", "EXIT_TERMINATED", "EXIT_WRITE_FAILED", "HeadlessError", "Terminated",
-    "export_all", "pick_backend", "run_headless", "sigterm_raises_terminated", "train_and_export",
+    "export_all", "pick_backend", "run_headless", "sigterm_raises_terminated", "stop_if_asked", "train_and_export",
 ]
