@@ -18,3 +18,18 @@ def _backends():
 
 
 BACKENDS = _backends()
+
+
+def _hypothesis_profile():
+    """Property tests draw the same examples on every run (derandomize): CI is repeatable and a
+    failure is reproduced by running the test again. HYPOTHESIS_PROFILE=explore draws new ones."""
+    try:
+        from hypothesis import settings
+    except ImportError:
+        return
+    settings.register_profile("repeatable", derandomize=True, print_blob=True)
+    settings.register_profile("explore", derandomize=False, print_blob=True)
+    settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "repeatable"))
+
+
+_hypothesis_profile()

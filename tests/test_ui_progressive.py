@@ -23,6 +23,7 @@ from ui.main_window import MainWindow  # noqa: E402
 ROOT = Path(__file__).resolve().parents[1]
 WAIT_MS = 180_000
 BIG = Setup(hidden_size=256, steps=2000, seed=1)  # a compute of several seconds
+MEDIUM = Setup(hidden_size=128, steps=1500, seed=1)  # a compute of a second or two
 
 
 @pytest.fixture
@@ -111,8 +112,8 @@ def test_an_export_waits_for_the_final_results(qtbot, window, tmp_path):
     from ui.controllers.export import ExportController, ExportOptions
 
     controller = ExportController(window)
-    window.apply_setup(BIG)
-    qtbot.waitUntil(lambda: window.results is not None and window.results.setup == BIG, timeout=WAIT_MS)
+    window.apply_setup(MEDIUM)
+    qtbot.waitUntil(lambda: window.results is not None and window.results.setup == MEDIUM, timeout=WAIT_MS)
     assert not window.results.final  # a partial picture is on screen: the export must wait for the final one
     with qtbot.waitSignal(controller.export_finished, timeout=WAIT_MS):
         controller.start_export(ExportOptions(plot="long-range", fmt="csv"), tmp_path / "lr.csv")

@@ -176,7 +176,7 @@ def test_log_values_are_clipped_for_display():
 
 
 def test_long_extreme_sequence_builds_without_warnings(qtbot):
-    results = compute(Setup(steps=5000).with_knob("U", 5.0), backend="reference")
+    results = compute(Setup(steps=5000).with_knob("U", 5.0), backend="numba")
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         view = make_view(qtbot, results, size=(1500, 300))
