@@ -71,7 +71,8 @@ def build_parser() -> argparse.ArgumentParser:
                         help="train the preset's task (its training settings) for STEPS steps without a window, "
                         "print 'final test loss: rnn=<value> lstm=<value>' and export what --export asks "
                         "(e.g. --plot training)")
-    parser.add_argument("--quiet", action="store_true", help="with --train: no progress line on stderr")
+    parser.add_argument("--quiet", action="store_true",
+                        help="with --export or --train: no progress line on stderr")
     parser.add_argument("--quit-after", type=float, default=None, metavar="SECONDS", help=argparse.SUPPRESS)
     parser.add_argument("--start-training", action="store_true", help=argparse.SUPPRESS)  # the window trains at once
     return parser
@@ -88,8 +89,8 @@ def check_arguments(parser: argparse.ArgumentParser, args: argparse.Namespace) -
         parser.error("--export: empty file name")
     if args.train is not None and args.train < 1:
         parser.error(f"--train {args.train}: the number of steps must be at least 1")
-    if args.quiet and args.train is None:
-        parser.error("--quiet only applies to --train (the progress line of a headless training)")
+    if args.quiet and args.train is None and not args.export:
+        parser.error("--quiet only applies to --export and --train (their progress line on stderr)")
     if args.train is not None and (args.list_plots or args.start_training):
         parser.error("--train runs without a window: it cannot be combined with "
                      + ("--list-plots" if args.list_plots else "--start-training"))

@@ -242,3 +242,30 @@ def test_sigterm_stops_the_export_even_when_its_exception_is_swallowed(tmp_path,
     err = capsys.readouterr().err
     assert err.strip().splitlines() == ["rnn-gradient-lab: error: stopped by SIGTERM; unfinished files were removed"]
     assert (signal.getsignal(signal.SIGTERM), signal.getsignal(signal.SIGINT), sys.unraisablehook) == handlers
+
+
+@pytest.mark.parametrize("quiet", [False, True])
+def test_a_long_export_says_how_far_it_is_on_stderr_unless_quiet(tmp_path, monkeypatch, capsys, quiet):
+    # Issue 12: a headless export shows a progress line on stderr (here from the first moment and at
+    # every update: the delay and the interval are set to 0), --quiet silences it.
+    import main
+    from ui.cli import headless
+
+    monkeypatch.setattr(headless, "EXPORT_PROGRESS_AFTER", 0.0)
+    monkeypatch.setattr(headless, "PROGRESS_EVERY", 0.0)
+    monkeypatch.setenv("RNN_GRADIENT_LAB_BACKEND", "reference")
+    preset = _write_preset(tmp_path)
+    argv = ["--preset", str(preset), "--plot", "unrolled", "--frames", "3", "--size", "320x200",
+            "--export", str(tmp_path / "a.gif"), "--export", str(tmp_path / "a.csv")] + (["--quiet"] if quiet else [])
+    args = main.build_parser().parse_args(argv)
+    main.check_arguments(main.build_parser(), args)
+    assert headless.run_headless(args) == 0
+    captured = capsys.readouterr()
+    assert captured.out.splitlines() == [f"wrote {tmp_path / 'a.gif'}", f"wrote {tmp_path / 'a.csv'}"]
+    if quiet:
+        assert captured.err == ""
+        return
+    lines = captured.err.splitlines()
+    assert any(line.startswith("computing H = 2, T = 3: exact norms") for line in lines), lines
+    assert [line for line in lines if "frame" in line] == [f"writing a.gif: frame {n}/3" for n in (1, 2, 3)]
+    assert "writing a.csv…" in lines

@@ -318,7 +318,7 @@ def test_headless_train_argument_errors_are_one_line(tmp_path):
     cases = {
         "no training settings": (["--preset", "default", "--train", "5"], "has no training settings"),
         "no steps": (["--train", "0"], "at least 1"),
-        "quiet alone": (["--quiet"], "--quiet only applies to --train"),
+        "quiet alone": (["--quiet"], "--quiet only applies to --export and --train"),
         "plot without export": (["--preset", "adding-lstm-learns", "--train", "5", "--plot", "training"],
                                 "only applies to an export"),
         "a GIF of the curves": (["--preset", "adding-lstm-learns", "--train", "5", "--export", "x.gif"],

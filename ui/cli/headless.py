@@ -16,8 +16,10 @@ temporary names (`.rgl-<pid>-<hex>.tmp`) and only renamed into place when all of
 (simulator.files.StagedWrites): a failure leaves nothing behind, a file this call created is
 removed and a file that existed before keeps (or gets back) its old content. Errors are one line
 on stderr and a non-zero exit code (2: bad arguments, 1: could not write, 130: Ctrl+C,
-143: SIGTERM). Ctrl+C and SIGTERM (turned into an exception while the export runs) remove the
-temporary files before the process ends.
+143: SIGTERM). An export that takes longer than EXPORT_PROGRESS_AFTER seconds (a large setup, a
+long GIF) says how far it is on stderr, as a training does (--quiet: nothing). Ctrl+C and SIGTERM
+(turned into an exception while the export runs) remove the temporary files before the process
+ends.
 
 `main.py --preset <p> --train STEPS` trains the preset's task with its training settings (the
 preset's "training"; STEPS replaces its step budget) without a window, with a progress line on
@@ -268,28 +270,53 @@ def export_all(args) -> list[Path]:
     setup = loaded[0]
     backend = pick_backend()
 
-    # --- 2. compute once ---
-    from simulator import compute
+    progress = ProgressLine(sys.stderr, quiet=getattr(args, "quiet", False), first_after=EXPORT_PROGRESS_AFTER)
+    try:
+        # --- 2. compute once (a signal cancels it between two chunks) ---
+        from simulator import Cancelled, ComputeJob
 
-    results = compute(setup, backend=backend)
+        job = ComputeJob(setup, backend)
+        size = f"H = {setup.hidden_size}, T = {setup.steps}"
 
-    # --- 3. write every file under a temporary name, then rename all into place ---
-    return write_exports(results, request)
+        def between_chunks() -> bool:  # (asked between two chunks: cheaper than building partial results)
+            progress.show(f"computing {size}: exact norms {int(100 * job.progress)} %")
+            return bool(_stop_requested)
+
+        try:
+            results = job.run(cancelled=between_chunks)
+        except Cancelled:
+            stop_if_asked()
+            raise
+
+        # --- 3. write every file under a temporary name, then rename all into place ---
+        return write_exports(results, request, progress=progress)
+    finally:
+        progress.done()
 
 
-def write_exports(results, request: ExportRequest, training=None) -> list[Path]:
-    """Write every job of `request` (all or nothing). `training`: the curves of --plot training."""
+def write_exports(results, request: ExportRequest, training=None, progress: ProgressLine | None = None) -> list[Path]:
+    """Write every job of `request` (all or nothing). `training`: the curves of --plot training.
+    `progress`: the line on stderr (a GIF says which frame it is at)."""
     from simulator import files
     from ui.export import files as figures
+
+    def frame_done(job: Job):
+        def done(frame: int, frames: int) -> None:
+            stop_if_asked()
+            if progress is not None:
+                progress.show(f"writing {job.path.name}: frame {frame}/{frames}")
+        return done
 
     try:
         try:
             with files.StagedWrites() as staged:  # removes what is not committed, Ctrl+C/SIGTERM included
                 view = figures.make_view(results, request.step, request.reveal)
                 for job in request.jobs:
+                    if progress is not None:
+                        progress.show(f"writing {job.path.name}…")
                     data = figures.export_bytes(results, request.plot, job.fmt, view=view, size=request.size,
                                                 theme=request.theme, fps=request.fps, frames=request.frames,
-                                                training=training, progress=stop_if_asked)
+                                                training=training, progress=frame_done(job))
                     stop_if_asked()
                     staged.add(job.path, data)
                 stop_if_asked()
@@ -315,6 +342,7 @@ def write_exports(results, request: ExportRequest, training=None) -> list[Path]:
 # --- --train: a training without a window ---------------------------------------------------------
 PROGRESS_EVERY = 5.0  # seconds between two progress lines when stderr is not a terminal
 PROGRESS_REFRESH = 0.5  # seconds between two updates of the line in place on a terminal
+EXPORT_PROGRESS_AFTER = 3.0  # an export shows its progress line once it has taken this long
 
 
 def _load_preset(preset_arg: str | None):
@@ -329,22 +357,24 @@ def _load_preset(preset_arg: str | None):
 
 
 class ProgressLine:
-    """The training's progress on stderr: one line rewritten in place on a terminal, else a new
-    line every PROGRESS_EVERY seconds (logs stay readable). Nothing when quiet."""
+    """Progress on stderr (a training, a long export): one line rewritten in place on a terminal,
+    else a new line every PROGRESS_EVERY seconds (logs stay readable). Nothing when quiet, and
+    nothing before `first_after` seconds (a quick export prints only its result)."""
 
-    def __init__(self, stream, quiet: bool):
+    def __init__(self, stream, quiet: bool, first_after: float = 0.0):
         self.stream = stream
         self.quiet = quiet
         self.in_place = bool(getattr(stream, "isatty", lambda: False)())
         self.every = PROGRESS_REFRESH if self.in_place else PROGRESS_EVERY
         self.last = -float("inf")
         self.width = 0
+        self.silent_until = time.perf_counter() + first_after
 
     def show(self, text: str, force: bool = False) -> None:
         if self.quiet:
             return
         now = time.perf_counter()
-        if not force and now - self.last < self.every:
+        if now < self.silent_until or (not force and now - self.last < self.every):
             return
         self.last = now
         if self.in_place:
