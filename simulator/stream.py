@@ -426,10 +426,12 @@ class ComputeJob:
 
     # --- the run -----------------------------------------------------------------------------
     def run(self, cancelled: Callable[[], bool] | None = None, on_partial: Callable[[Results], None] | None = None,
-            min_interval: float = 0.1) -> Results:
+            min_interval: float = 0.1, first_partial_after: float = 0.0) -> Results:
         """Compute everything; see the module docstring. Returns the final Results; raises
         Cancelled when `cancelled()` returns True or `cancel()` was called (a later job, or
-        run() again, continues from where this one stopped)."""
+        run() again, continues from where this one stopped). `first_partial_after`: no partial
+        results before the run has taken this long (a window: a compute that ends sooner is drawn
+        once, final, instead of twice)."""
         if self._results is not None:
             return self._results
         with _network_lock:
@@ -444,7 +446,7 @@ class ComputeJob:
                 helper = threading.Thread(target=self._work, args=(stop, errors), name="simulator helper",
                                           daemon=True)
                 helper.start()
-            self._coordinate(errors, cancelled, on_partial, min_interval)
+            self._coordinate(errors, cancelled, on_partial, min_interval, first_partial_after)
         except Cancelled:
             raise
         except BaseException:
@@ -470,7 +472,8 @@ class ComputeJob:
         self._results = self._make_results(final=True)
         return self._results
 
-    def _coordinate(self, errors, cancelled, on_partial, min_interval) -> None:
+    def _coordinate(self, errors, cancelled, on_partial, min_interval, first_partial_after) -> None:
+        started = time.perf_counter()
         emitted_cheap = False
         last_emit = 0.0
         emitted_progress = -1.0
@@ -486,14 +489,15 @@ class ComputeJob:
             if on_partial is not None and cheap_done:
                 now = time.perf_counter()
                 progress = self.progress
-                if not emitted_cheap or (now - last_emit >= min_interval and progress > emitted_progress):
+                if ((not emitted_cheap and now - started >= first_partial_after)
+                        or (emitted_cheap and now - last_emit >= min_interval and progress > emitted_progress)):
                     emitted_cheap, last_emit, emitted_progress = True, now, progress
                     on_partial(self._make_results(final=False))
                     continue  # look at the flag again: on_partial may have taken a while
             with self._lock:
                 # until the first partial results are out, this thread takes no costly chunk: they
                 # would hold it (and the first results) back while the helper finishes the cheap part
-                claim = self._claim(cheap_only=on_partial is not None and not emitted_cheap)
+                claim = self._claim(cheap_only=on_partial is not None and not emitted_cheap and not cheap_done)
                 if claim is None:
                     self._lock.wait(timeout=POLL_SECONDS)
                     continue
