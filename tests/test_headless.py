@@ -269,3 +269,40 @@ def test_a_long_export_says_how_far_it_is_on_stderr_unless_quiet(tmp_path, monke
     assert any(line.startswith("computing H = 2, T = 3: exact norms") for line in lines), lines
     assert [line for line in lines if "frame" in line] == [f"writing a.gif: frame {n}/3" for n in (1, 2, 3)]
     assert "writing a.csv…" in lines
+
+
+def test_a_signal_the_caller_ignores_stays_ignored_during_an_export():
+    # a job started in the background (`cmd &`) has Ctrl+C ignored: the export must not stop on it
+    from ui.cli import headless
+
+    before = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        with headless.sigterm_raises_terminated():
+            assert signal.getsignal(signal.SIGINT) is signal.SIG_IGN
+            signal.raise_signal(signal.SIGINT)
+            sum(range(10))
+            headless.stop_if_asked()  # nothing was asked
+        assert signal.getsignal(signal.SIGINT) is signal.SIG_IGN
+    finally:
+        signal.signal(signal.SIGINT, before)
+
+
+class _ClosedStream:
+    def isatty(self):
+        return False
+
+    def write(self, text):
+        raise BrokenPipeError(32, "Broken pipe")
+
+    def flush(self):
+        raise BrokenPipeError(32, "Broken pipe")
+
+
+def test_a_closed_stderr_silences_the_progress_line_instead_of_failing_the_work():
+    from ui.cli import headless
+
+    line = headless.ProgressLine(_ClosedStream(), quiet=False)
+    line.show("computing…")  # the reader of stderr left: no exception, the line goes quiet
+    assert line.quiet
+    line.show("still computing…", force=True)
+    line.done()

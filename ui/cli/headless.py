@@ -89,7 +89,9 @@ def sigterm_raises_terminated():
         if not (_stop_requested and isinstance(info.exc_value, (Terminated, KeyboardInterrupt))):
             previous_hook(info)
 
-    previous = {number: signal.signal(number, on_signal) for number in (signal.SIGTERM, signal.SIGINT)}
+    # a signal the caller ignores (Ctrl+C for a job started with `&`) stays ignored
+    previous = {number: signal.signal(number, on_signal) for number in (signal.SIGTERM, signal.SIGINT)
+                if signal.getsignal(number) is not signal.SIG_IGN}
     previous_hook, sys.unraisablehook = sys.unraisablehook, unraisable
     try:
         yield
@@ -377,18 +379,24 @@ class ProgressLine:
         if now < self.silent_until or (not force and now - self.last < self.every):
             return
         self.last = now
-        if self.in_place:
-            padding = " " * max(0, self.width - len(text))
-            self.stream.write("\r" + text + padding)
-            self.width = len(text)
-        else:
-            self.stream.write(text + "\n")
-        self.stream.flush()
+        try:
+            if self.in_place:
+                padding = " " * max(0, self.width - len(text))
+                self.stream.write("\r" + text + padding)
+                self.width = len(text)
+            else:
+                self.stream.write(text + "\n")
+            self.stream.flush()
+        except (OSError, ValueError):  # stderr closed (a pipe whose reader left): the work goes on
+            self.quiet = True
 
     def done(self) -> None:
         if not self.quiet and self.in_place and self.width:
-            self.stream.write("\n")
-            self.stream.flush()
+            try:
+                self.stream.write("\n")
+                self.stream.flush()
+            except (OSError, ValueError):
+                self.quiet = True
 
 
 def _progress_text(trainer, label: str) -> str:
