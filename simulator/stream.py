@@ -8,7 +8,8 @@
 `run()` returns the final `Results` (final=True, every array exact). Meanwhile it calls
 `on_partial(results)` on the calling thread with `Results` whose `final` is False:
 
-  a. once, as soon as the cheap parts are done (O(T H^2): forward states, BPTT deltas, the norms
+  a. once, as soon as the cheap parts are done and the run has taken `first_partial_after`
+     seconds (default 0; none at all when everything is done sooner) (O(T H^2): forward states, BPTT deltas, the norms
      of the loss gradient reaching each step, the lower bounds of the long-range norms, the
      diagonal means, the RNN's per-step norms when U is a multiple of an orthogonal matrix);
   b. then at most every `min_interval` seconds while the costly exact parts stream in (the (L4)
@@ -495,8 +496,9 @@ class ComputeJob:
                     on_partial(self._make_results(final=False))
                     continue  # look at the flag again: on_partial may have taken a while
             with self._lock:
-                # until the first partial results are out, this thread takes no costly chunk: they
-                # would hold it (and the first results) back while the helper finishes the cheap part
+                # until the cheap parts are done, this thread takes no costly chunk: it would hold
+                # the first results back while the helper finishes the cheap part (once they are
+                # done, waiting out first_partial_after, it may take one: <= one chunk of delay)
                 claim = self._claim(cheap_only=on_partial is not None and not emitted_cheap and not cheap_done)
                 if claim is None:
                     self._lock.wait(timeout=POLL_SECONDS)

@@ -113,6 +113,24 @@ def test_partials_come_at_most_every_min_interval():
     assert len(times) >= 2 and np.all(gaps >= 0.05 - 1e-3)
 
 
+def test_no_partial_results_before_first_partial_after_and_none_for_a_quick_compute():
+    # the window's rule: a compute that ends within the delay is drawn once, final
+    quick = []
+    final = ComputeJob(SMALL, "reference").run(on_partial=quick.append, first_partial_after=60.0)
+    assert quick == [] and final.final
+    # a longer one: the first partial comes once the delay has passed, and is still a partial
+    times, partials = [], []
+    started = time.perf_counter()
+
+    def on_partial(results):
+        times.append(time.perf_counter() - started)
+        partials.append(results)
+
+    ComputeJob(SMALL.replace(steps=600), "reference", chunk_steps=1).run(on_partial=on_partial,  # ~0.6 s
+                                                                         first_partial_after=0.1)
+    assert partials and times[0] >= 0.1 and not partials[0].final
+
+
 # --- cancellation -----------------------------------------------------------------------------
 
 
