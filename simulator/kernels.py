@@ -37,7 +37,7 @@ from numba import njit  # noqa: E402
 # step h (O(H): the output error may cancel, so both backends form it the same way)
 from .reference import (  # noqa: E402, F401
     LN_10, LOG_4, LOG10_OF_ZERO, NEGLIGIBLE_DECADES, TERM_NAMES, lstm_bptt_start, lstm_chain_start,
-    lstm_loss_gradient, lstm_lower_start, relative_to_last, rnn_bptt_start, rnn_chain_start,
+    lstm_loss_gradient, lstm_lower_start, readonly, relative_to_last, rnn_bptt_start, rnn_chain_start,
     rnn_loss_gradient, rnn_lower_start,
 )
 
@@ -46,15 +46,6 @@ I, F, G, O = 0, 1, 2, 3  # gate rows
 # error_model="numpy": a float division by zero gives inf/nan instead of raising (no checks in the
 # loops); every division here has a nonzero divisor, or is guarded.
 _jit = njit(cache=True, nogil=True, error_model="numpy")
-
-
-def readonly(array: np.ndarray) -> np.ndarray:
-    """A read-only view: inputs a kernel only reads are always passed read-only, so each kernel
-    is compiled for one signature (numba types read-only and writable arrays apart; arrays a
-    reused computation shares are read-only, and each extra signature costs seconds of compile)."""
-    view = array.view()
-    view.setflags(write=False)
-    return view
 
 
 # ----------------------------------------------------------------------------------------------

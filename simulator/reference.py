@@ -25,6 +25,15 @@ TERM_NAMES = ("forget_path", "via_W_hf", "via_W_hi", "via_W_hg", "total")  # (L4
 I, F, G, O = 0, 1, 2, 3  # gate rows
 
 
+def readonly(array: np.ndarray) -> np.ndarray:
+    """A read-only view: inputs a numba kernel only reads are always passed read-only, so each
+    kernel is compiled for one signature (numba types read-only and writable arrays apart; arrays a
+    reused computation shares are read-only, and each extra signature costs seconds of compile)."""
+    view = array.view()
+    view.setflags(write=False)
+    return view
+
+
 def sigmoid(a):
     # exp(-|a|) never overflows, and for a << 0 this keeps full relative precision
     e = np.exp(-np.abs(a))

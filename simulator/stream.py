@@ -132,15 +132,6 @@ class _Network:
         return p
 
 
-def _readonly(array: np.ndarray) -> np.ndarray:
-    """A read-only view of an array a pass only reads: the kernels then see one array type whether
-    the array is fresh (writable) or shared from an earlier compute (read-only), and numba compiles
-    each kernel once."""
-    view = array.view()
-    view.setflags(write=False)
-    return view
-
-
 def _nan(*shape) -> np.ndarray:
     return np.full(shape, np.nan)
 
@@ -192,7 +183,8 @@ def _rnn_network(setup: Setup, kern, backend: str, x: np.ndarray) -> _Network:
             1, T, False, 30 * H if cheap_norms else 3 * H ** 3, costly=not cheap_norms, needs=(forward,),
             independent=True)
     chain = kern.rnn_chain_start(H)
-    U_read, a_read = _readonly(U), _readonly(a)  # one compiled signature, fresh or reused arrays
+    # read-only views: one compiled signature whether the arrays are fresh or shared from earlier
+    U_read, a_read = reference.readonly(U), reference.readonly(a)
     net.add("rnn long-range (R2)", lambda f, s: kern.rnn_longrange_steps(U_read, a_read, f, s, *chain, longrange),
             T - 1, T, True, 3 * H ** 3 + 30 * H * H, costly=True, needs=(forward,))
     return net
@@ -251,7 +243,8 @@ def _lstm_network(setup: Setup, kern, backend: str, x: np.ndarray) -> _Network:
             0, 1, False, 60 * H * T, costly=False, needs=(forward,))
     # (L7) and the naive chain are two passes: the two threads can run them at once
     chain = kern.lstm_chain_start(H)
-    W_h_read, pre_read, C_read = _readonly(W_h), _readonly(pre), _readonly(C)  # one compiled signature
+    # read-only views: one compiled signature whether the arrays are fresh or shared from earlier
+    W_h_read, pre_read, C_read = (reference.readonly(array) for array in (W_h, pre, C))
     net.add("lstm long-range (L7)",
             lambda f, s: kern.lstm_longrange_steps(W_h_read, pre_read, C_read, f, s, *chain, exact),
             T - 1, T, True, 5 * H ** 3 + 100 * H * H, costly=True, needs=(forward,))
