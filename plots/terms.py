@@ -1,9 +1,10 @@
 """Plot ③: the four terms of ∂C_t/∂C_{t-1} (L4) and their sum at the selected step.
 
 Bars are the signed values (H = 1) or the diagonal means (H > 1) and carry their value at their
-end; for H > 1 the diamonds are each term's spectral norm, labelled with it. The norms of an
-H × H term cost an SVD each: the window asks the compute worker for them (`blocking=False`
-draws the bars and says "norms: computing…" until they are there); exports wait for them.
+end; for H > 1 the diamonds are each term's spectral norm, labelled with it. The norms of large
+H × H terms are costly: above QUICK_NORMS_UP_TO the window asks the compute worker for them
+(`blocking=False` draws the bars and says "norms: computing…" until they are there); exports
+wait for them.
 """
 
 from __future__ import annotations
@@ -28,10 +29,21 @@ def short_number(value: float) -> str:
     return f"{float(value):.2f}".replace("-", style.MINUS)
 
 
+# Up to this H the five norms of a step cost about a millisecond (the numba kernel: 1.1 ms at
+# H = 128; the numpy reference: 1.4 ms at H = 64): the window computes them as it draws, in the
+# same frame as the other views. Above, they come from the window's worker (40 ms at H = 512).
+QUICK_NORMS_UP_TO = {"numba": 128, "reference": 64}
+
+
+def is_quick(results: Results) -> bool:
+    """Whether a step's term norms are cheap enough to compute while drawing."""
+    return results.setup.hidden_size <= QUICK_NORMS_UP_TO.get(getattr(results, "backend", "reference"), 64)
+
+
 def term_norms(results: Results, t: int, blocking: bool) -> np.ndarray | None:
     if results.setup.hidden_size == 1 or t < 1:
         return None
-    if blocking:
+    if blocking or is_quick(results):
         return np.asarray(results.lstm_term_norms(t), dtype=np.float64)
     ready = getattr(results, "term_norms_if_ready", None)
     return None if ready is None else ready(t)

@@ -29,7 +29,7 @@ from .weights import GATES  # noqa: E402
 
 def warm_up() -> None:
     """Compile (or load from the cache) every numba kernel once, on a tiny setup."""
-    compute(Setup(hidden_size=2, input_size=1, steps=3), backend="numba")
+    compute(Setup(hidden_size=2, input_size=1, steps=3), backend="numba").lstm_term_norms(1)
     compute(Setup(hidden_size=1, input_size=1, steps=3), backend="numba")
 
 

@@ -500,6 +500,38 @@ def lstm_factor_norm_steps(W_h, pre, C, first, stop, total_norm):
         total_norm[t] = matrix_norm(total, workspace)
 
 
+@_jit
+def lstm_term_norms(W_h, pre, C, t):
+    """See reference.lstm_term_norms: the spectral norms of the four (L4) terms and of their sum
+    at step t >= 1, (5,). One call without the GIL (the window asks for the selected step's
+    norms on its worker thread while the transport steps)."""
+    H = C.shape[1]
+    D_prev = np.empty(H)
+    scales = np.empty((3, H))  # rows: via W_hf, W_hi, W_hg
+    term = np.empty((H, H))
+    total = np.zeros((H, H))
+    workspace = norm_workspace(H)
+    norms = np.zeros(5)
+    _dh_dC(pre, C, t - 1, D_prev)
+    _gate_path_scales(pre, C, t, scales[0], scales[1], scales[2])
+    forget_norm = 0.0
+    for i in range(H):
+        forget = sigmoid(pre[t, F, i])  # (L4) the forget path diag(f_t): its norm is max f
+        total[i, i] = forget
+        forget_norm = max(forget_norm, abs(forget))
+    norms[0] = forget_norm
+    for p in range(3):
+        W = W_h[_TERM_WEIGHTS[p]]
+        for i in range(H):
+            s = scales[p, i]
+            for j in range(H):
+                term[i, j] = s * W[i, j] * D_prev[j]  # (L4) diag(scale) W D_{t-1}
+                total[i, j] += term[i, j]
+        norms[1 + p] = matrix_norm(term, workspace)
+    norms[4] = matrix_norm(total, workspace)
+    return norms
+
+
 def lstm_factor_summary(W_h, pre, C):
     """Per t: spectral norm of the (L4) sum, (T + 1,), and diagonal means of the terms and the sum, (T + 1, 5)."""
     total_norm = np.zeros(pre.shape[0])

@@ -143,7 +143,8 @@ class Results:
             if self.setup.hidden_size == 1:  # 1 x 1: the norm is |value|
                 cache[t] = np.abs(self.lstm_term_diag_mean[t])
             else:
-                cache[t] = reference.lstm_term_norms(self.lstm_W_h, self.lstm_pre, self.lstm_C, t)
+                kern = _backend_module(self.backend)  # numba: one call without the GIL
+                cache[t] = np.asarray(kern.lstm_term_norms(self.lstm_W_h, self.lstm_pre, self.lstm_C, t))
             cache[t].setflags(write=False)
         return cache[t]
 

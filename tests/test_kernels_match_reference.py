@@ -141,6 +141,8 @@ TWINS = (
     # the same passes in one call
     "rnn_forward", "rnn_factor_summary", "rnn_longrange_log10", "rnn_bptt", "rnn_longrange_lower_log10",
     "lstm_forward", "lstm_factor_summary", "lstm_longrange_log10", "lstm_bptt", "lstm_longrange_lower_log10",
+    # on demand, one step at a time (plot ③)
+    "lstm_term_norms",
 )
 
 
@@ -365,3 +367,22 @@ def test_long_products_take_the_certified_path_and_agree():
     _same_outputs("rnn_longrange_log10", (U, a, setup.steps), ("log10",))
     _same_outputs("lstm_longrange_log10", (results.lstm_W_h, results.lstm_pre, results.lstm_C, setup.steps),
                   ("exact_log10", "naive_log10"))
+
+
+@pytest.mark.parametrize("H, knobs", [
+    (1, Knobs()), (2, Knobs(W_hf=-3.0, W_hi=2.0)), (7, Knobs(W_hf=1.3, W_hg=-0.8, W_ho=3.0)),
+    (64, Knobs(W_hf=1.3)),  # the certified Gram path (above spectral.LAPACK_UP_TO)
+    (8, Knobs(U=0.0, W_hi=0.0, W_hf=0.0, W_hg=0.0, W_ho=0.0)),  # zero terms
+])
+def test_term_norms_kernel_equals_its_reference_and_its_sum_is_the_factor_plot_s(H, knobs):
+    """Plot ③'s five norms at a step (the window computes them on demand, without the GIL): the
+    reference's SVD norms to REL, and the sum's norm is bit for bit the one plot ① draws at that
+    step (the same (L4) sum and the same norm routine as lstm_factor_norm_steps)."""
+    results = compute(Setup(hidden_size=H, steps=12, seed=5, knobs=knobs), backend="numba")
+    for t in (1, 6, 12):
+        fast = kernels.lstm_term_norms(results.lstm_W_h, results.lstm_pre, results.lstm_C, t)
+        slow = reference.lstm_term_norms(results.lstm_W_h, results.lstm_pre, results.lstm_C, t)
+        assert fast.shape == (5,) and np.all(np.isfinite(fast))
+        np.testing.assert_allclose(fast, slow, rtol=REL, atol=0.0)
+        assert fast[4] == results.lstm_factor_norm[t]
+        np.testing.assert_array_equal(results.lstm_term_norms(t), fast)  # what the window shows
