@@ -7,6 +7,8 @@ sits on the floor, and a note says so when a whole series is zero.
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 
 from simulator import Results
@@ -30,6 +32,13 @@ def bptt_series(results: Results, weight: str) -> np.ndarray:
 
 
 def describe(results: Results, view: ViewState, **_options) -> Plot:
+    # everything but the cursor depends on the results only: worked out once per results
+    panel, table, notes = derived("bptt.panel", (results,), lambda: _panel(results))
+    return Plot("bptt", TITLE, (replace(panel, selection=float(view.selected_step)),), caption(results, view),
+                (table,), notes=notes)
+
+
+def _panel(results: Results) -> tuple[Panel, Table, tuple[str, ...]]:
     T = results.steps
     k = np.arange(1, T + 1, dtype=np.float64)
     rnn = bptt_series(results, "U")
@@ -55,8 +64,7 @@ def describe(results: Results, view: ViewState, **_options) -> Plot:
         x=Axis("step k", 0.0, float(max(T, 1)) + 0.5),
         y=Axis("log_{10} ‖∂L_{T}/∂W^{(k)}‖_{F}", floor, max(y_range[1], floor + style.LOG_MIN_SPAN)),
         items=tuple(items), legend=Legend("top-right", columns=1, band="top"),
-        selection=float(view.selected_step),
     )
     table = Table("bptt", {"k": np.arange(1, T + 1), "lag": T - np.arange(1, T + 1),
                            "rnn_log10_dL_T_dU_k": rnn, "lstm_log10_dL_T_dW_hf_k": lstm})
-    return Plot("bptt", TITLE, (panel,), caption(results, view), (table,), notes=notes)
+    return panel, table, notes

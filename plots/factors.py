@@ -1,7 +1,7 @@
 """Plot ①: the per-step factors (R1) ‖∂S_t/∂S_{t-1}‖ and (L4) ‖∂C_t/∂C_{t-1}‖ against t.
 
 For H = 1 the factors are drawn with their sign (the notes' scalar case). The revealed steps are
-bright, the rest faded. The line y = 1 and the bound σ_max(U) (|U| for H = 1) are in the legend.
+bright, drawn over every step faded. The line y = 1 and the bound σ_max(U) (|U| for H = 1) are in the legend.
 """
 
 from __future__ import annotations
@@ -40,8 +40,9 @@ def describe(results: Results, view: ViewState, **_options) -> Plot:
     T = results.steps
     t = derived("steps.1..T", (results.rnn_S,), lambda: np.arange(1, T + 1, dtype=np.float64))
     rnn, lstm, signed = factor_series(results)
+    rnn_shown = derived("factors.rnn.shown", (rnn,), lambda: style.finite_or(rnn))
+    lstm_shown = derived("factors.lstm.shown", (lstm,), lambda: style.finite_or(lstm))
     n = max(0, min(view.revealed_steps, T))
-    start = max(n - 1, 0)  # the faded part starts at the last revealed point (no gap)
     if signed:
         bound = float(results.rnn_U[0, 0])
         bound_label = f"U = {style.number(bound)} (bound)"
@@ -51,16 +52,18 @@ def describe(results: Results, view: ViewState, **_options) -> Plot:
         bound_label = f"σ_{{max}}(U) = {style.number(bound)} (bound)"
         y_label = f"‖factor‖₂ (H = {results.setup.hidden_size})"
     items = [
-        Line("rnn.faded", t[start:], style.finite_or(rnn[start:]), "rnn", alpha=style.FADED_ALPHA, width=1.5),
-        Line("lstm.faded", t[start:], style.finite_or(lstm[start:]), "lstm", alpha=style.FADED_ALPHA, width=1.5),
-        Line("rnn", t[:n], style.finite_or(rnn[:n]), "rnn", label="RNN (R1)"),
-        Line("lstm", t[:n], style.finite_or(lstm[:n]), "lstm", label="LSTM (L4)"),
+        # every step faded, the revealed ones drawn bright over them: the faded curves do not
+        # change with the transport (a step redraws only the bright ones)
+        Line("rnn.faded", t, rnn_shown, "rnn", alpha=style.FADED_ALPHA, width=1.5),
+        Line("lstm.faded", t, lstm_shown, "lstm", alpha=style.FADED_ALPHA, width=1.5),
+        Line("rnn", t[:n], rnn_shown[:n], "rnn", label="RNN (R1)"),
+        Line("lstm", t[:n], lstm_shown[:n], "lstm", label="LSTM (L4)"),
         Rule("one", "h", 1.0, "one", dash="dash", label="y = 1"),
     ]
     finite_bound = math.isfinite(bound) and abs(bound) < 1e6
     if finite_bound:
         items.append(Rule("bound", "h", bound, "rnn", dash="dot", label=bound_label))
-    values = np.concatenate([style.finite_or(rnn), style.finite_or(lstm), [1.0], [bound] if finite_bound else []])
+    values = np.concatenate([rnn_shown, lstm_shown, [1.0], [bound] if finite_bound else []])
     values = values[np.abs(values) < 1e300]
     low, high = (float(values.min()), float(values.max())) if values.size else (0.0, 1.0)
     if not signed:

@@ -7,6 +7,8 @@ yet are veiled, not hidden. Rows share the time axis; only the last shows it.
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 
 from simulator import Results
@@ -43,26 +45,38 @@ def image_data(results: Results, key: str) -> np.ndarray:
 
 
 def describe(results: Results, view: ViewState, **_options) -> Plot:
-    T, H = results.steps, results.setup.hidden_size
     keys = row_keys(view)
+    # the images, axes and table depend on the results only (worked out once per results and rows);
+    # the transport moves the veil over the steps not revealed yet and the cursor
+    panels, columns = derived(f"heatmaps.panels.{','.join(keys)}", (results,), lambda: _panels(results, keys))
+    veil_from = view.revealed_steps + 0.5
+    panels = tuple(replace(panel, items=(replace(panel.items[0], veil_from=veil_from),),
+                           selection=float(view.selected_step)) for panel in panels)
+    T = results.steps
+    revealed = {"revealed": (np.arange(0, T + 1) <= view.revealed_steps).astype(int)}
+    columns = {"t": columns["t"], **revealed, **{name: values for name, values in columns.items() if name != "t"}}
+    return Plot("heatmaps", TITLE, panels, caption(results, view), (Table("heatmaps", columns),))
+
+
+def _panels(results: Results, keys: tuple[str, ...]) -> tuple[tuple[Panel, ...], dict]:
+    T, H = results.steps, results.setup.hidden_size
     unit_ticks = tuple((float(u), str(u)) for u in range(H)) if H <= 12 else None
     panels = []
     for index, key in enumerate(keys):
         data = image_data(results, key)
         levels = derived(f"heatmap.levels.{key}", (data,), lambda data=data, key=key: style.state_levels(key, data))
         image = Image(key, data, (-0.5, T + 0.5, -0.5, H - 0.5), style.STATE_COLOURMAP[key], levels,
-                      colourbar=style.number(levels[1]), veil_from=view.revealed_steps + 0.5)
+                      colourbar=style.number(levels[1]), veil_from=None)
         last = index == len(keys) - 1
         panels.append(Panel(
             key=key, title=TITLE if index == 0 else "",
             x=Axis("time step t" if last else "", -0.5, T + 0.5, visible=last),
             y=Axis(ROWS[key], -0.5, H - 0.5, ticks=unit_ticks),
-            items=(image,), legend=None, selection=float(view.selected_step),
+            items=(image,), legend=None,
         ))
-    columns = {"t": np.arange(0, T + 1), "revealed": (np.arange(0, T + 1) <= view.revealed_steps).astype(int)}
+    columns = {"t": np.arange(0, T + 1)}
     for key in keys:
         values = source_array(results, key)
         for unit in range(H):
             columns[f"{key}_{unit}"] = values[:, unit]
-    table = Table("heatmaps", columns)
-    return Plot("heatmaps", TITLE, tuple(panels), caption(results, view), (table,))
+    return tuple(panels), columns

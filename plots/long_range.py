@@ -9,6 +9,8 @@ Every lag is drawn whatever the transport has revealed (the curves are about the
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 
 from simulator import Results
@@ -29,6 +31,13 @@ def _sorted_by_lag(results: Results, values: np.ndarray, what: str) -> np.ndarra
 
 
 def describe(results: Results, view: ViewState, **_options) -> Plot:
+    # everything but the cursor depends on the results only: worked out once per results
+    panel, table, notes, partial = derived("long-range.panel", (results,), lambda: _panel(results))
+    panel = replace(panel, selection=float(results.steps - view.selected_step))
+    return Plot("long-range", TITLE, (panel,), caption(results, view), (table,), notes=notes, partial=partial)
+
+
+def _panel(results: Results) -> tuple[Panel, Table, tuple[str, ...], bool]:
     T = results.steps
     lags = derived("lags.0..T", (results.rnn_S,), lambda: np.arange(0, T + 1, dtype=np.float64))
     rnn = _sorted_by_lag(results, results.rnn_longrange_log10, "rnn")
@@ -76,8 +85,7 @@ def describe(results: Results, view: ViewState, **_options) -> Plot:
         key="long-range", title=TITLE,
         x=Axis("lag T − k (steps back from the loss at T)", 0.0, float(max(T, 1))),
         y=Axis("log_{10} ‖gradient at step k‖₂", y_low, y_high),
-        items=tuple(items), legend=Legend("bottom-left", columns=2, band="bottom"),
-        selection=float(T - view.selected_step), x_is_lag=True,
+        items=tuple(items), legend=Legend("bottom-left", columns=2, band="bottom"), x_is_lag=True,
     )
     k = np.arange(T, -1, -1)
     columns = {"k": k, "lag": lags.astype(int), "rnn_log10_dS_T_dS_k": rnn, "lstm_exact_log10_dC_T_dC_k": exact,
@@ -86,4 +94,4 @@ def describe(results: Results, view: ViewState, **_options) -> Plot:
                "theory_log10_sigma_b_f_pow_lag": theory["sigma_b_f"]}
     table = Table("long-range", columns)
     partial = bool(lowers) or not results.final
-    return Plot("long-range", TITLE, (panel,), caption(results, view), (table,), notes=notes, partial=partial)
+    return panel, table, notes, partial

@@ -107,10 +107,8 @@ def highlight_points(results: Results, view: ViewState, blocking: bool = True) -
     return x, y
 
 
-def describe(results: Results, view: ViewState, theme: str = style.DEFAULT_THEME, blocking: bool = True,
-             **_options) -> Plot:
-    r = results
-    T = r.steps
+def _element_of_results(r: Results, theme: str) -> Unrolled:
+    """The unrolled networks of these results, at no particular step (revealed = selected = 0)."""
     C_levels = style.state_levels("lstm_C", r.lstm_C)
     rnn_factor = derived("unrolled.rnn_factor", (r.rnn_factor_norm,), lambda: style.finite_or(r.rnn_factor_norm))
     lstm_factor = derived("unrolled.lstm_factor", (r.lstm_factor_norm,), lambda: style.finite_or(r.lstm_factor_norm))
@@ -134,9 +132,23 @@ def describe(results: Results, view: ViewState, theme: str = style.DEFAULT_THEME
         lstm_gradient_rgba=style.map_colours(lstm_grad, "gradient", (lo, hi)),
         rnn_gradient_log10=rnn_grad, lstm_gradient_log10=lstm_grad,
         gradient_range=(lo, hi), gradient_clipped=clipped, C_level=C_levels[1],
-        revealed=max(0, min(view.revealed_steps, T)), selected=max(0, min(view.selected_step, T)),
+        revealed=0, selected=0,
         values_rnn_S=r.rnn_S, values_C=r.lstm_C, values_h=r.lstm_h,
     )
+    return element
+
+
+def describe(results: Results, view: ViewState, theme: str = style.DEFAULT_THEME, blocking: bool = True,
+             **_options) -> Plot:
+    r = results
+    T = r.steps
+    # what depends on the results only, worked out once per result arrays (a step of the
+    # transport changes only `revealed` and `selected`)
+    sources = (r.rnn_S, r.lstm_C, r.lstm_h, r.rnn_factor_norm, r.lstm_factor_norm, r.rnn_longrange_log10,
+               r.lstm_longrange_log10)
+    drawn = derived(f"unrolled.element.{theme}", sources, lambda: _element_of_results(r, theme))
+    element = replace(drawn, revealed=max(0, min(view.revealed_steps, T)), selected=max(0, min(view.selected_step, T)))
+    rnn_factor, lstm_factor = drawn.rnn_factor, drawn.lstm_factor
     highlight = highlight_points(results, view, blocking)
     if highlight is not None:
         element = replace(element, highlight_x=highlight[0], highlight_y=highlight[1])

@@ -279,3 +279,55 @@ def test_state_colours_are_the_lookup_table_entries(short_results):
     # and the view's cells are exactly those colours of the states (unit rows, step columns)
     element = plots.describe("unrolled", short_results).panels[0].items[0]
     np.testing.assert_array_equal(element.rnn_cells, style.map_colours(short_results.rnn_S.T, "states", (-1.0, 1.0)))
+
+
+def _on_screen(view: UnrolledView) -> np.ndarray:
+    """What the screen shows of the view's plot now (the backing store: partial repaints and all),
+    as an (h, w, 4) array; view.grab() would paint the whole view afresh instead."""
+    viewport = view.plot_widget.viewport()
+    corner = viewport.mapTo(view.window(), QPoint(0, 0))
+    image = QApplication.primaryScreen().grabWindow(view.window().winId(), corner.x(), corner.y(),
+                                                    viewport.width(), viewport.height()).toImage()
+    image = image.convertToFormat(image.Format.Format_RGB32)
+    rows = np.frombuffer(image.constBits(), np.uint8, image.sizeInBytes()).reshape(image.height(), -1)
+    return rows[:, :4 * image.width()].reshape(image.height(), image.width(), 4).copy()
+
+
+@pytest.mark.parametrize("steps, mode", [(30, "cells"), (1000, "strips")])
+def test_a_step_repaints_a_few_columns_and_the_picture_is_a_full_repaint_s(qtbot, steps, mode):
+    """A step of the transport repaints only the columns it changed (the newly revealed one and the
+    selection), and what the screen then shows is pixel for pixel what a full repaint draws, in the
+    cells mode and in the strips mode (whose ribbons are laid out on a grid of whole buckets)."""
+    results = compute(Setup(hidden_size=4, steps=steps, seed=2, knobs={"W_hf": 1.4, "U": 1.2}))
+    view = make_view(qtbot, results)
+    exposed = []  # the width (in steps) of each repaint of the cells
+    original = view._item._paint
+    view._item._paint = lambda p, rect=None: (exposed.append(steps + 1 if rect is None else rect.width()),
+                                              original(p, rect))
+
+    def repainted(action) -> list[float]:
+        exposed.clear()
+        action()
+        qtbot.waitUntil(lambda: len(exposed) > 0, timeout=10_000)
+        return list(exposed)
+
+    repainted(lambda: show(view, results, revealed=0, selected=0))
+    revealed, selected = 0, 0
+    for i in range(14):
+        single = i % 5 and i % 3 and selected == revealed  # the cursor was on the newest step
+        revealed += 1 if i % 5 else 3  # single steps, and a jump
+        selected = revealed if i % 3 else (revealed * 7) % steps  # the selection follows, or is clicked away
+        widths = repainted(lambda: show(view, results, revealed=revealed, selected=selected))
+        if single:  # → : the new column and the cursor next to it, a few steps wide
+            assert max(widths) < 16, widths
+    assert view.last_paint_stats()["mode"] == mode
+    stepped = _on_screen(view)
+    assert max(repainted(view._item.refresh)) > 0.9 * steps  # everything in view, from scratch
+    assert np.array_equal(_on_screen(view), stepped)
+    # (and the comparison sees a stale column: a reveal that is not repainted differs)
+    view._item.refresh_columns = lambda *steps: None
+    show(view, results, revealed=revealed + 4, selected=selected)
+    qtbot.wait(50)  # absence check: nothing is repainted
+    stale = _on_screen(view)
+    repainted(view._item.refresh)
+    assert not np.array_equal(_on_screen(view), stale)

@@ -59,6 +59,9 @@ MENU_PANELS = (*PANEL_NAMES, "formula", "knobs")
 PANEL_TITLES = {**plots.PLOT_TITLES, "formula": "Formulas and lesson", "knobs": "Knobs"}
 MAX_FRAMES_PER_SECOND = 60
 PARTIAL_REDRAW_MS = 300  # progressive results are drawn at most this often
+# Plot ③ waits this long for the selected step's term norms (the worker's, ~1 ms at H = 128)
+# before it is drawn without them: a step of the transport draws it once, not twice.
+TERMS_WAIT_MS = 50
 
 
 def _freeze_long_lived_objects() -> None:
@@ -132,6 +135,12 @@ class MainWindow(QMainWindow):
         self._partial_timer.setSingleShot(True)
         self._partial_timer.setInterval(PARTIAL_REDRAW_MS)
         self._partial_timer.timeout.connect(self._draw_partial)
+
+        self._terms_complete_for: tuple | None = None  # (results, t): plot ③ drawn with its norms
+        self._terms_timer = QTimer(self)
+        self._terms_timer.setSingleShot(True)
+        self._terms_timer.setInterval(TERMS_WAIT_MS)
+        self._terms_timer.timeout.connect(self._terms_waited)
 
         self._play_timer = QTimer(self)
         self._play_timer.timeout.connect(self._play_tick)
@@ -505,8 +514,12 @@ class MainWindow(QMainWindow):
 
     def _on_term_norms(self, results: Results, t: int) -> None:
         """The worker computed the (L4) term norms at step t: draw them if still relevant."""
-        if results is self.results and t == self.view_model.view.selected_step:
-            self._redraw({"terms"})
+        complete = self._terms_complete_for
+        if complete is not None and complete[0] is results and complete[1] == t:
+            return  # already drawn with them (computed here while the worker was at it)
+        if results is self.results and t == self.view_model.view.selected_step \
+                and "terms" in self.view_model.view.visible_panels:
+            self._redraw_dashboard({"terms"})
 
     def _on_paths_ready(self, results: Results) -> None:
         """The worker computed the Paths view's numbers: draw them if still relevant."""
@@ -532,13 +545,27 @@ class MainWindow(QMainWindow):
             self._show_panels()
         self._update_step_labels()
 
-    def _redraw(self, names) -> None:
+    def _redraw(self, names, wait_for_norms: bool = True) -> None:
         results, view = self.results, self.view_model.view
+        t = view.selected_step
         for name in names:
             plot = plots.describe(name, results, view, blocking=False)
+            if name == "terms":
+                if plot.partial:  # the norms come from the worker (term_norms_ready)
+                    self.worker.request_term_norms(results, t)
+                    if wait_for_norms:
+                        if not self._terms_timer.isActive():
+                            self._terms_timer.start()
+                        continue
+                self._terms_timer.stop()
+                self._terms_complete_for = None if plot.partial else (results, t)
             self.views[name].show_plot(plot)
-            if name == "terms" and plot.partial:
-                self.worker.request_term_norms(results, view.selected_step)
+
+    def _terms_waited(self) -> None:
+        """The term norms did not come within TERMS_WAIT_MS: draw plot ③ without them for now."""
+        if self.results is not None and "terms" in self.view_model.view.visible_panels \
+                and self.tabs.currentWidget() is self.dashboard:
+            self._redraw({"terms"}, wait_for_norms=False)
 
     def paths_visible(self) -> bool:
         return self.tabs.currentWidget() is self.paths_view

@@ -20,7 +20,7 @@ import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import QEvent, QRectF, Qt, QTimer, Signal
 from PySide6.QtGui import QBrush, QColor, QFont, QPainter, QPen
-from PySide6.QtWidgets import QGraphicsRectItem, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QGraphicsItem, QGraphicsRectItem, QVBoxLayout, QWidget
 
 from plots import style
 from plots.spec import Bars, Image, Line, Markers, Panel, Plot, Rule, Segments, Text
@@ -58,6 +58,13 @@ def _same(a, b) -> bool:
         a, b = np.asarray(a), np.asarray(b)
         return a.shape == b.shape and a.dtype == b.dtype and np.array_equal(a, b, equal_nan=True)
     return a == b
+
+
+def _cache_drawing(item) -> None:
+    """Keep the item's drawing as a pixmap until its data or the view changes: a step of the
+    transport moves a cursor across a 1000-point curve or a 128 x 1000 image, and the strip the
+    cursor leaves is then copied, not drawn again."""
+    item.setCacheMode(QGraphicsItem.CacheMode.DeviceCoordinateCache)
 
 
 class _SegmentsItem(pg.GraphicsObject):
@@ -213,6 +220,9 @@ class PlotView(QWidget):
                 items.plot.getAxis(where).showLabel(False)
 
     def _update_panel(self, items: _PanelItems, panel: Panel, plot: Plot) -> None:
+        # the same items (a description that moved only its cursor): nothing to compare or redraw
+        previous = items.panel
+        same_items = previous is not None and previous.items is panel.items
         items.panel = panel
         plot_item = items.plot
         self._set_label(items, "title", panel.title)
@@ -220,11 +230,10 @@ class PlotView(QWidget):
         x_label = "\n".join([panel.x.label] + [f"({n})" for n in notes]) if panel.x.visible else ""
         self._set_label(items, "bottom", x_label)
         self._set_label(items, "left", panel.y.label)
-        if not panel.x.visible:
-            plot_item.hideAxis("bottom")
-        else:
-            plot_item.showAxis("bottom")
-        if not panel.frame:  # a drawing or text panel: no axes, a fixed view
+        # (showing an axis that shows already throws its drawing away: 14 axes redrawn per step)
+        if panel.x.visible != items.plot.getAxis("bottom").isVisible():
+            plot_item.showAxis("bottom", panel.x.visible)
+        if not panel.frame and items.plot.getAxis("left").isVisible():  # a drawing or text panel: no axes
             plot_item.hideAxis("left")
             plot_item.setMouseEnabled(x=False, y=False)
         for axis_name, spec in (("bottom", panel.x), ("left", panel.y)):
@@ -237,13 +246,14 @@ class PlotView(QWidget):
                     lines = max(t.count("\n") for _, t in ticks[0]) + 1
                     axis.setHeight(14 * lines + 8)
         # items
-        wanted = []
-        for item in panel.items:
-            wanted.append(item.key)
-            self._draw_item(items, item)
-        for key in [k for k in items.items if k not in wanted]:
-            self._remove(items, key)
-        self._update_legend(items, panel)
+        if not same_items:
+            wanted = []
+            for item in panel.items:
+                wanted.append(item.key)
+                self._draw_item(items, item)
+            for key in [k for k in items.items if k not in wanted]:
+                self._remove(items, key)
+            self._update_legend(items, panel)
         # the selected step
         if panel.selection is not None:
             if items.selection is None:
@@ -265,7 +275,8 @@ class PlotView(QWidget):
                 plot_item.setLimits(xMin=x_range[0] - 0.02 * (x_range[1] - x_range[0]),
                                     xMax=x_range[1] + 0.02 * (x_range[1] - x_range[0]))
             plot_item.setXRange(*x_range, padding=0)
-        self._fit_y(items)
+        if not (same_items and previous.y == panel.y and previous.legend == panel.legend):
+            self._fit_y(items)
 
     # --- y range with a band free for the legend -------------------------------------------------
     def _refit(self, items: _PanelItems) -> None:
@@ -338,6 +349,7 @@ class PlotView(QWidget):
             curve = pg.PlotDataItem(connect="finite")
             curve.setDownsampling(auto=True, method="peak")
             curve.setClipToView(True)
+            _cache_drawing(curve.curve)
             curve.setZValue(3 + line.z)
             items.plot.addItem(curve, ignoreBounds=not line.drives_range)
             items.items[line.key] = curve
@@ -360,6 +372,7 @@ class PlotView(QWidget):
         if bars.style == "steps":
             if item is None:
                 item = pg.PlotDataItem(stepMode="center")
+                _cache_drawing(item.curve)
                 item.setZValue(3 + bars.z)
                 items.plot.addItem(item)
                 items.items[bars.key] = item
@@ -409,6 +422,7 @@ class PlotView(QWidget):
         if parts is None:
             item = pg.ImageItem(axisOrder="row-major")
             item.setAutoDownsample(True)  # levels of detail: 5000 columns on a 1600 px screen
+            _cache_drawing(item)  # a step moves the veil and the cursor over it, not the image
             items.plot.addItem(item)
             veil = QGraphicsRectItem()
             veil.setBrush(QBrush(qcolour("veil", self.theme)))

@@ -34,6 +34,7 @@ from PySide6.QtGui import (
     QPen,
 )
 from PySide6.QtWidgets import (
+    QGraphicsItem,
     QGraphicsRectItem,
     QHBoxLayout,
     QSizePolicy,
@@ -62,6 +63,8 @@ from plots.unrolled import (
 from ui.render.pyqtgraph_renderer import qcolour
 
 COMPACT_HEIGHT = 260  # below this widget height the time axis drops its title
+RIBBON_BUCKET_PIXELS = 2.0  # the strips' ribbons: one point per this many pixels
+RIBBON_COLOUR_STOPS = 128  # at most this many colour stops along a ribbon
 PULSE_DURATION_MS = 1500
 
 
@@ -127,25 +130,40 @@ class _UnrolledItem(pg.GraphicsObject):
         self._view = view
         self.last_paint: dict = {}
         self.setZValue(0)
+        # paint() gets the exposed rectangle: a step repaints the columns it changed, not all
+        self.setFlag(QGraphicsItem.GraphicsItemFlag.ItemUsesExtendedStyleOption, True)
 
     def boundingRect(self) -> QRectF:
+        # a step more each side: the selection's outline (2 px, antialiased) reaches past the cells,
+        # and a repaint is clipped to this rectangle
         T = self._view.steps
-        return QRectF(-0.5, Y_RANGE[0], T + 1.0, Y_RANGE[1] - Y_RANGE[0])
+        return QRectF(-1.5, Y_RANGE[0], T + 3.0, Y_RANGE[1] - Y_RANGE[0])
 
     def refresh(self) -> None:
         self.prepareGeometryChange()
         self.update()
 
+    def refresh_columns(self, *steps: int) -> None:
+        """Repaint around these steps only (a step of the transport changes the newly revealed
+        column and the selected one): a ribbon bucket spans a few pixels, so do a few columns."""
+        vb = self.getViewBox()
+        if vb is None:
+            return self.refresh()
+        px_per_step = 1.0 / max(self.pixelWidth(), 1e-12)
+        margin = 1.0 + 2 * self.ribbon_grid(px_per_step)[0]  # the ribbon's last bucket and the next
+        for first, last in _runs(sorted(set(steps)), margin):
+            self.update(QRectF(first - margin, Y_RANGE[0], last - first + 2 * margin, Y_RANGE[1] - Y_RANGE[0]))
+
     # -- painting ------------------------------------------------------------------------
-    def paint(self, p: QPainter, *args) -> None:
+    def paint(self, p: QPainter, option=None, *args) -> None:
         # An exception escaping a Qt virtual can take the process down: report it instead
         # (pytest-qt turns a report through sys.excepthook into a test failure).
         try:
-            self._paint(p)
+            self._paint(p, None if option is None else option.exposedRect)
         except Exception:
             sys.excepthook(*sys.exc_info())
 
-    def _paint(self, p: QPainter) -> None:
+    def _paint(self, p: QPainter, exposed: QRectF | None = None) -> None:
         view = self._view
         data = view._data
         vb = self.getViewBox()
@@ -163,15 +181,29 @@ class _UnrolledItem(pg.GraphicsObject):
         shown_end = min(t1, revealed)  # last coloured column in range
         detailed = px_per_step >= MIN_COLUMN_PIXELS
         pal = view.palette_
+        front = view._pulse_front
         stats = {"mode": "cells" if detailed else "strips", "first": t0, "last": t1,
                  "coloured_columns": max(0, shown_end - t0 + 1),
                  "ghost_columns": max(0, t1 - max(t0, revealed + 1) + 1),
-                 "lit_columns": 0}
+                 "lit_columns": max(0, t1 - max(t0, math.ceil(front)) + 1) if math.isfinite(front) else 0}
+        self.ribbon_start = t0  # the ribbons' buckets and colour stops are laid out from here
+        self.image_range = (t0, t1)  # the strips' images are drawn whole (clipped): resampled alike
+        if exposed is not None and not exposed.isEmpty():  # only what Qt repaints (a step: a few columns)
+            lo, hi = math.floor(exposed.left() - 0.5) - 1, math.ceil(exposed.right() + 0.5) + 1
+            if not detailed:  # whole blocks of colour stops, and one more each side (outside the clip)
+                per_bucket, stride = self.ribbon_grid(px_per_step)
+                block = per_bucket * stride
+                lo = t0 + block * ((lo - t0) // block) - block
+                hi = t0 + block * -(-(hi - t0) // block) + block
+            t0, t1 = max(t0, lo), min(t1, hi)
+            if t1 < t0:
+                self.last_paint = stats
+                return
         if detailed:
             self._paint_cells(p, data, t0, t1, revealed, px_per_unit_y, pal)
         else:
             self._paint_strips(p, data, t0, t1, revealed, px_per_step, px_per_unit_y, pal)
-        stats["lit_columns"] = self._paint_gradient(p, data, t0, t1, detailed, pal)
+        self._paint_gradient(p, data, t0, t1, detailed, pal)
         if detailed and px_per_step >= 60:
             self._paint_numbers(p, data, t0, t1, revealed, px_per_step, pal)
         if not detailed and view.selected_step() is not None:
@@ -247,11 +279,13 @@ class _UnrolledItem(pg.GraphicsObject):
     def _paint_strips(self, p, data, t0, t1, revealed, px_per_step, px_per_unit_y, pal) -> None:
         H = data["hidden"]
         shown_end = min(t1, revealed)
-        if shown_end >= t0:
-            n = shown_end - t0 + 1
+        first_image = self.image_range[0]
+        if shown_end >= first_image:
+            n = min(self.image_range[1], revealed) - first_image + 1
             for image, row in ((data["rnn_img"], RNN_ROW), (data["C_img"], LSTM_C_ROW),
                                (data["h_img"], LSTM_H_ROW)):
-                p.drawImage(QRectF(t0 - 0.5, row[0], n, row[1] - row[0]), image, QRectF(t0, 0, n, H))
+                p.drawImage(QRectF(first_image - 0.5, row[0], n, row[1] - row[0]), image,
+                            QRectF(first_image, 0, n, H))
         if t1 > revealed:
             g0 = max(t0, revealed + 1) - 0.5
             for row in (RNN_ROW, (LSTM_C_ROW[0], LSTM_H_ROW[1])):
@@ -264,17 +298,33 @@ class _UnrolledItem(pg.GraphicsObject):
                 self._paint_ribbon(p, row, widths, factors, first, shown_end, px_per_step,
                                    px_per_unit_y, pal)
 
+    def ribbon_grid(self, px_per_step: float) -> tuple[int, int]:
+        """(steps per ribbon bucket, buckets per colour stop) at this zoom."""
+        per_bucket = max(1, math.floor(RIBBON_BUCKET_PIXELS / px_per_step))
+        stride = max(1, math.ceil((self._view.steps + 1) / per_bucket / RIBBON_COLOUR_STOPS))
+        return per_bucket, stride
+
     def _paint_ribbon(self, p, row, widths, factors, first, last, px_per_step, px_per_unit_y, pal):
-        n = last - first + 1
-        buckets = int(max(1, min(n, math.ceil(n * px_per_step / 2.0))))  # ~one point per 2 px
-        edges = np.linspace(first, last + 1, buckets + 1).round().astype(int)
-        edges = np.unique(edges)
-        starts = edges[:-1]
-        counts = np.diff(edges)
-        w = np.add.reduceat(widths[first:last + 1], starts - first) / counts
-        f = np.add.reduceat(factors[first:last + 1], starts - first) / counts
-        # centre of each bucket, in steps (edge t sits between t-1 and t)
-        x = (starts + edges[1:] - 1) / 2.0 - 0.5
+        # Buckets of whole steps (~RIBBON_BUCKET_PIXELS each) on a grid that starts at the first
+        # column in view, and one colour gradient over every step in view (revealed or not): a
+        # repaint of a few columns (a step) draws them exactly as a repaint of the whole view.
+        per_bucket, stride = self.ribbon_grid(px_per_step)
+        view_first, view_last = self.image_range
+        origin = min(getattr(self, "ribbon_start", first), first)
+
+        def buckets(low: int, high: int):
+            """(starts, ends) of the grid's buckets clipped to steps low..high."""
+            lowest = origin + per_bucket * ((low - origin) // per_bucket)
+            edges = np.unique(np.clip(np.arange(lowest, high + 1 + per_bucket, per_bucket), low, high + 1))
+            return edges[:-1], edges[1:]
+
+        def centres(starts, ends):  # the centre of each bucket, in steps (edge t sits between t-1 and t)
+            return (starts + ends - 1) / 2.0 - 0.5
+
+        # the shape: the revealed buckets in this paint's range
+        starts, ends = buckets(first, last)
+        w = np.add.reduceat(widths[first:last + 1], starts - first) / (ends - starts)
+        x = centres(starts, ends)
         min_w = 1.0 / px_per_unit_y  # never thinner than one pixel
         half = np.maximum(w, min_w) / 2
         yc = (row[0] + row[1]) / 2
@@ -282,11 +332,20 @@ class _UnrolledItem(pg.GraphicsObject):
         ys = np.concatenate([yc - half, (yc + half)[::-1]])
         path = pg.arrayToQPath(xs, ys, connect="all")
         path.closeSubpath()
-        grad = QLinearGradient(QPointF(x[0], 0), QPointF(x[-1] if x[-1] > x[0] else x[0] + 1, 0))
-        stops = np.linspace(0, len(x) - 1, min(len(x), 128)).astype(int)
-        span = max(x[-1] - x[0], 1e-9)
-        for i in stops:
-            grad.setColorAt(float((x[i] - x[0]) / span), _qcolour(style.edge_rgba(f[i], pal.theme)))
+        # the colours: stops at every stride-th bucket of the whole view (its gradient's colour
+        # table then does not change with what is revealed or repainted)
+        low = max(1, min(origin, view_first))
+        high = max(view_last, last)
+        all_starts, all_ends = buckets(low, high)
+        stops = np.flatnonzero(((all_starts - origin) // per_bucket) % stride == 0)
+        stops = np.unique(np.concatenate([[0], stops, [len(all_starts) - 1]]))
+        f = (np.add.reduceat(factors[low:high + 1], all_starts - low) / (all_ends - all_starts))[stops]
+        x_stops = centres(all_starts[stops], all_ends[stops])
+        span = max(x_stops[-1] - x_stops[0], 1e-9)
+        grad = QLinearGradient(QPointF(x_stops[0], 0), QPointF(x_stops[0] + span, 0))
+        colours = style.edge_rgba(f, pal.theme)  # (one call for every stop)
+        for position, colour in zip(x_stops, colours):
+            grad.setColorAt(float((position - x_stops[0]) / span), _qcolour(colour))
         p.setPen(Qt.PenStyle.NoPen)  # stroking thousands of points costs more than the fill
         p.setBrush(QBrush(grad))
         p.setOpacity(STRIP_RIBBON_ALPHA)  # the ribbon lies over the cells: let the states show through
@@ -622,7 +681,8 @@ class UnrolledView(QWidget):
         old_revealed = self.revealed_step()
         self.plot = plot
         self._element = element
-        if old is None or not _same_arrays(old, element):
+        same_data = old is not None and _same_arrays(old, element)
+        if not same_data:
             self._data = self._prepare(element)
         T = self.steps
         self.plot_item.getAxis("bottom").last_step = T
@@ -642,8 +702,17 @@ class UnrolledView(QWidget):
             self._animation.stop()
             self._animation.setStartValue(float(T + 1))
             self._animation.start()
-        self._item.refresh()
-        self.legend.update()
+        if same_data and T == old_steps and not self.is_pulse_running():
+            # a step of the transport: the columns newly revealed (or hidden) and the selection
+            low, high = sorted((old_revealed, element.revealed))
+            steps = list(range(low, high + 1)) if high - low <= 64 else None
+            if steps is None:
+                self._item.refresh()
+            else:
+                self._item.refresh_columns(*steps, old.selected, element.selected)
+        else:
+            self._item.refresh()
+            self.legend.update()  # (its colour bars and decades depend on the data only)
 
     def _show_highlight(self, element: Unrolled) -> None:
         if element.highlight_x is None or not len(element.highlight_x):
@@ -842,6 +911,17 @@ class UnrolledView(QWidget):
         t = int(round(self.view_box.mapSceneToView(event.scenePos()).x()))
         if 0 <= t <= self.steps:
             self.step_clicked.emit(t)
+
+
+def _runs(steps: list[int], gap: float) -> list[tuple[int, int]]:
+    """Sorted steps grouped into (first, last) runs, steps closer than `gap` in one run."""
+    runs: list[tuple[int, int]] = []
+    for t in steps:
+        if runs and t - runs[-1][1] <= gap:
+            runs[-1] = (runs[-1][0], t)
+        else:
+            runs.append((t, t))
+    return runs
 
 
 def _same_arrays(a: Unrolled, b: Unrolled) -> bool:

@@ -1,0 +1,110 @@
+"""A step of the transport changes a cursor and a column, not the whole window (issue 12: → and a
+click cost at most one frame). What each view redraws on a step, and that the picture it leaves
+is what a full redraw shows."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from PySide6.QtCore import QEvent, QObject
+
+import plots
+from simulator import Setup
+from ui.main_window import MainWindow
+
+WAIT_MS = 60_000
+
+
+class PaintCount(QObject):
+    """Counts the paint events of some widgets (a condition to wait on: "it has been painted")."""
+
+    def __init__(self, *widgets):
+        super().__init__()
+        self.count = 0
+        for widget in widgets:
+            widget.installEventFilter(self)
+
+    def eventFilter(self, _watched, event) -> bool:
+        if event.type() == QEvent.Type.Paint:
+            self.count += 1
+        return False
+
+
+@pytest.fixture
+def window(qtbot):
+    window = MainWindow(Setup(hidden_size=6, steps=120, seed=3))
+    qtbot.addWidget(window)
+    window.resize(1400, 900)
+    with qtbot.waitSignal(window.results_changed, timeout=WAIT_MS):
+        window.show()
+    qtbot.waitUntil(lambda: window.results.final and not window.is_computing(), timeout=WAIT_MS)
+    window.reset()
+    for _ in range(3):
+        window.step()
+    paints = PaintCount(*(view.graphics.viewport() for view in (window.long_range_plot, window.bptt_plot)))
+    qtbot.waitUntil(lambda: paints.count >= 2, timeout=WAIT_MS)
+    return window
+
+
+def test_a_step_keeps_the_axes_drawings_of_the_plots_whose_axes_did_not_change(qtbot, window):
+    """Showing an axis that already shows threw its drawing away: every axis of the dashboard was
+    laid out again on every step (14 per step). Now only what changed is."""
+    kept = {name: [(items.plot.getAxis(side), items.plot.getAxis(side).picture)
+                   for items in window.views[name].panels.values() for side in ("left", "bottom")
+                   if items.plot.getAxis(side).isVisible()]
+            for name in ("long-range", "bptt", "factors", "heatmaps")}
+    assert sum(len(pairs) for pairs in kept.values()) == 10  # (the upper heatmaps share the lowest's t axis)
+    assert all(picture is not None for pairs in kept.values() for _axis, picture in pairs)
+    paints = PaintCount(*(window.views[name].graphics.viewport() for name in kept))
+    window.step()
+    window.set_selected_step(17)
+    qtbot.waitUntil(lambda: paints.count >= len(kept), timeout=WAIT_MS)  # each has drawn its new cursor
+    for name, pairs in kept.items():
+        for axis, picture in pairs:
+            assert axis.picture is picture, (name, axis.orientation)
+
+
+def test_a_step_redescribes_only_the_cursor_of_the_plots_about_the_loss_at_t(window):
+    """Plots ② and ④ depend on the view only through their cursor: a new selection gives the same
+    items (the same objects), so the renderer does not compare or redraw their curves."""
+    results, view = window.results, window.view_state()
+    for name in ("long-range", "bptt"):
+        before = plots.describe(name, results, view, blocking=False)
+        after = plots.describe(name, results, view.replace(selected_step=50, revealed_steps=50), blocking=False)
+        assert after.panels[0].items is before.panels[0].items
+        assert after.panels[0].selection != before.panels[0].selection
+        assert "selected step t = 50" in after.caption
+    # heatmaps: the same images, a new veil
+    before = plots.describe("heatmaps", results, view, blocking=False)
+    after = plots.describe("heatmaps", results, view.replace(revealed_steps=50), blocking=False)
+    for old, new in zip(before.panels, after.panels):
+        assert new.items[0].data is old.items[0].data and new.items[0].veil_from == 50.5
+    assert after.tables[0].columns["revealed"].sum() == 51
+
+
+def test_plot_3_is_drawn_once_per_step_with_its_norms(qtbot, window):
+    """At H ≤ 128 a step's five term norms cost about a millisecond: plot ③ is drawn once, with
+    them, in the same frame as the cursors (it was drawn without them, then again)."""
+    shown = []
+    original = window.terms_plot.show_plot
+    window.terms_plot.show_plot = lambda plot: (shown.append(plot), original(plot))
+    for t in range(4, 10):
+        window.step()
+        qtbot.waitUntil(lambda t=t: len(shown) == t - 3, timeout=WAIT_MS)
+    qtbot.wait(100)  # absence check: no second drawing follows (the worker's norms)
+    assert len(shown) == 6
+    assert not any(plot.partial for plot in shown)
+    norms = [plot.panels[0].find("norms").y for plot in shown]
+    for t, drawn in zip(range(4, 10), norms):
+        np.testing.assert_array_equal(drawn, window.results.lstm_term_norms(t))
+
+
+def test_the_faded_factor_curves_do_not_change_with_the_transport(window):
+    """Plot ①: every step faded, the revealed ones bright over them; a step changes only the
+    bright curves (the faded ones stay the same arrays, cached as drawn)."""
+    results, view = window.results, window.view_state()
+    before = plots.describe("factors", results, view.replace(revealed_steps=10), blocking=False).panels[0]
+    after = plots.describe("factors", results, view.replace(revealed_steps=11), blocking=False).panels[0]
+    assert after.find("rnn.faded").y is before.find("rnn.faded").y
+    assert len(after.find("rnn.faded").x) == results.steps
+    assert len(after.find("rnn").x) == 11 and len(before.find("rnn").x) == 10
