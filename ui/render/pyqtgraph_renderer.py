@@ -60,6 +60,24 @@ def _same(a, b) -> bool:
     return a == b
 
 
+def _retitle(label: pg.LabelItem, html: str) -> bool:
+    """Put a new text in a plot's title without laying the plot out again when it fits the room
+    the old one took (plot ③'s title names the selected step: pyqtgraph's setText re-lays out the
+    whole plot, and throws its axes' drawings away, on every step). False: it does not fit (the
+    caller sets it the usual way)."""
+    opts = label.opts
+    colour = pg.mkColor(opts.get("color") or pg.getConfigOption("foreground")).name(QColor.NameFormat.HexArgb)
+    previous = label.item.toHtml()
+    label.item.setHtml(f"<span style='color: {colour}; font-size: {opts.get('size', '11pt')}'>{html}</span>")
+    room = label.itemRect()
+    if room.width() > label.minimumWidth() + 0.5 or abs(room.height() - label.minimumHeight()) > 0.5:
+        label.item.setHtml(previous)
+        return False
+    label.text = html
+    label.resizeEvent(None)  # centred again
+    return True
+
+
 def _cache_drawing(item) -> None:
     """Keep the item's drawing as a pixmap until its data or the view changes: a step of the
     transport moves a cursor across a 1000-point curve or a 128 x 1000 image, and the strip the
@@ -210,8 +228,11 @@ class PlotView(QWidget):
     def _set_label(self, items: _PanelItems, where: str, text: str) -> None:
         if items.labels.get(where) == text:
             return  # re-laying out an HTML label costs a few ms
+        shown = items.labels.get(where)
         items.labels[where] = text
         if where == "title":
+            if shown and text and _retitle(items.plot.titleLabel, style.html(text)):
+                return
             items.plot.setTitle(style.html(text) if text else None, size="11pt",
                                 color=style.colour("foreground", self.theme))
         else:
