@@ -131,3 +131,48 @@ def test_quitting_during_a_compute_cancels_it_joins_the_threads_and_exits_zero(t
                               capture_output=True, text=True, timeout=300, env=env)
         assert done.returncode == 0, (done.returncode, done.stderr[-2000:])
         assert "Traceback" not in done.stderr
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="a thread's own nice value is Linux's")
+def test_the_worker_threads_yield_the_core_to_the_window(qtbot):
+    """On a 2-core machine a streaming compute keeps both cores busy (the worker and the compute's
+    helper thread): they run at a lower priority, so that a repaint does not wait behind them."""
+    from ui.controllers.worker import WORKER_NICENESS, ComputeWorker
+
+    worker = ComputeWorker()
+    try:
+        seen = {}
+
+        def on_result(_request_id, _results, _seconds):
+            seen["nice"] = os.getpriority(os.PRIO_PROCESS, worker._thread.native_id)
+
+        worker.result_ready.connect(on_result)
+        with qtbot.waitSignal(worker.result_ready, timeout=60_000):
+            worker.submit(Setup(hidden_size=4, steps=20))
+        base = os.getpriority(os.PRIO_PROCESS, 0)
+        assert seen["nice"] == min(19, base + WORKER_NICENESS)
+        assert os.getpriority(os.PRIO_PROCESS, 0) == base  # the window's thread keeps its own
+    finally:
+        worker.stop()
+
+
+def test_the_worker_describes_what_it_hands_over(qtbot):
+    """The worker describes the dashboard's plots of each partial result (a compute that streams)
+    before it hands them to the window, so the window's own describe finds what they derive from
+    the results cached."""
+    import plots
+    from plots.cache import peek
+    from ui.controllers.worker import ComputeWorker
+
+    worker = ComputeWorker()
+    try:
+        with qtbot.waitSignal(worker.partial_ready, timeout=60_000) as blocker:
+            worker.submit(Setup(hidden_size=96, steps=600, seed=2))
+        results = blocker.args[1]
+        assert not results.final
+        for what in ("long-range.panel", "bptt.panel", "heatmaps.panels.rnn_S,lstm_h,lstm_C"):
+            assert peek(what, (results,)) is not None, what
+        before = plots.describe("long-range", results, ViewState.full(600), blocking=False)
+        assert before.panels[0].items is peek("long-range.panel", (results,))[0].items
+    finally:
+        worker.stop()

@@ -39,8 +39,8 @@ def kernels_available() -> bool:
     return default_backend() == "numba"
 
 
-# The worker's threads (and the compute's helper thread, which inherits it) run at this nice
-# level: when they and the window want the same core, the window goes first (on a 2-core machine
+# The worker's threads (and the compute's helper thread, which inherits it) run this much nicer
+# than the window: when they and the window want the same core, the window goes first (on a 2-core machine
 # a streaming compute keeps both cores busy, and a repaint waited behind it: 85 ms UI blocks).
 WORKER_NICENESS = 10
 
@@ -49,9 +49,16 @@ def _yield_to_the_window() -> None:
     """Lower this thread's scheduling priority (Linux: a thread's nice value is its own, and new
     threads inherit it). Elsewhere, or when not allowed, nothing changes."""
     try:
-        os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), WORKER_NICENESS)
+        thread = threading.get_native_id()
+        os.setpriority(os.PRIO_PROCESS, thread, min(19, os.getpriority(os.PRIO_PROCESS, thread) + WORKER_NICENESS))
     except (AttributeError, OSError):
         pass
+
+
+# A compute quicker than this hands its results over at once (describing them here first would
+# only add to a small setup's knob latency; a long one's first partial results come after
+# FIRST_PARTIAL_AFTER and are always prepared here).
+PREPARE_DRAWING_AFTER = 0.1
 
 
 def _prepare_drawing(results) -> None:
@@ -296,7 +303,8 @@ class ComputeWorker(QObject):
                               first_partial_after=FIRST_PARTIAL_AFTER)
             self._carry_sigma(results)
             results.sigma_max_U  # noqa: B018 (fill the cache in the worker, not on the UI thread)
-            _prepare_drawing(results)
+            if time.perf_counter() - start > PREPARE_DRAWING_AFTER:
+                _prepare_drawing(results)
         except Cancelled:  # a newer request (or quitting): the loop takes it
             return
         except Exception as exc:  # reported to the UI, which keeps the previous results
