@@ -149,3 +149,4 @@ def test_the_gif_caption_keeps_off_the_frame_s_edges(results):
     box = caption.get_window_extent(fig.canvas.get_renderer())
     assert caption.get_text() and box.x0 >= 8 and box.x1 <= fig.bbox.width - 8
     assert abs((box.x0 + box.x1) / 2 - fig.bbox.width / 2) < 2
+

@@ -265,7 +265,8 @@ class PlotView(QWidget):
                 axis.setTicks(None if ticks is None else [[(v, style.unicode(t)) for v, t in ticks[0]]])
                 if axis_name == "bottom" and ticks and any("\n" in t for _, t in ticks[0]):
                     lines = max(t.count("\n") for _, t in ticks[0]) + 1
-                    axis.setHeight(14 * lines + 8)
+                    label = 20 if panel.x.label else 0  # the axis label's own line, under the ticks
+                    axis.setHeight(15 * lines + 8 + label)
         # items
         if not same_items:
             wanted = []
