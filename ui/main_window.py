@@ -136,7 +136,6 @@ class MainWindow(QMainWindow):
         self._partial_timer.setInterval(PARTIAL_REDRAW_MS)
         self._partial_timer.timeout.connect(self._draw_partial)
 
-        self._terms_complete_for: tuple | None = None  # (results, t): plot ③ drawn with its norms
         self._terms_timer = QTimer(self)
         self._terms_timer.setSingleShot(True)
         self._terms_timer.setInterval(TERMS_WAIT_MS)
@@ -514,9 +513,6 @@ class MainWindow(QMainWindow):
 
     def _on_term_norms(self, results: Results, t: int) -> None:
         """The worker computed the (L4) term norms at step t: draw them if still relevant."""
-        complete = self._terms_complete_for
-        if complete is not None and complete[0] is results and complete[1] == t:
-            return  # already drawn with them (computed here while the worker was at it)
         if results is self.results and t == self.view_model.view.selected_step \
                 and "terms" in self.view_model.view.visible_panels:
             self._redraw_dashboard({"terms"})
@@ -558,7 +554,6 @@ class MainWindow(QMainWindow):
                             self._terms_timer.start()
                         continue
                 self._terms_timer.stop()
-                self._terms_complete_for = None if plot.partial else (results, t)
             self.views[name].show_plot(plot)
 
     def _terms_waited(self) -> None:
