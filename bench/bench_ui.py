@@ -35,6 +35,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")  # as ui/app.py does for the app
+os.environ.setdefault("QT_NO_GUI_THREADPOOL", "1")  # as ui/app.py does for the app
 
 # The child process for the start-up measurement: what ui.app.run_app does, with time stamps.
 STARTUP_CHILD = r"""

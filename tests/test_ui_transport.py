@@ -108,3 +108,36 @@ def test_the_faded_factor_curves_do_not_change_with_the_transport(window):
     assert after.find("rnn.faded").y is before.find("rnn.faded").y
     assert len(after.find("rnn.faded").x) == results.steps
     assert len(after.find("rnn").x) == 11 and len(before.find("rnn").x) == 10
+
+
+class Events(QObject):
+    """Records the layout requests a widget receives and the widest rectangle of each repaint."""
+
+    def __init__(self, widget):
+        super().__init__()
+        self.layouts = 0
+        self.painted: list = []
+        widget.installEventFilter(self)
+
+    def eventFilter(self, _watched, event) -> bool:
+        if event.type() == QEvent.Type.LayoutRequest:
+            self.layouts += 1
+        elif event.type() == QEvent.Type.Paint:
+            self.painted.append(max(r.width() for r in event.region()))
+        return False
+
+
+def test_a_step_lays_nothing_out_again_and_repaints_strips_of_the_curve_plots(qtbot, window):
+    """The status bar's step label changed its width with its text ("t = 9" → "t = 10"): every
+    step laid the window out again (and animated the docks). And plot ①'s rules were given a new
+    pen on every step, which repainted their whole length: a step now repaints the cursor's strips."""
+    main = Events(window)
+    curves = {name: Events(window.views[name].graphics.viewport()) for name in ("factors", "long-range", "bptt")}
+    for t in (95, 9, 10, 100, 3):
+        before = {name: len(events.painted) for name, events in curves.items()}
+        window.set_selected_step(t)
+        qtbot.waitUntil(lambda: all(len(e.painted) > before[n] for n, e in curves.items()), timeout=WAIT_MS)
+    assert main.layouts == 0
+    for name, events in curves.items():
+        viewport = window.views[name].graphics.viewport()
+        assert max(events.painted) < 0.1 * viewport.width(), name  # (a cursor's strip is a few pixels wide)

@@ -8,6 +8,11 @@ import sys
 # Before numpy loads: one BLAS thread. The matrices are small (<= 512 x 512); on a 2-core laptop
 # OpenBLAS's threads only compete with the UI thread and the compute worker (UI stalls measured).
 os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
+# Qt's raster engine splits every fill and image copy taller than ~96 rows across its GUI thread
+# pool and waits for it: a step's cursor strips and cached-pixmap copies are small, and handing
+# them to other threads (on 2 cores shared with the compute worker) cost more than drawing them
+# here (py-spy: a third of a step's UI time was spent waiting on that pool).
+os.environ.setdefault("QT_NO_GUI_THREADPOOL", "1")
 
 from simulator import Setup  # noqa: E402
 

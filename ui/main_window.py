@@ -334,6 +334,7 @@ class MainWindow(QMainWindow):
     def _build_status_bar(self) -> None:
         status = self.statusBar()
         self.step_label = QLabel()
+        self._step_label_sized_for: int | None = None
         self.step_label.setStyleSheet("font-weight: 600; padding: 0 12px 0 4px;")
         status.addWidget(self.step_label)
         self.busy_label = QLabel()
@@ -700,7 +701,19 @@ class MainWindow(QMainWindow):
     def _update_step_labels(self) -> None:
         T = self._requested_setup.steps if self.results is None else self.results.steps
         view = self.view_model.view
-        self.step_label.setText(f"t = {view.revealed_steps} / {T}   ·   selected step {view.selected_step}")
+        if self._step_label_sized_for != T:
+            # sized once for the widest text of this T: a label of fixed size changes its text
+            # without laying the status bar and the window out again (and animating the docks)
+            self._step_label_sized_for = T
+            self.step_label.setMinimumSize(0, 0)
+            self.step_label.setMaximumSize(16777215, 16777215)
+            self.step_label.setText(self._step_text(T, T, T))  # (digits share one width)
+            self.step_label.setFixedSize(self.step_label.sizeHint())
+        self.step_label.setText(self._step_text(view.revealed_steps, T, view.selected_step))
+
+    @staticmethod
+    def _step_text(revealed: int, T: int, selected: int) -> str:
+        return f"t = {revealed} / {T}   ·   selected step {selected}"
 
     # --- view state -----------------------------------------------------------------------
     def visible_panels(self) -> list[str]:

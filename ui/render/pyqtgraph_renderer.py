@@ -209,6 +209,7 @@ class PlotView(QWidget):
                 axis.setPen(qcolour("muted", self.theme))
                 axis.setTextPen(qcolour("foreground", self.theme))
                 axis.enableAutoSIPrefix(False)
+                _cache_drawing(axis)  # a cursor strip crossing it copies its pixels, not its texts
             if len(plot.panels) > 1:
                 plot_item.getAxis("left").setWidth(52)
                 plot_item.setMouseEnabled(x=True, y=False)
@@ -480,6 +481,9 @@ class PlotView(QWidget):
             line.setZValue(2)
             items.plot.addItem(line, ignoreBounds=not rule.in_range)
             items.items[rule.key] = line
+            previous = None
+        if previous == rule:
+            return  # (a new pen repaints the line's whole length: a full-width strip per step)
         line.setPen(make_pen(rule.colour, rule.width, rule.dash, theme=self.theme))
         line.setPos(rule.pos)
 
