@@ -3,7 +3,7 @@
 Bars are the signed values (H = 1) or the diagonal means (H > 1) and carry their value at their
 end; for H > 1 the diamonds are each term's spectral norm, labelled with it. The norms of large
 H × H terms are costly: above QUICK_NORMS_UP_TO the window asks the compute worker for them
-(`blocking=False` draws the bars and says "norms: computing…" until they are there); exports
+(`blocking=False` draws the bars and writes "‖…‖" under them until they are there); exports
 wait for them.
 """
 
@@ -22,6 +22,9 @@ TERM_LABELS = ("f_{t}", "W_{hf}", "W_{hi}", "W_{hg}", "sum")  # short: five fit 
 X_LABEL = "forget f_{t} · via W_{hf}, W_{hi}, W_{hg} · sum"
 TERM_COLOURS = tuple(f"term.{name}" for name in TERM_NAMES)
 NORM_OFFSET = 0.33  # the norm diamonds sit at the right edge of their bar
+
+
+NORM_PENDING = "‖…‖"  # a term's norm while it is computed
 
 
 def short_number(value: float) -> str:
@@ -71,15 +74,17 @@ def describe(results: Results, view: ViewState, blocking: bool = True, **_option
     low, high = min(span_values), max(span_values)
     pad = 0.08 * max(high - low, 1e-9)
     # Each bar's numbers under its name (never floating over the data): the value, and its norm.
+    # While a large H's norms are computed (by the window's worker), their row says so: the axis
+    # keeps its three lines, so the plot is not laid out again when they arrive.
+    pending = H > 1 and norms is None and t >= 1
     ticks = []
     for i, label in enumerate(TERM_LABELS):
         text = f"{label}\n{short_number(values[i])}"
         if norms is not None:
             text += f"\n‖{short_number(norms[i])}‖"
+        elif pending:
+            text += f"\n{NORM_PENDING}"
         ticks.append((float(x[i]), text))
-    notes = ()
-    if H > 1 and norms is None and t >= 1:
-        notes = ("‖·‖₂ of each term: computing…",)
     title = f"③ ∂C_{{t}}/∂C_{{t−1}} terms (L4) at t = {t}"
     y_label = "value (H = 1: signed)" if H == 1 else "bars: diag mean · ◆: ‖·‖₂"
     panel = Panel(
@@ -92,5 +97,4 @@ def describe(results: Results, view: ViewState, blocking: bool = True, **_option
                ("value" if H == 1 else "diag_mean"): values}
     columns["norm"] = np.abs(values) if H == 1 else (norms if norms is not None else np.full(5, np.nan))
     table = Table("terms", columns)
-    return Plot("terms", title, (panel,), caption(results, view), (table,), notes=notes,
-                partial=H > 1 and norms is None and t >= 1)
+    return Plot("terms", title, (panel,), caption(results, view), (table,), partial=pending)

@@ -141,3 +141,20 @@ def test_a_step_lays_nothing_out_again_and_repaints_strips_of_the_curve_plots(qt
     for name, events in curves.items():
         viewport = window.views[name].graphics.viewport()
         assert max(events.painted) < 0.1 * viewport.width(), name  # (a cursor's strip is a few pixels wide)
+
+
+def test_plot_3_keeps_its_three_tick_lines_while_its_norms_are_computed(window, monkeypatch):
+    """Above H = 128 plot ③'s norms come from the worker: the bars are drawn first with "‖…‖"
+    where each norm will be. The axis keeps its three lines of ticks (a note line under the axis,
+    added then removed, laid the plot out twice per step at H = 512)."""
+    from plots import terms
+
+    monkeypatch.setattr(terms, "is_quick", lambda _results: False)
+    results, view = window.results, window.view_state().replace(selected_step=40)
+    pending = plots.describe("terms", results, view, blocking=False)
+    final = plots.describe("terms", results, view, blocking=True)
+    assert pending.partial and not final.partial and not pending.notes and not final.notes
+    assert pending.panels[0].x.label == final.panels[0].x.label
+    for (_x, waiting), (_x2, done) in zip(pending.panels[0].x.ticks, final.panels[0].x.ticks):
+        assert waiting.split("\n")[:2] == done.split("\n")[:2]
+        assert waiting.split("\n")[2] == terms.NORM_PENDING and done.split("\n")[2].startswith("‖")

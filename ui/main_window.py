@@ -59,9 +59,9 @@ MENU_PANELS = (*PANEL_NAMES, "formula", "knobs")
 PANEL_TITLES = {**plots.PLOT_TITLES, "formula": "Formulas and lesson", "knobs": "Knobs"}
 MAX_FRAMES_PER_SECOND = 60
 PARTIAL_REDRAW_MS = 300  # progressive results are drawn at most this often
-# Plot ③ waits this long for the selected step's term norms (the worker's, ~1 ms at H = 128)
+# Plot ③ waits this long for the selected step's term norms (the worker's: 40 ms at H = 512)
 # before it is drawn without them: a step of the transport draws it once, not twice.
-TERMS_WAIT_MS = 50
+TERMS_WAIT_MS = 100
 
 
 def _freeze_long_lived_objects() -> None:

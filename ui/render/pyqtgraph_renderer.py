@@ -283,6 +283,9 @@ class PlotView(QWidget):
                 items.selection = pg.InfiniteLine(angle=90, movable=False,
                                                   pen=make_pen("select", 1.5, "dash", theme=self.theme))
                 items.selection.setZValue(20)
+                # no geometry-change callbacks: each move of the cursor went through pyqtgraph's
+                # Python itemChange and told the view its bounds changed (it is outside the bounds)
+                items.selection.setFlag(QGraphicsItem.GraphicsItemFlag.ItemSendsGeometryChanges, False)
                 plot_item.addItem(items.selection, ignoreBounds=True)
             items.selection.setPos(panel.selection)
             items.selection.show()
@@ -433,12 +436,17 @@ class PlotView(QWidget):
             items.plot.addItem(item)
             items.items[markers.key] = item
             previous = None
-        if previous is not None and _same(previous.x, markers.x) and _same(previous.y, markers.y):
+        if previous is None or (previous.symbol, previous.size, previous.fill, previous.colour) != (
+                markers.symbol, markers.size, markers.fill, markers.colour):
+            # the style as the item's defaults, set when it changes: data given with a style
+            # renders the symbol again (a quarter of a millisecond for plot ③'s five diamonds)
+            item.setSymbol(SYMBOL[markers.symbol])
+            item.setSize(markers.size)
+            item.setBrush(pg.mkBrush(qcolour(markers.fill, self.theme)))
+            item.setPen(pg.mkPen(qcolour(markers.colour, self.theme), width=1.5))
+        elif _same(previous.x, markers.x) and _same(previous.y, markers.y):
             return
-        item.setData(np.asarray(markers.x, dtype=float), np.asarray(markers.y, dtype=float),
-                     symbol=SYMBOL[markers.symbol], size=markers.size,
-                     brush=pg.mkBrush(qcolour(markers.fill, self.theme)),
-                     pen=pg.mkPen(qcolour(markers.colour, self.theme), width=1.5))
+        item.setData(np.asarray(markers.x, dtype=float), np.asarray(markers.y, dtype=float))
 
     def _draw_image(self, items: _PanelItems, image: Image, previous: Image | None) -> None:
         parts = items.items.get(image.key)
