@@ -117,6 +117,26 @@ class _SegmentsItem(pg.GraphicsObject):
             p.drawLine(pg.QtCore.QPointF(float(x0), float(y0)), pg.QtCore.QPointF(float(x1), float(y1)))
 
 
+class _Cursor(pg.InfiniteLine):
+    """The selected step's vertical line. Moving it along x keeps its bounding box: in its own
+    coordinates the box spans the view's height and a few pixels across, wherever the line is
+    (pyqtgraph works it out again from the view after every move: a fifth of a step's UI time
+    went to the six cursors' boxes)."""
+
+    _moving = False
+
+    def setPos(self, pos) -> None:
+        self._moving = True
+        try:
+            super().setPos(pos)
+        finally:
+            self._moving = False
+
+    def viewTransformChanged(self) -> None:
+        if not self._moving:  # (the view's range or size changed: the box does)
+            super().viewTransformChanged()
+
+
 class _PanelItems:
     """The pyqtgraph items of one panel, by description key."""
 
@@ -280,7 +300,7 @@ class PlotView(QWidget):
         # the selected step
         if panel.selection is not None:
             if items.selection is None:
-                items.selection = pg.InfiniteLine(angle=90, movable=False,
+                items.selection = _Cursor(angle=90, movable=False,
                                                   pen=make_pen("select", 1.5, "dash", theme=self.theme))
                 items.selection.setZValue(20)
                 # no geometry-change callbacks: each move of the cursor went through pyqtgraph's
