@@ -71,8 +71,9 @@ def describe(results: Results, view: ViewState, blocking: bool = True, **_option
         norms = style.finite_or(norms)
         items.append(Markers("norms", x + NORM_OFFSET, norms, "foreground", label="‖·‖₂", symbol="d"))
         span_values += list(norms)
-    low, high = min(span_values), max(span_values)
-    pad = 0.08 * max(high - low, 1e-9)
+    # snapped to a 1-2-5 grid: the scale stays put from step to step (the bars move, not the
+    # axis) and changes only when a value crosses a grid line
+    y_range = style.nice_range(min(span_values), max(span_values), pad=0.08)
     # Each bar's numbers under its name (never floating over the data): the value, and its norm.
     # While a large H's norms are computed (by the window's worker), their row says so: the axis
     # keeps its three lines, so the plot is not laid out again when they arrive.
@@ -90,7 +91,7 @@ def describe(results: Results, view: ViewState, blocking: bool = True, **_option
     panel = Panel(
         key="terms", title=title,
         x=Axis(X_LABEL, -0.6, 4.6, ticks=tuple(ticks)),
-        y=Axis(y_label, low - pad, high + pad),
+        y=Axis(y_label, *y_range),
         items=tuple(items), legend=None, clickable=None,
     )
     columns = {"step": [t] * 5, "term": list(TERM_NAMES),

@@ -331,3 +331,26 @@ def test_a_step_repaints_a_few_columns_and_the_picture_is_a_full_repaint_s(qtbot
     stale = _on_screen(view)
     repainted(view._item.refresh)
     assert not np.array_equal(_on_screen(view), stale)
+
+
+@pytest.mark.parametrize("steps, size", [(30, (700, 250)), (100, (1900, 400))])
+def test_a_row_of_cells_drawn_as_one_image_is_the_cell_by_cell_picture(qtbot, monkeypatch, steps, size):
+    """A repaint draws each row's cells in one call, from an image with a transparent gap after each
+    step's colours (one call per cell cost 500 Python calls at T = 100). Above CELL_IMAGE_BYTES the
+    cells are drawn one by one: both give the same pixels."""
+    from ui.widgets import unrolled_view
+
+    results = compute(Setup(hidden_size=5, steps=steps, seed=1, knobs={"W_hf": 1.3}))
+    view = make_view(qtbot, results, size)
+    show(view, results, revealed=steps - 3, selected=steps // 2)
+    grab(view)
+    assert view.last_paint_stats()["mode"] == "cells"
+    assert view._data["cell_images"]["rnn_cells"] is not None
+    one_image = view.render_to_image(*size)
+    monkeypatch.setattr(unrolled_view, "CELL_IMAGE_BYTES", 0)
+    show(view, compute(Setup(hidden_size=5, steps=steps, seed=1, knobs={"W_hf": 1.3})),
+         revealed=steps - 3, selected=steps // 2)  # new arrays: the images are laid out again
+    grab(view)
+    assert view._data["cell_images"]["rnn_cells"] is None
+    cell_by_cell = view.render_to_image(*size)
+    assert one_image == cell_by_cell

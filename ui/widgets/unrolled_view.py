@@ -68,6 +68,12 @@ RIBBON_COLOUR_STOPS = 128  # at most this many colour stops along a ribbon
 PULSE_DURATION_MS = 1500
 
 
+# The cells of a row as one image: this many pixels per step (CELL_WIDTH = 0.62 = 31/50 of them
+# coloured), up to CELL_IMAGE_BYTES per row (above, e.g. 5000 steps of 512 units, cell by cell).
+CELL_SUBCOLUMNS = 50
+CELL_IMAGE_BYTES = 32 * 2**20
+
+
 def _rgba_image(rgba: np.ndarray) -> QImage:
     """A QImage (owning its pixels) of a (rows, cols, 4) uint8 array."""
     rgba = np.ascontiguousarray(rgba, dtype=np.uint8)
@@ -249,8 +255,15 @@ class _UnrolledItem(pg.GraphicsObject):
 
         # coloured cells (per-unit strips), then ghosts for steps not revealed yet
         H = data["hidden"]
-        for image, row in ((data["rnn_img"], RNN_ROW), (data["C_img"], LSTM_C_ROW),
-                           (data["h_img"], LSTM_H_ROW)):
+        rows = ((data["rnn_img"], "rnn_cells", RNN_ROW), (data["C_img"], "C_cells", LSTM_C_ROW),
+                (data["h_img"], "h_cells", LSTM_H_ROW))
+        n = shown_end - t0 + 1
+        for image, cells_key, row in rows:
+            cells = self._cell_images(cells_key)
+            if cells is not None and n > 0:  # one image: each step's column, then a clear gap
+                p.drawImage(QRectF(t0 - 0.5, row[0], n, row[1] - row[0]), cells,
+                            QRectF(t0 * CELL_SUBCOLUMNS, 0, n * CELL_SUBCOLUMNS, H))
+                continue
             for t in range(t0, shown_end + 1):
                 p.drawImage(QRectF(t - half, row[0], CELL_WIDTH, row[1] - row[0]), image,
                             QRectF(t, 0, 1, H))
@@ -275,6 +288,23 @@ class _UnrolledItem(pg.GraphicsObject):
                     for t in range(t0, shown_end + 1)]
         if dividers:
             p.drawLines(dividers)
+
+    def _cell_images(self, key: str) -> QImage | None:
+        """The row's cells laid out as drawn, CELL_SUBCOLUMNS pixels per step (the cell's colours,
+        then a transparent gap): a repaint draws a row in one call. None above CELL_IMAGE_BYTES."""
+        data = self._view._data
+        cache = data.setdefault("cell_images", {})
+        if key not in cache:
+            cells = getattr(self._view._element, key)  # (H, T+1, 4) uint8
+            H, columns, _ = cells.shape
+            if H * columns * CELL_SUBCOLUMNS * 4 > CELL_IMAGE_BYTES:
+                cache[key] = None
+            else:
+                laid_out = np.zeros((H, columns, CELL_SUBCOLUMNS, 4), np.uint8)
+                first = round((0.5 - CELL_WIDTH / 2) * CELL_SUBCOLUMNS)
+                laid_out[:, :, first:first + round(CELL_WIDTH * CELL_SUBCOLUMNS)] = cells[:, :, None, :]
+                cache[key] = _rgba_image(laid_out.reshape(H, columns * CELL_SUBCOLUMNS, 4))
+        return cache[key]
 
     def _paint_strips(self, p, data, t0, t1, revealed, px_per_step, px_per_unit_y, pal) -> None:
         H = data["hidden"]
