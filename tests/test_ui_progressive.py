@@ -176,3 +176,30 @@ def test_the_worker_describes_what_it_hands_over(qtbot):
         assert before.panels[0].items is peek("long-range.panel", (results,))[0].items
     finally:
         worker.stop()
+
+
+def test_partial_results_are_drawn_one_view_per_turn_of_the_event_loop(qtbot, window):
+    """While the exact norms stream in, a redraw of every view at once blocked the window for more
+    than a frame at (128, 1000): a partial result is drawn one view at a time, each painted before
+    the next is drawn. Final results are drawn at once."""
+    from plots.view import PANEL_NAMES
+    from simulator.stream import ComputeJob
+
+    setup = Setup(hidden_size=16, steps=300, seed=3)
+    parts = []
+    final = ComputeJob(setup, "numba").run(on_partial=parts.append, min_interval=0.0)
+    assert parts and not parts[0].final
+    drawn = {name: [] for name in PANEL_NAMES}
+    for name in PANEL_NAMES:
+        view = window.views[name]
+        original = view.show_plot
+        view.show_plot = lambda plot, name=name, original=original: (drawn[name].append(plot), original(plot))
+    window._show(parts[0])
+    assert [name for name in PANEL_NAMES if drawn[name]] == ["factors"]
+    qtbot.waitUntil(lambda: all(drawn[name] for name in PANEL_NAMES), timeout=WAIT_MS)
+    assert all(len(drawn[name]) == 1 and drawn[name][0].caption == drawn["factors"][0].caption
+               for name in PANEL_NAMES)
+    for plots_drawn in drawn.values():
+        plots_drawn.clear()
+    window._show(final)
+    assert all(len(drawn[name]) == 1 for name in PANEL_NAMES)

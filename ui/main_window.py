@@ -99,6 +99,7 @@ class MainWindow(QMainWindow):
         self._sized_splitters = False
         self._warming_up = False
         self._froze_after_first_results = False
+        self._stages: tuple | None = None  # (results, the views still to draw) of a staged redraw
         self._stale_dashboard: set[str] = set()  # dashboard views to redraw when their tab shows again
         self._paths_shown_for: tuple | None = None  # (weight, k, order, T) the Paths tab shows
 
@@ -532,7 +533,9 @@ class MainWindow(QMainWindow):
         visible = set(self.view_model.view.visible_panels)
         names = {name for name, depends in DEPENDS_ON.items()
                  if name in visible and (RESULTS in what or PANELS in what or depends & what)}
-        self._redraw_dashboard(names)
+        # partial results: one view per turn of the event loop (a redraw of every view at once
+        # blocked the window for longer than a frame while the exact norms streamed in)
+        self._redraw_dashboard(names, staged=RESULTS in what and not self.results.final)
         if self.paths_visible() and (RESULTS in what or (DEPENDS_ON["paths"] | DEPENDS_ON["unrolled"]) & what):
             self._redraw_paths()
         if RESULTS in what or SELECTION in what:
@@ -566,13 +569,32 @@ class MainWindow(QMainWindow):
     def paths_visible(self) -> bool:
         return self.tabs.currentWidget() is self.paths_view
 
-    def _redraw_dashboard(self, names) -> None:
+    def _redraw_dashboard(self, names, staged: bool = False) -> None:
         """Redraw these dashboard views now, or, while another tab shows, when it shows again
-        (a knob turned in the Paths tab does not redraw six hidden plots)."""
-        if self.tabs.currentWidget() is self.dashboard:
-            self._redraw(names)
-        else:
+        (a knob turned in the Paths tab does not redraw six hidden plots). `staged`: the first view
+        now, the others one per turn of the event loop (each is painted before the next is drawn)."""
+        if self.tabs.currentWidget() is not self.dashboard:
             self._stale_dashboard |= set(names)
+            return
+        order = [name for row in plots.DASHBOARD_ORDER for name in row if name in names]
+        order += sorted(set(names) - set(order))
+        if staged and len(order) > 1:
+            self._stages = (self.results, order[1:])
+            QTimer.singleShot(0, self._next_stage)
+            order = order[:1]
+        self._redraw(order)
+
+    def _next_stage(self) -> None:
+        if self._stages is None:
+            return
+        results, waiting = self._stages
+        if results is not self.results:  # newer results: their own redraw covers every view
+            self._stages = None
+            return
+        self._stages = (results, waiting[1:]) if len(waiting) > 1 else None
+        self._redraw_dashboard({waiting[0]})
+        if self._stages is not None:
+            QTimer.singleShot(0, self._next_stage)
 
     def _tab_changed(self, _index: int) -> None:
         if self.results is None:

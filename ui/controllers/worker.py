@@ -61,19 +61,26 @@ def _yield_to_the_window() -> None:
 PREPARE_DRAWING_AFTER = 0.1
 
 
-def _prepare_drawing(results) -> None:
+def _prepare_drawing(results, stop=lambda: False) -> bool:
     """Describe the dashboard's plots of these results here, on the worker: what the descriptions
     derive from the results alone (colour-mapped cells, float32 images, log-clipped curves, the
     plots' items) is cached per result array (plots/cache.py), so the window's own describe then
     mostly finds it and the UI thread only draws (the first partial results of a knob change at
-    (128, 1000) cost the UI thread ~40 ms of numpy before)."""
+    (128, 1000) cost the UI thread ~40 ms of numpy before). `stop()` is asked between two plots (a
+    newer request: at (512, 5000) the whole dashboard takes longer than a cancel may); False: it
+    stopped."""
     import plots
     from plots.view import ViewState
 
-    try:
-        plots.describe("dashboard", results, ViewState.full(results.steps), blocking=False)
-    except Exception:  # noqa: BLE001 - the window describes them itself (and reports any error)
-        traceback.print_exc()
+    view = ViewState.full(results.steps)
+    for name in (name for row in plots.DASHBOARD_ORDER for name in row):
+        if stop():
+            return False
+        try:
+            plots.describe(name, results, view, blocking=False)
+        except Exception:  # noqa: BLE001 - the window describes them itself (and reports any error)
+            traceback.print_exc()
+    return True
 
 
 class ComputeWorker(QObject):
@@ -294,8 +301,9 @@ class ComputeWorker(QObject):
             self._carry_sigma(results)
             self._last_results = results
             results.sigma_max_U  # noqa: B018 (an SVD: in the worker, not on the UI thread)
-            _prepare_drawing(results)
-            self._emit(self.partial_ready, request_id, results, job.progress)
+            if _prepare_drawing(results, stop=self._newer_work):
+                self._emit(self.partial_ready, request_id, results, job.progress)
+            # (else a newer request waits: the compute stops at its next chunk)
 
         try:
             job = self.job = ComputeJob(setup, backend=backend or self.backend, previous=self._last_results)
@@ -303,8 +311,9 @@ class ComputeWorker(QObject):
                               first_partial_after=FIRST_PARTIAL_AFTER)
             self._carry_sigma(results)
             results.sigma_max_U  # noqa: B018 (fill the cache in the worker, not on the UI thread)
-            if time.perf_counter() - start > PREPARE_DRAWING_AFTER:
-                _prepare_drawing(results)
+            if time.perf_counter() - start > PREPARE_DRAWING_AFTER and not _prepare_drawing(results, self._newer_work):
+                self._last_results = results  # a newer request came meanwhile: it starts from these
+                return
         except Cancelled:  # a newer request (or quitting): the loop takes it
             return
         except Exception as exc:  # reported to the UI, which keeps the previous results
