@@ -13,11 +13,29 @@ from __future__ import annotations
 
 import threading
 import weakref
+from contextlib import contextmanager
 
 import numpy as np
 
 _LOCK = threading.RLock()  # re-entrant: dropping a value may fire another entry's weakref callback
 _CACHE: dict[tuple, tuple[list, object]] = {}
+_THREAD = threading.local()  # .stop: this thread's stop_when() check
+
+
+class Stopped(Exception):
+    """A describe under stop_when() stopped before its next derived array: its check said so."""
+
+
+@contextmanager
+def stop_when(check):
+    """In this thread, derived() asks check() before computing each missing array and raises
+    Stopped when it answers True: the compute worker describes a result before handing it over,
+    and a newer request must not wait for the whole dashboard (half a second at (512, 5000))."""
+    _THREAD.stop = check
+    try:
+        yield
+    finally:
+        _THREAD.stop = None
 
 
 def _identity(source):
@@ -46,6 +64,9 @@ def derived(what: str, sources: tuple, compute):
         hit = _CACHE.get(key)
         if hit is not None and all(ref() is s for ref, s in zip(hit[0], sources)):
             return hit[1]
+    stop = getattr(_THREAD, "stop", None)
+    if stop is not None and stop():
+        raise Stopped(what)
     value = compute()
     if isinstance(value, np.ndarray):
         value.setflags(write=False)
@@ -84,4 +105,4 @@ def size() -> int:
         return len(_CACHE)
 
 
-__all__ = ["derived", "peek", "size"]
+__all__ = ["Stopped", "derived", "peek", "size", "stop_when"]

@@ -203,3 +203,34 @@ def test_partial_results_are_drawn_one_view_per_turn_of_the_event_loop(qtbot, wi
         plots_drawn.clear()
     window._show(final)
     assert all(len(drawn[name]) == 1 for name in PANEL_NAMES)
+
+
+def test_describing_on_the_worker_stops_before_the_next_array_when_asked():
+    """The worker describes each result before handing it over; a newer request must not wait for
+    the whole dashboard (half a second at (512, 5000)): under stop_when() each derived array asks
+    first, and a stop leaves nothing half cached. Other threads are not affected."""
+    import threading
+
+    import plots
+    from plots import cache
+    from ui.controllers.worker import _prepare_drawing
+
+    results = compute(Setup(hidden_size=6, steps=50, seed=4))
+    asked = []
+
+    def stop_at_third() -> bool:
+        asked.append(1)
+        return len(asked) >= 3
+
+    size = cache.size()
+    assert _prepare_drawing(results, stop=stop_at_third) is False
+    assert len(asked) == 3 and cache.size() == size + 2  # two arrays derived, the third never began
+    elsewhere = []  # another thread describes as usual while this one is under stop_when()
+    with cache.stop_when(lambda: True):
+        worker = threading.Thread(target=lambda: elsewhere.append(plots.describe("heatmaps", results)))
+        worker.start()
+        worker.join()
+        with pytest.raises(cache.Stopped):
+            plots.describe("unrolled", results)
+    assert elsewhere and elsewhere[0].panels
+    assert _prepare_drawing(results) is True  # no stop: every plot described
