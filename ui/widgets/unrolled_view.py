@@ -82,6 +82,12 @@ def _rgba_image(rgba: np.ndarray) -> QImage:
     return QImage(rgba.data, cols, rows, 4 * cols, QImage.Format.Format_RGBA8888).copy()
 
 
+def _argb(rgba: np.ndarray) -> list[int]:
+    """(n, 4) uint8 RGBA -> n ints 0xAARRGGBB (QColor.fromRgba)."""
+    c = np.asarray(rgba, dtype=np.uint32)
+    return ((c[:, 3] << 24) | (c[:, 0] << 16) | (c[:, 1] << 8) | c[:, 2]).tolist()
+
+
 def _qcolour(rgba) -> QColor:
     r, g, b, a = (int(v) for v in rgba)
     return QColor(r, g, b, a)
@@ -230,15 +236,15 @@ class _UnrolledItem(pg.GraphicsObject):
         # edge is drawn as a filled rectangle (no pen per edge: ~3x cheaper for T = 100).
         p.setRenderHint(QPainter.RenderHint.Antialiasing, True)
         ghost_half_height = 0.5 / px_per_unit_y  # one pixel
-        for row, widths, factors in (
-            (RNN_ROW, data["rnn_width"], data["rnn_edge_colours"]),
-            (LSTM_C_ROW, data["lstm_width"], data["lstm_edge_colours"]),
+        for row, widths, argb in (
+            (RNN_ROW, data["rnn_width_list"], data["rnn_edge_argb"]),
+            (LSTM_C_ROW, data["lstm_width_list"], data["lstm_edge_argb"]),
         ):
             yc = (row[0] + row[1]) / 2
             for t in range(max(1, t0), t1 + 1):
                 if t <= revealed:
                     half_height = max(1.0, widths[t] * px_per_unit_y) / 2 / px_per_unit_y
-                    colour = _qcolour(factors[t])  # the edge's colour (style.edge_rgba of its factor)
+                    colour = QColor.fromRgba(argb[t])  # the edge's colour (style.edge_rgba of its factor)
                 else:
                     half_height, colour = ghost_half_height, pal.ghost_outline
                 p.fillRect(QRectF(t - 1 + half, yc - half_height, 1 - 2 * half, 2 * half_height), colour)
@@ -885,8 +891,11 @@ class UnrolledView(QWidget):
             "rnn_img": _rgba_image(u.rnn_cells), "C_img": _rgba_image(u.C_cells), "h_img": _rgba_image(u.h_cells),
             "rnn_factor": u.rnn_factor, "lstm_factor": u.lstm_factor,
             "rnn_width": u.rnn_edge_width, "lstm_width": u.lstm_edge_width,
-            "rnn_edge_colours": u.rnn_edge_rgba,  # (QColors made for the visible edges only, when painted)
-            "lstm_edge_colours": u.lstm_edge_rgba,
+            # the edges' colours as 0xAARRGGBB and their widths as Python numbers (a QColor made for
+            # the visible edges only, when painted: one call each)
+            "rnn_edge_argb": _argb(u.rnn_edge_rgba), "lstm_edge_argb": _argb(u.lstm_edge_rgba),
+            "rnn_width_list": np.asarray(u.rnn_edge_width, dtype=np.float64).tolist(),
+            "lstm_width_list": np.asarray(u.lstm_edge_width, dtype=np.float64).tolist(),
             "rnn_grad_img": _rgba_image(u.rnn_gradient_rgba[None, :, :]),
             "lstm_grad_img": _rgba_image(u.lstm_gradient_rgba[None, :, :]),
             "gradient_clipped": u.gradient_clipped,
