@@ -12,6 +12,8 @@ import plots
 from simulator import Setup
 from ui.main_window import MainWindow
 
+from .screen import on_screen
+
 WAIT_MS = 60_000
 
 
@@ -160,19 +162,6 @@ def test_plot_3_keeps_its_three_tick_lines_while_its_norms_are_computed(window, 
         assert waiting.split("\n")[2] == terms.NORM_PENDING and done.split("\n")[2].startswith("‖")
 
 
-def _on_screen(viewport) -> np.ndarray:
-    """What the screen shows of a viewport now (the backing store, partial repaints and all)."""
-    from PySide6.QtCore import QPoint
-    from PySide6.QtWidgets import QApplication
-
-    corner = viewport.mapTo(viewport.window(), QPoint(0, 0))
-    image = QApplication.primaryScreen().grabWindow(viewport.window().winId(), corner.x(), corner.y(),
-                                                    viewport.width(), viewport.height()).toImage()
-    image = image.convertToFormat(image.Format.Format_RGB32)
-    rows = np.frombuffer(image.constBits(), np.uint8, image.sizeInBytes()).reshape(image.height(), -1)
-    return rows[:, :4 * image.width()].reshape(image.height(), image.width(), 4).copy()
-
-
 def test_the_moved_cursors_leave_what_a_full_repaint_draws(qtbot, window):
     """The cursors keep their bounding box while they move along x (pyqtgraph worked it out again
     after every move) and the rules keep their pen: after a run of steps and clicks the screen
@@ -183,10 +172,10 @@ def test_the_moved_cursors_leave_what_a_full_repaint_draws(qtbot, window):
         paints = PaintCount(*viewports.values())
         window.set_selected_step(t) if t % 2 else window.step()
         qtbot.waitUntil(lambda: paints.count >= len(names), timeout=WAIT_MS)
-    stepped = {name: _on_screen(viewport) for name, viewport in viewports.items()}
+    stepped = {name: on_screen(viewport) for name, viewport in viewports.items()}
     for name, viewport in viewports.items():
         paints = PaintCount(viewport)
         viewport.update()
         qtbot.waitUntil(lambda: paints.count >= 1, timeout=WAIT_MS)
-        assert np.array_equal(_on_screen(viewport), stepped[name]), name
+        assert np.array_equal(on_screen(viewport), stepped[name]), name
     assert window.factor_plot.panels["factors"].selection.value() == window.view_state().selected_step

@@ -19,6 +19,8 @@ from plots.view import ViewState
 from simulator import LOG10_OF_ZERO, InputSignal, Setup, compute
 from ui.widgets.unrolled_view import UnrolledView
 
+from .screen import on_screen
+
 SIZE = (1200, 320)
 
 
@@ -282,15 +284,8 @@ def test_state_colours_are_the_lookup_table_entries(short_results):
 
 
 def _on_screen(view: UnrolledView) -> np.ndarray:
-    """What the screen shows of the view's plot now (the backing store: partial repaints and all),
-    as an (h, w, 4) array; view.grab() would paint the whole view afresh instead."""
-    viewport = view.plot_widget.viewport()
-    corner = viewport.mapTo(view.window(), QPoint(0, 0))
-    image = QApplication.primaryScreen().grabWindow(view.window().winId(), corner.x(), corner.y(),
-                                                    viewport.width(), viewport.height()).toImage()
-    image = image.convertToFormat(image.Format.Format_RGB32)
-    rows = np.frombuffer(image.constBits(), np.uint8, image.sizeInBytes()).reshape(image.height(), -1)
-    return rows[:, :4 * image.width()].reshape(image.height(), image.width(), 4).copy()
+    """What the screen shows of the view's plot now (partial repaints and all)."""
+    return on_screen(view.plot_widget.viewport())
 
 
 @pytest.mark.parametrize("steps, mode", [(30, "cells"), (1000, "strips")])
