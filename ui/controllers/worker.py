@@ -67,8 +67,8 @@ def _prepare_drawing(results, stop=lambda: False) -> bool:
     plots' items) is cached per result array (plots/cache.py), so the window's own describe then
     mostly finds it and the UI thread only draws (the first partial results of a knob change at
     (128, 1000) cost the UI thread ~40 ms of numpy before). `stop()` is asked before each derived
-    array (a newer request: at (512, 5000) the dashboard's take half a second, one at most 70 ms);
-    False: it stopped."""
+    array (a newer request: at (512, 5000) describing the dashboard takes half a second, one array
+    at most 70 ms); False: it stopped."""
     import plots
     from plots import cache
     from plots.view import ViewState

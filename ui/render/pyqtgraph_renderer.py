@@ -125,6 +125,12 @@ class _Cursor(pg.InfiniteLine):
 
     _moving = False
 
+    def __init__(self, **options):
+        super().__init__(**options)
+        # no geometry-change callbacks: each move went through pyqtgraph's Python itemChange and
+        # told the view its bounds changed (a cursor is outside the bounds)
+        self.setFlag(QGraphicsItem.GraphicsItemFlag.ItemSendsGeometryChanges, False)
+
     def setPos(self, pos) -> None:
         self._moving = True
         try:
@@ -301,11 +307,8 @@ class PlotView(QWidget):
         if panel.selection is not None:
             if items.selection is None:
                 items.selection = _Cursor(angle=90, movable=False,
-                                                  pen=make_pen("select", 1.5, "dash", theme=self.theme))
+                                          pen=make_pen("select", 1.5, "dash", theme=self.theme))
                 items.selection.setZValue(20)
-                # no geometry-change callbacks: each move of the cursor went through pyqtgraph's
-                # Python itemChange and told the view its bounds changed (it is outside the bounds)
-                items.selection.setFlag(QGraphicsItem.GraphicsItemFlag.ItemSendsGeometryChanges, False)
                 plot_item.addItem(items.selection, ignoreBounds=True)
             items.selection.setPos(panel.selection)
             items.selection.show()
