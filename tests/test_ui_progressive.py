@@ -180,8 +180,8 @@ def test_the_worker_describes_what_it_hands_over(qtbot):
 
 def test_partial_results_are_drawn_one_view_per_turn_of_the_event_loop(qtbot, window):
     """While the exact norms stream in, a redraw of every view at once blocked the window for more
-    than a frame at (128, 1000): a partial result is drawn one view at a time, each painted before
-    the next is drawn. Final results are drawn at once."""
+    than a frame at (128, 1000): a partial result is drawn one view per turn of the event loop (the
+    window paints between them). Final results are drawn at once."""
     from plots.view import PANEL_NAMES
     from simulator.stream import ComputeJob
 

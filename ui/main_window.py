@@ -572,7 +572,7 @@ class MainWindow(QMainWindow):
     def _redraw_dashboard(self, names, staged: bool = False) -> None:
         """Redraw these dashboard views now, or, while another tab shows, when it shows again
         (a knob turned in the Paths tab does not redraw six hidden plots). `staged`: the first view
-        now, the others one per turn of the event loop (each is painted before the next is drawn)."""
+        now, the others one per turn of the event loop (the window paints between them)."""
         if self.tabs.currentWidget() is not self.dashboard:
             self._stale_dashboard |= set(names)
             return
