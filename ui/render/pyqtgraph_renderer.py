@@ -31,6 +31,7 @@ SYMBOL = {"d": "d", "o": "o"}
 # Above this many points a curve has several points per pixel column: antialiasing a zigzag that
 # dense shows no difference but doubles its paint time (measured at T = 1000).
 ANTIALIAS_MAX_POINTS = 400
+LEFT_AXIS_WIDTH = 56  # px: the y label's line and ticks up to "−8888" at the window's font
 TEXT_ANCHOR = {"bottom": (0.5, 1.0), "top": (0.5, 0.0), "left": (0.0, 0.5), "right": (1.0, 0.5),
                "center": (0.5, 0.5)}
 
@@ -236,8 +237,10 @@ class PlotView(QWidget):
                 axis.setTextPen(qcolour("foreground", self.theme))
                 axis.enableAutoSIPrefix(False)
                 _cache_drawing(axis)  # a cursor strip crossing it copies its pixels, not its texts
+            # a fixed width: sized to its tick texts, the axis laid the plot out again (and
+            # repainted it whole) whenever new results changed their width
+            plot_item.getAxis("left").setWidth(LEFT_AXIS_WIDTH)
             if len(plot.panels) > 1:
-                plot_item.getAxis("left").setWidth(52)
                 plot_item.setMouseEnabled(x=True, y=False)
             self.graphics.ci.addItem(plot_item, row=row, col=0)
             if first is not None:
