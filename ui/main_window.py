@@ -576,8 +576,7 @@ class MainWindow(QMainWindow):
         if self.tabs.currentWidget() is not self.dashboard:
             self._stale_dashboard |= set(names)
             return
-        order = [name for row in plots.DASHBOARD_ORDER for name in row if name in names]
-        order += sorted(set(names) - set(order))
+        order = [name for name in PANEL_NAMES if name in names]  # (the dashboard's order)
         if staged and len(order) > 1:
             self._stages = (self.results, order[1:])
             QTimer.singleShot(0, self._next_stage)
