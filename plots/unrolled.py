@@ -112,6 +112,12 @@ def _element_of_results(r: Results, theme: str) -> Unrolled:
     C_levels = style.state_levels("lstm_C", r.lstm_C)
     rnn_factor = derived("unrolled.rnn_factor", (r.rnn_factor_norm,), lambda: style.finite_or(r.rnn_factor_norm))
     lstm_factor = derived("unrolled.lstm_factor", (r.lstm_factor_norm,), lambda: style.finite_or(r.lstm_factor_norm))
+    # each part from its own arrays: turning U leaves the LSTM's cells and edges the same objects
+    # (the window keeps what it made of them)
+    rnn_edge_width, lstm_edge_width = (derived("unrolled.edge_width", (f,), lambda f=f: style.edge_width(f))
+                                       for f in (rnn_factor, lstm_factor))
+    rnn_edge_rgba, lstm_edge_rgba = (derived(f"unrolled.edge_rgba.{theme}", (f,), lambda f=f: style.edge_rgba(f, theme))
+                                     for f in (rnn_factor, lstm_factor))
     lo, hi = gradient_range(r.rnn_longrange_log10, r.lstm_longrange_log10)
     both = np.concatenate([r.rnn_longrange_log10, r.lstm_longrange_log10])
     both = both[~np.isnan(both)]
@@ -126,8 +132,8 @@ def _element_of_results(r: Results, theme: str) -> Unrolled:
         C_cells=_cells(r.lstm_C, C_levels, "C"),
         h_cells=_cells(r.lstm_h, (-1.0, 1.0), "h"),
         rnn_factor=rnn_factor, lstm_factor=lstm_factor,
-        rnn_edge_width=style.edge_width(rnn_factor), lstm_edge_width=style.edge_width(lstm_factor),
-        rnn_edge_rgba=style.edge_rgba(rnn_factor, theme), lstm_edge_rgba=style.edge_rgba(lstm_factor, theme),
+        rnn_edge_width=rnn_edge_width, lstm_edge_width=lstm_edge_width,
+        rnn_edge_rgba=rnn_edge_rgba, lstm_edge_rgba=lstm_edge_rgba,
         rnn_gradient_rgba=style.map_colours(rnn_grad, "gradient", (lo, hi)),
         lstm_gradient_rgba=style.map_colours(lstm_grad, "gradient", (lo, hi)),
         rnn_gradient_log10=rnn_grad, lstm_gradient_log10=lstm_grad,

@@ -340,12 +340,41 @@ def test_a_row_of_cells_drawn_as_one_image_is_the_cell_by_cell_picture(qtbot, mo
     show(view, results, revealed=steps - 3, selected=steps // 2)
     grab(view)
     assert view.last_paint_stats()["mode"] == "cells"
-    assert view._data["cell_images"]["rnn_cells"] is not None
+    assert view._item._cell_images("rnn_cells") is not None
     one_image = view.render_to_image(*size)
     monkeypatch.setattr(unrolled_view, "CELL_IMAGE_BYTES", 0)
     show(view, compute(Setup(hidden_size=5, steps=steps, seed=1, knobs={"W_hf": 1.3})),
          revealed=steps - 3, selected=steps // 2)  # new arrays: the images are laid out again
     grab(view)
-    assert view._data["cell_images"]["rnn_cells"] is None
+    assert view._item._cell_images("rnn_cells") is None
     cell_by_cell = view.render_to_image(*size)
     assert one_image == cell_by_cell
+
+
+def test_turning_U_lays_the_rnn_cells_out_again_in_place_and_keeps_the_lstm_ones(qtbot):
+    """A knob change writes the new cells into the laid-out image it already has (no new image, no
+    copy), and the LSTM's rows, unchanged when U turns, are not laid out again: the picture is the
+    one a fresh view draws of the new results."""
+    setup = Setup(hidden_size=5, steps=30, seed=1, knobs={"W_hf": 1.3})
+    size = (700, 250)
+    first = compute(setup)
+    view = make_view(qtbot, first, size)
+    show(view, first, revealed=30, selected=12)
+    grab(view)
+    laid_out = dict(view._item._laid_out)
+    assert set(laid_out) == {"rnn_cells", "C_cells", "h_cells"}
+    turned = compute(setup.with_knob("U", 1.4), previous=first)
+    assert turned.lstm_C is first.lstm_C  # (the LSTM is reused: its cells are the same array)
+    show(view, turned, revealed=30, selected=12)
+    grab(view)
+    now = view._item._laid_out
+    assert now["C_cells"] is laid_out["C_cells"] and now["h_cells"] is laid_out["h_cells"]
+    assert now["rnn_cells"][0] is not laid_out["rnn_cells"][0]  # new cells ...
+    assert now["rnn_cells"][2] is laid_out["rnn_cells"][2]  # ... written into the same image
+    fresh = make_view(qtbot, turned, size)
+    show(fresh, turned, revealed=30, selected=12)
+    grab(fresh)
+    assert view.render_to_image(*size) == fresh.render_to_image(*size)
+    show(fresh, first, revealed=30, selected=12)
+    grab(fresh)
+    assert view.render_to_image(*size) != fresh.render_to_image(*size)  # (the comparison sees U)

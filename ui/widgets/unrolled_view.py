@@ -141,6 +141,7 @@ class _UnrolledItem(pg.GraphicsObject):
         super().__init__()
         self._view = view
         self.last_paint: dict = {}
+        self._laid_out: dict[str, tuple] = {}  # row -> (its cells, the laid-out buffer, its QImage)
         self.setZValue(0)
         # paint() gets the exposed rectangle: a step repaints the columns it changed, not all
         self.setFlag(QGraphicsItem.GraphicsItemFlag.ItemUsesExtendedStyleOption, True)
@@ -298,19 +299,26 @@ class _UnrolledItem(pg.GraphicsObject):
     def _cell_images(self, key: str) -> QImage | None:
         """The row's cells laid out as drawn, CELL_SUBCOLUMNS pixels per step (the cell's colours,
         then a transparent gap): a repaint draws a row in one call. None above CELL_IMAGE_BYTES."""
-        data = self._view._data
-        cache = data.setdefault("cell_images", {})
-        if key not in cache:
-            cells = getattr(self._view._element, key)  # (H, T+1, 4) uint8
-            H, columns, _ = cells.shape
-            if H * columns * CELL_SUBCOLUMNS * 4 > CELL_IMAGE_BYTES:
-                cache[key] = None
-            else:
-                laid_out = np.zeros((H, columns, CELL_SUBCOLUMNS, 4), np.uint8)
-                first = round((0.5 - CELL_WIDTH / 2) * CELL_SUBCOLUMNS)
-                laid_out[:, :, first:first + round(CELL_WIDTH * CELL_SUBCOLUMNS)] = cells[:, :, None, :]
-                cache[key] = _rgba_image(laid_out.reshape(H, columns * CELL_SUBCOLUMNS, 4))
-        return cache[key]
+        cells = getattr(self._view._element, key)  # (H, T+1, 4) uint8
+        H, columns, _ = cells.shape
+        if H * columns * CELL_SUBCOLUMNS * 4 > CELL_IMAGE_BYTES:
+            return None
+        kept = self._laid_out.get(key)
+        if kept is not None and kept[0] is cells:
+            return kept[2]
+        if kept is not None and kept[1].shape[:2] == (H, columns):
+            buffer, image = kept[1], kept[2]  # the same size: only the cells' sub-columns are written
+        else:
+            buffer = np.zeros((H, columns, CELL_SUBCOLUMNS, 4), np.uint8)  # the gaps stay transparent
+            # the image draws from this buffer (kept alive beside it): no copy per change
+            image = QImage(buffer.data, columns * CELL_SUBCOLUMNS, H, columns * CELL_SUBCOLUMNS * 4,
+                           QImage.Format.Format_RGBA8888)
+        first = round((0.5 - CELL_WIDTH / 2) * CELL_SUBCOLUMNS)
+        # one 32-bit pixel per element (4x fewer than by bytes)
+        pixels = np.ascontiguousarray(cells).view(np.uint32)  # (H, T+1, 1)
+        buffer.view(np.uint32)[:, :, first:first + round(CELL_WIDTH * CELL_SUBCOLUMNS), 0] = pixels
+        self._laid_out[key] = (cells, buffer, image)
+        return image
 
     def _paint_strips(self, p, data, t0, t1, revealed, px_per_step, px_per_unit_y, pal) -> None:
         H = data["hidden"]
@@ -609,6 +617,8 @@ class UnrolledView(QWidget):
         self.plot: Plot | None = None
         self._element: Unrolled | None = None
         self._data: dict | None = None
+        self._made: dict[str, tuple] = {}  # (source array, what was made of it): see _made_of
+        self._legend_key: tuple | None = None
         self._pulse_front = 0.0  # columns k >= front are lit (all of them until a pulse is played)
         self._theme = theme
         self._state_bar = _rgba_image(np.concatenate([style.lut("states"), np.full((256, 1), 255, np.uint8)],
@@ -748,7 +758,11 @@ class UnrolledView(QWidget):
                 self._item.refresh_columns(*steps, old.selected, element.selected)
         else:
             self._item.refresh()
-            self.legend.update()  # (its colour bars and decades depend on the data only)
+            # the legend shows the C cells' limit and the gradient's decades: repainted when they change
+            legend_key = (element.C_level, element.gradient_range, element.gradient_clipped)
+            if legend_key != self._legend_key:
+                self._legend_key = legend_key
+                self.legend.update()
 
     def _show_highlight(self, element: Unrolled) -> None:
         if element.highlight_x is None or not len(element.highlight_x):
@@ -884,22 +898,42 @@ class UnrolledView(QWidget):
         super().resizeEvent(event)
 
     def _prepare(self, u: Unrolled) -> dict:
-        """QImages and QColors of the description, made once per description's arrays."""
+        """QImages and QColors of the description, made once per description's arrays (an array
+        that comes again, e.g. the LSTM's cells while U turns, keeps what was made of it)."""
+        made = self._made_of
+
+        def image(name, rgba):
+            return made(name, rgba, lambda: _rgba_image(rgba))
+
+        def as_list(name, values):
+            return made(name, values, lambda: np.asarray(values, dtype=np.float64).tolist())
+
         return {
             "hidden": u.rnn_cells.shape[0], "limit_C": u.C_level,
             "rnn_S": u.values_rnn_S, "lstm_C": u.values_C, "lstm_h": u.values_h,
-            "rnn_img": _rgba_image(u.rnn_cells), "C_img": _rgba_image(u.C_cells), "h_img": _rgba_image(u.h_cells),
+            "rnn_img": image("rnn_img", u.rnn_cells), "C_img": image("C_img", u.C_cells),
+            "h_img": image("h_img", u.h_cells),
             "rnn_factor": u.rnn_factor, "lstm_factor": u.lstm_factor,
             "rnn_width": u.rnn_edge_width, "lstm_width": u.lstm_edge_width,
             # the edges' colours as 0xAARRGGBB and their widths as Python numbers (a QColor made for
             # the visible edges only, when painted: one call each)
-            "rnn_edge_argb": _argb(u.rnn_edge_rgba), "lstm_edge_argb": _argb(u.lstm_edge_rgba),
-            "rnn_width_list": np.asarray(u.rnn_edge_width, dtype=np.float64).tolist(),
-            "lstm_width_list": np.asarray(u.lstm_edge_width, dtype=np.float64).tolist(),
+            "rnn_edge_argb": made("rnn_edge_argb", u.rnn_edge_rgba, lambda: _argb(u.rnn_edge_rgba)),
+            "lstm_edge_argb": made("lstm_edge_argb", u.lstm_edge_rgba, lambda: _argb(u.lstm_edge_rgba)),
+            "rnn_width_list": as_list("rnn_width_list", u.rnn_edge_width),
+            "lstm_width_list": as_list("lstm_width_list", u.lstm_edge_width),
             "rnn_grad_img": _rgba_image(u.rnn_gradient_rgba[None, :, :]),
             "lstm_grad_img": _rgba_image(u.lstm_gradient_rgba[None, :, :]),
             "gradient_clipped": u.gradient_clipped,
         }
+
+    def _made_of(self, name: str, source, make):
+        """make(), or what it made last time for this very `source` object."""
+        kept = self._made.get(name)
+        if kept is not None and kept[0] is source:
+            return kept[1]
+        value = make()
+        self._made[name] = (source, value)
+        return value
 
     def _on_pulse_value(self, value) -> None:
         self._pulse_front = float(value)
