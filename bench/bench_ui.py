@@ -236,7 +236,8 @@ def main() -> int:
     parser.add_argument("--budget", type=float, default=90.0, help="seconds per latency measurement")
     parser.add_argument("--startup-runs", type=int, default=5)
     parser.add_argument("--sizes", default="32x100,128x1000", help="H x T list (default 32x100,128x1000)")
-    parser.add_argument("--only", choices=("paths", "large"), help="run only the Paths tab's rows, or the large sizes'")
+    parser.add_argument("--only", choices=("knobs", "paths", "large"),
+                        help="run only the knob rows at --sizes, the Paths tab's rows, or the large sizes'")
     parser.add_argument("--large", default="128x1000,512x5000",
                         help="H x T list for the progressive-results rows (default 128x1000,512x5000; '' skips)")
     args = parser.parse_args()
@@ -366,6 +367,9 @@ def main() -> int:
         app.removeEventFilter(watch)
         window.close()
 
+    if args.only == "knobs":  # (runs on a checkout from before the Paths tab too: BENCH_ROOT)
+        print_rows(rows)
+        return 0
     # 4. the Paths tab: a knob change redraws the tree, the list, the ledger and the unrolled view
     import plots
     from plots import paths as path_view
