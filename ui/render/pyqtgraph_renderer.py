@@ -31,6 +31,7 @@ SYMBOL = {"d": "d", "o": "o"}
 # Above this many points a curve has several points per pixel column: antialiasing a zigzag that
 # dense shows no difference but doubles its paint time (measured at T = 1000).
 ANTIALIAS_MAX_POINTS = 400
+DECIMATE_MIN_POINTS = 2000  # curves longer than this: decimated and clipped to the view
 LEFT_AXIS_WIDTH = 56  # px: the y label's line and ticks up to "−8888" at the window's font
 TEXT_ANCHOR = {"bottom": (0.5, 1.0), "top": (0.5, 0.0), "left": (0.0, 0.5), "right": (1.0, 0.5),
                "center": (0.5, 0.5)}
@@ -399,8 +400,6 @@ class PlotView(QWidget):
         curve = items.items.get(line.key)
         if curve is None:
             curve = pg.PlotDataItem(connect="finite")
-            curve.setDownsampling(auto=True, method="peak")
-            curve.setClipToView(True)
             _cache_drawing(curve.curve)
             curve.setZValue(3 + line.z)
             items.plot.addItem(curve, ignoreBounds=not line.drives_range)
@@ -416,6 +415,13 @@ class PlotView(QWidget):
                 curve.setSymbolPen(None)
                 curve.setSymbolSize(6)
         if previous is None or style_changed or not (_same(previous.x, line.x) and _same(previous.y, line.y)):
+            # long curves are decimated to what the screen shows (peaks kept) and clipped to the
+            # view; short ones are drawn whole (deciding that again after every range change
+            # cost a knob change at (32, 100) more than drawing them)
+            decimate = len(line.x) > DECIMATE_MIN_POINTS
+            if curve.opts["clipToView"] != decimate:
+                curve.setDownsampling(auto=decimate, method="peak")
+                curve.setClipToView(decimate)
             curve.setData(line.x, line.y, antialias=self._antialias(line.x))
 
     def _draw_bars(self, items: _PanelItems, bars: Bars, previous: Bars | None) -> None:
