@@ -150,3 +150,55 @@ def test_the_gif_caption_keeps_off_the_frame_s_edges(results):
     assert caption.get_text() and box.x0 >= 8 and box.x1 <= fig.bbox.width - 8
     assert abs((box.x0 + box.x1) / 2 - fig.bbox.width / 2) < 2
 
+
+
+# --- plot ③'s scale and the plots' left margins stay put ----------------------------------------
+def test_plot_3_s_y_range_sits_on_a_1_2_5_grid_and_stays_put_from_step_to_step(results):
+    """Plot ③'s y range is snapped outwards to a 1-2-5 grid around the bars, the norms, 0 and 1:
+    stepping moves the bars, not the axis (the scale changes only where a value crosses a grid
+    line). The slide gets the same range, from the same description."""
+    ranges = []
+    for t in range(20, 60):
+        panel = plots.describe("terms", results, ViewState(selected_step=t, revealed_steps=t)).panels[0]
+        low, high = panel.y.low, panel.y.high
+        drawn = list(panel.find("terms").heights) + list(panel.find("norms").y) + [0.0, 1.0]
+        assert low <= min(drawn) and max(drawn) <= high, t
+        step = min(s for s in (0.1, 0.2, 0.5, 1.0, 2.0, 5.0) if (high - low) / s <= 8.0 + 1e-9)
+        for end in (low, high):  # both ends are multiples of the grid's step
+            assert abs(end / step - round(end / step)) < 1e-9, (t, low, high, step)
+        ranges.append((low, high))
+    assert len(set(ranges)) <= 4, set(ranges)  # 40 steps, a handful of scales
+    plot = plots.describe("terms", results, ViewState(selected_step=37, revealed_steps=37))
+    figure, _drawn = render_figure(export_describe(results, "terms", ViewState(selected_step=37, revealed_steps=37)))
+    assert tuple(figure.axes[0].get_ylim()) == pytest.approx((plot.panels[0].y.low, plot.panels[0].y.high))
+
+
+def test_every_plot_s_left_axis_keeps_its_width_when_new_results_widen_the_ticks(qtbot):
+    """Sized to its tick texts, a left axis laid its plot out again (and repainted it whole) when
+    new results changed the texts' width: every plot's left axis has one fixed width, wide enough
+    for its label and ticks up to "−8888", and keeps it (U = 0.5 and U = 2.5 give ticks from "−1"
+    to "−300"-wide labels in plot ②)."""
+    from ui.main_window import MainWindow
+    from ui.render.pyqtgraph_renderer import LEFT_AXIS_WIDTH, PlotView
+
+    window = MainWindow(Setup(hidden_size=4, steps=300, seed=0, knobs=Knobs(U=0.5)))
+    qtbot.addWidget(window)
+    window.resize(1600, 1000)
+    with qtbot.waitSignal(window.results_changed, timeout=WAIT_MS):
+        window.show()
+    qtbot.waitUntil(lambda: window.results.final and not window.is_computing(), timeout=WAIT_MS)
+
+    def widths():
+        return {(name, key): items.plot.getAxis("left").width()
+                for name, view in window.views.items() if isinstance(view, PlotView)
+                for key, items in view.panels.items() if items.plot.getAxis("left").isVisible()}
+
+    before = widths()
+    ranges_before = {key: tuple(items.y_range) for key, items in window.views["long-range"].panels.items()}
+    assert len(before) >= 5 and set(before.values()) == {LEFT_AXIS_WIDTH}
+    window.apply_setup(window.results.setup.with_knob("U", 2.5))
+    qtbot.waitUntil(lambda: window.results.setup.knobs.U == 2.5 and window.results.final
+                    and not window.is_computing(), timeout=WAIT_MS)
+    ranges_after = {key: tuple(items.y_range) for key, items in window.views["long-range"].panels.items()}
+    assert ranges_after != ranges_before  # (new tick texts: U = 2.5 explodes where 0.5 vanished)
+    assert widths() == before
