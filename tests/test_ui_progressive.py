@@ -234,3 +234,37 @@ def test_describing_on_the_worker_stops_before_the_next_array_when_asked():
             plots.describe("unrolled", results)
     assert elsewhere and elsewhere[0].panels
     assert _prepare_drawing(results) is True  # no stop: every plot described
+
+
+def test_the_worker_works_out_every_step_s_term_norms_ahead_and_gives_way_to_a_compute(qtbot):
+    """When idle, the worker computes the (L4) term norms of every step of final results (from the
+    selected step on), a batch at a time behind any other work: a step then finds its norms ready
+    (the window no longer computes them as it draws). They are the values plot ③ computes itself,
+    bit for bit; a compute asked for meanwhile is not held up by the rest of the prefetch."""
+    from ui.controllers.worker import PREFETCH_BATCH, ComputeWorker
+
+    worker = ComputeWorker()
+    try:
+        with qtbot.waitSignal(worker.result_ready, timeout=60_000) as blocker:
+            worker.submit(Setup(hidden_size=12, steps=80, seed=3))
+        results = blocker.args[1]
+        assert results.term_norms_if_ready(40) is None
+        worker.prefetch_term_norms(results, 40)
+        qtbot.waitUntil(lambda: all(results.term_norms_if_ready(t) is not None for t in range(1, 81)),
+                        timeout=60_000)
+        fresh = compute(results.setup)
+        for t in (1, 40, 41, 80):
+            np.testing.assert_array_equal(results.term_norms_if_ready(t), fresh.lstm_term_norms(t))
+        # a long prefetch (H = 64, T = 3000: ~1 s of norms) and a compute asked for right after it
+        with qtbot.waitSignal(worker.result_ready, timeout=60_000) as blocker:
+            worker.submit(Setup(hidden_size=64, steps=3000, seed=3))
+        long_run = blocker.args[1]
+        worker.prefetch_term_norms(long_run, 1)
+        qtbot.waitUntil(lambda: long_run.term_norms_if_ready(PREFETCH_BATCH) is not None, timeout=60_000)
+        with qtbot.waitSignal(worker.result_ready, timeout=60_000) as blocker:
+            worker.submit(Setup(hidden_size=4, steps=20, seed=3))
+        assert blocker.args[1].setup.hidden_size == 4
+        known = sum(long_run.term_norms_if_ready(t) is not None for t in range(1, 3001))
+        assert known < 3000  # the small compute came first: the prefetch had not finished
+    finally:
+        worker.stop()

@@ -9,7 +9,7 @@ import pytest
 from PySide6.QtCore import QEvent, QObject
 
 import plots
-from simulator import Setup
+from simulator import Setup, compute
 from ui.main_window import MainWindow
 
 from .screen import on_screen
@@ -152,7 +152,8 @@ def test_plot_3_keeps_its_three_tick_lines_while_its_norms_are_computed(window, 
     from plots import terms
 
     monkeypatch.setattr(terms, "is_quick", lambda _results: False)
-    results, view = window.results, window.view_state().replace(selected_step=40)
+    # fresh results: the window's worker works out the window's results' norms ahead (when idle)
+    results, view = compute(window.results.setup), window.view_state().replace(selected_step=40)
     pending = plots.describe("terms", results, view, blocking=False)
     final = plots.describe("terms", results, view, blocking=True)
     assert pending.partial and not final.partial and not pending.notes and not final.notes

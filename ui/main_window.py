@@ -38,6 +38,7 @@ from PySide6.QtWidgets import (
 import plots
 from plots import style
 from plots import text as plot_text
+from plots import terms as plot_terms
 from plots.view import PANEL_NAMES, ViewState
 from simulator import Results, Setup, default_backend
 from simulator.results import lstm_inputs
@@ -541,6 +542,10 @@ class MainWindow(QMainWindow):
         if RESULTS in what or SELECTION in what:
             self.formula_panel.show_step(self.results, self.view_model.view.selected_step)
             self.selected_step_changed.emit(self.view_model.view.selected_step)
+            if self.results.final and self.results.setup.hidden_size > 1 and plot_terms.is_quick(self.results):
+                # every step's term norms, worked out ahead while idle: a step then finds them
+                # (at H = 128 they were a tenth of a step's UI time); larger H ask per step
+                self.worker.prefetch_term_norms(self.results, self.view_model.view.selected_step)
         if PANELS in what:
             self._show_panels()
         self._update_step_labels()

@@ -55,6 +55,11 @@ def _yield_to_the_window() -> None:
         pass
 
 
+# Term norms worked out ahead per turn of the worker's loop: at H = 128 ~18 ms, so a newer request
+# waits at most that long for a prefetch in progress.
+PREFETCH_BATCH = 16
+
+
 # A compute quicker than this hands its results over at once (describing them here first would
 # only add to a small setup's knob latency; a long one's first partial results come after
 # FIRST_PARTIAL_AFTER and are always prepared here).
@@ -109,6 +114,7 @@ class ComputeWorker(QObject):
         self._pending_paths: tuple | None = None  # (results, weight, k, order): the Paths view's numbers
         self._warm_after: int | None = None  # warm up once requests up to this id are taken
         self._pending_chaos = None  # final Results whose chaos note is still to be worked out
+        self._pending_prefetch = None  # (final Results, step): term norms to work out when idle
         self._norms_cache: dict = {}  # (id of the LSTM's pre-activations, t) -> (weakref, term norms)
         self._next_id = 0
         self._stopping = False
@@ -126,6 +132,7 @@ class ComputeWorker(QObject):
             self._next_id += 1
             request_id = self._next_id
             self._pending = (request_id, setup, backend)
+            self._pending_prefetch = None  # (for results about to be replaced)
             self._condition.notify()
         return request_id
 
@@ -142,6 +149,15 @@ class ComputeWorker(QObject):
         still waiting."""
         with self._condition:
             self._pending_paths = (results, weight, int(k), order)
+            self._condition.notify()
+
+    def prefetch_term_norms(self, results, t: int) -> None:
+        """When idle, compute the (L4) term norms of `results` at every step, from step t on (then
+        the steps before it), PREFETCH_BATCH steps at a time behind any other work: stepping and
+        playing then find each step's norms ready instead of computing them as they draw. A newer
+        call replaces the target (a click elsewhere starts there)."""
+        with self._condition:
+            self._pending_prefetch = (results, int(t))
             self._condition.notify()
 
     def warm_up(self) -> None:
@@ -162,7 +178,7 @@ class ComputeWorker(QObject):
         with self._condition:
             self._stopping = True
             self._pending = None
-            self._pending_norms = self._pending_paths = self._pending_chaos = None
+            self._pending_norms = self._pending_paths = self._pending_chaos = self._pending_prefetch = None
             self._warm_after = None
             self._condition.notify()
         self._thread.join(timeout)
@@ -172,7 +188,8 @@ class ComputeWorker(QObject):
     def _next_job(self):
         with self._condition:
             while (not self._stopping and self._pending is None and self._warm_after is None
-                   and self._pending_norms is None and self._pending_paths is None and self._pending_chaos is None):
+                   and self._pending_norms is None and self._pending_paths is None and self._pending_chaos is None
+                   and self._pending_prefetch is None):
                 self._condition.wait()
             if self._stopping:
                 return None
@@ -188,8 +205,11 @@ class ComputeWorker(QObject):
             if self._pending is not None:
                 job, self._pending = self._pending, None
                 return ("compute", *job)
-            job, self._pending_chaos = self._pending_chaos, None  # when idle: nothing newer waits
-            return ("chaos", job)
+            if self._pending_chaos is not None:  # when idle: nothing newer waits
+                job, self._pending_chaos = self._pending_chaos, None
+                return ("chaos", job)
+            job, self._pending_prefetch = self._pending_prefetch, None  # last: when nothing else waits
+            return ("prefetch", *job)
 
     def _emit(self, signal, *args) -> None:
         try:
@@ -208,6 +228,8 @@ class ComputeWorker(QObject):
                 self._paths(*job[1:])
             elif job[0] == "chaos":
                 self._chaos(job[1])
+            elif job[0] == "prefetch":
+                self._prefetch(*job[1:])
             else:
                 self._compute(*job[1:])
 
@@ -271,6 +293,19 @@ class ComputeWorker(QObject):
             traceback.print_exc()
             return
         self._emit(self.paths_ready, results)
+
+    def _prefetch(self, results, t: int) -> None:
+        """PREFETCH_BATCH steps' term norms (the first not known yet from step t on, wrapping
+        round), then back in the queue behind whatever came meanwhile."""
+        steps = results.steps
+        order = [s for s in list(range(max(t, 1), steps + 1)) + list(range(1, max(t, 1)))
+                 if results.term_norms_if_ready(s) is None]
+        for s in order[:PREFETCH_BATCH]:
+            results.lstm_term_norms(s)  # (one numba call without the GIL: the window draws meanwhile)
+        if len(order) > PREFETCH_BATCH:
+            with self._condition:
+                if self._pending_prefetch is None:  # (else the window asked for a newer target)
+                    self._pending_prefetch = (results, order[PREFETCH_BATCH])
 
     def _carry_sigma(self, results) -> None:
         """σ_max(U) (an SVD) is the previous results' when the RNN is unchanged (a partial result's
