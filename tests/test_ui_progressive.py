@@ -181,7 +181,7 @@ def test_the_worker_describes_what_it_hands_over(qtbot):
 def test_partial_results_are_drawn_one_view_per_turn_of_the_event_loop(qtbot, window):
     """While the exact norms stream in, a redraw of every view at once blocked the window for more
     than a frame at (128, 1000): a partial result is drawn one view per turn of the event loop (the
-    window paints between them). Final results are drawn at once."""
+    window paints between them). Final results are drawn at once, below STAGED_FINAL_MIN_CELLS (H * T)."""
     from plots.view import PANEL_NAMES
     from simulator.stream import ComputeJob
 
@@ -268,3 +268,40 @@ def test_the_worker_works_out_every_step_s_term_norms_ahead_and_gives_way_to_a_c
         assert known < 3000  # the small compute came first: the prefetch had not finished
     finally:
         worker.stop()
+
+
+def test_large_final_results_are_drawn_one_view_per_turn_and_announced_after_the_last(qtbot, window,
+                                                                                     monkeypatch):
+    """Final results of H * T >= STAGED_FINAL_MIN_CELLS are drawn one view per turn of the event
+    loop too (the whole dashboard at once blocked the window for ~60 ms at (512, 5000)), and
+    results_changed comes once every view shows them (an export or a test that waits for it sees
+    them drawn). Newer results take over a staged redraw, and only they are announced."""
+    from plots.view import PANEL_NAMES
+    from ui import main_window
+
+    assert 32 * 100 < main_window.STAGED_FINAL_MIN_CELLS <= 128 * 1000
+    monkeypatch.setattr(main_window, "STAGED_FINAL_MIN_CELLS", 4 * 30)  # the fixture's (4, 30)
+    drawn = {name: [] for name in PANEL_NAMES}
+    for name in PANEL_NAMES:
+        view = window.views[name]
+        original = view.show_plot
+        view.show_plot = lambda plot, name=name, original=original: (drawn[name].append(plot), original(plot))
+    announced = []
+    window.results_changed.connect(
+        lambda: announced.append({name: len(drawn[name]) for name in PANEL_NAMES}))
+    window.apply_setup(window.results.setup.with_knob("U", 1.3))
+    qtbot.waitUntil(lambda: len(announced) == 1, timeout=WAIT_MS)
+    assert window.results.final and window.results.setup.knobs.U == 1.3
+    assert all(count >= 1 for count in announced[0].values()), announced  # every view first
+    # the first view is drawn with the results, the others in later turns
+    first = {name: len(drawn[name]) for name in PANEL_NAMES}
+    results = compute(window.results.setup.with_knob("U", 0.7))
+    newer = compute(window.results.setup.with_knob("U", 0.8))
+    window._on_results(window.worker.latest_id + 1, results, 0.01)
+    assert [name for name in PANEL_NAMES if len(drawn[name]) > first[name]] == ["factors"]
+    assert len(announced) == 1
+    window._on_results(window.worker.latest_id + 2, newer, 0.01)  # before the first is drawn whole
+    qtbot.waitUntil(lambda: len(announced) == 2, timeout=WAIT_MS)
+    qtbot.wait(100)  # absence check: the overtaken results are never announced
+    assert len(announced) == 2 and window.results is newer
+    assert all(drawn[name][-1].caption == drawn["factors"][-1].caption for name in PANEL_NAMES)

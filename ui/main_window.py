@@ -63,6 +63,10 @@ PARTIAL_REDRAW_MS = 300  # progressive results are drawn at most this often
 # Plot ③ waits this long for the selected step's term norms (the worker's: 40 ms at H = 512)
 # before it is drawn without them: a step of the transport draws it once, not twice.
 TERMS_WAIT_MS = 100
+# Final results this large (H * T) are drawn one view per turn of the event loop too, like partial
+# ones (at (512, 5000) the dashboard at once blocked the window for ~60 ms: the heatmaps alone take
+# three 512 x 5001 images); results_changed follows the last view.
+STAGED_FINAL_MIN_CELLS = 100_000
 
 
 def _freeze_long_lived_objects() -> None:
@@ -101,6 +105,7 @@ class MainWindow(QMainWindow):
         self._warming_up = False
         self._froze_after_first_results = False
         self._stages: tuple | None = None  # (results, the views still to draw) of a staged redraw
+        self._announce_when_drawn = None  # final Results whose results_changed waits for their last view
         self._stale_dashboard: set[str] = set()  # dashboard views to redraw when their tab shows again
         self._paths_shown_for: tuple | None = None  # (weight, k, order, T) the Paths tab shows
 
@@ -491,7 +496,10 @@ class MainWindow(QMainWindow):
             self._user_edit_pending = False
             self.setup_changed.emit()
         self.train_panel.sync_hidden_size()  # a network that starts from the knobs has their H
-        self.results_changed.emit()
+        if self._stages is not None and self._stages[0] is results:
+            self._announce_when_drawn = results  # (by _next_stage, once every view is drawn)
+        else:
+            self.results_changed.emit()
 
     def _on_failed(self, request_id: int, message: str) -> None:
         if request_id != self.worker.latest_id:
@@ -536,7 +544,8 @@ class MainWindow(QMainWindow):
                  if name in visible and (RESULTS in what or PANELS in what or depends & what)}
         # partial results: one view per turn of the event loop (a redraw of every view at once
         # blocked the window for longer than a frame while the exact norms streamed in)
-        self._redraw_dashboard(names, staged=RESULTS in what and not self.results.final)
+        large = self.results.setup.hidden_size * self.results.steps >= STAGED_FINAL_MIN_CELLS
+        self._redraw_dashboard(names, staged=RESULTS in what and (large or not self.results.final))
         if self.paths_visible() and (RESULTS in what or (DEPENDS_ON["paths"] | DEPENDS_ON["unrolled"]) & what):
             self._redraw_paths()
         if RESULTS in what or SELECTION in what:
@@ -599,6 +608,9 @@ class MainWindow(QMainWindow):
         self._redraw_dashboard({waiting[0]})
         if self._stages is not None:
             QTimer.singleShot(0, self._next_stage)
+        elif self._announce_when_drawn is results:
+            self._announce_when_drawn = None
+            self.results_changed.emit()
 
     def _tab_changed(self, _index: int) -> None:
         if self.results is None:
