@@ -305,3 +305,14 @@ def test_large_final_results_are_drawn_one_view_per_turn_and_announced_after_the
     qtbot.wait(100)  # absence check: the overtaken results are never announced
     assert len(announced) == 2 and window.results is newer
     assert all(drawn[name][-1].caption == drawn["factors"][-1].caption for name in PANEL_NAMES)
+
+
+def test_the_window_asks_for_the_norms_ahead_only_where_they_cost_it_a_step_s_time():
+    """Prefetching pays where the window computes the norms as it draws and they are not trivial:
+    from H = 64 (0.3 ms a step) up to the largest H it computes itself (128 with numba); below,
+    the window's own 0.15 ms is less than the worker's turn, above the worker is asked per step."""
+    from plots.terms import worth_prefetching
+
+    for H, worth in ((1, False), (32, False), (64, True), (128, True), (129, False), (256, False)):
+        results = compute(Setup(hidden_size=H, steps=3, seed=0))
+        assert worth_prefetching(results) is worth, H

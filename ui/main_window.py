@@ -551,9 +551,9 @@ class MainWindow(QMainWindow):
         if RESULTS in what or SELECTION in what:
             self.formula_panel.show_step(self.results, self.view_model.view.selected_step)
             self.selected_step_changed.emit(self.view_model.view.selected_step)
-            if self.results.final and self.results.setup.hidden_size > 1 and plot_terms.is_quick(self.results):
+            if self.results.final and plot_terms.worth_prefetching(self.results):
                 # every step's term norms, worked out ahead while idle: a step then finds them
-                # (at H = 128 they were a tenth of a step's UI time); larger H ask per step
+                # (at H = 128 they were a tenth of a step's UI time)
                 self.worker.prefetch_term_norms(self.results, self.view_model.view.selected_step)
         if PANELS in what:
             self._show_panels()
