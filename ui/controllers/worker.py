@@ -17,6 +17,7 @@ interpreter finalises (quitting during a compute segfaulted before).
 
 from __future__ import annotations
 
+import itertools
 import os
 import threading
 import time
@@ -297,15 +298,17 @@ class ComputeWorker(QObject):
     def _prefetch(self, results, t: int) -> None:
         """PREFETCH_BATCH steps' term norms (the first not known yet from step t on, wrapping
         round), then back in the queue behind whatever came meanwhile."""
-        steps = results.steps
-        order = [s for s in list(range(max(t, 1), steps + 1)) + list(range(1, max(t, 1)))
-                 if results.term_norms_if_ready(s) is None]
-        for s in order[:PREFETCH_BATCH]:
+        start = min(max(t, 1), results.steps)
+        wrapped = itertools.chain(range(start, results.steps + 1), range(1, start))
+        # (looked up lazily: a batch reads past the steps known already, not all T of them)
+        unknown = list(itertools.islice((s for s in wrapped if results.term_norms_if_ready(s) is None),
+                                        PREFETCH_BATCH + 1))
+        for s in unknown[:PREFETCH_BATCH]:
             results.lstm_term_norms(s)  # (one numba call without the GIL: the window draws meanwhile)
-        if len(order) > PREFETCH_BATCH:
+        if len(unknown) > PREFETCH_BATCH:
             with self._condition:
                 if self._pending_prefetch is None:  # (else the window asked for a newer target)
-                    self._pending_prefetch = (results, order[PREFETCH_BATCH])
+                    self._pending_prefetch = (results, unknown[PREFETCH_BATCH])
 
     def _carry_sigma(self, results) -> None:
         """σ_max(U) (an SVD) is the previous results' when the RNN is unchanged (a partial result's
