@@ -316,3 +316,51 @@ def test_the_window_asks_for_the_norms_ahead_only_where_they_cost_it_a_step_s_ti
     for H, worth in ((1, False), (32, False), (64, True), (128, True), (129, False), (256, False)):
         results = compute(Setup(hidden_size=H, steps=3, seed=0))
         assert worth_prefetching(results) is worth, H
+
+
+def test_a_partial_result_is_not_drawn_once_its_compute_has_finished(qtbot, window):
+    """When a run ends it makes its buffers read-only, and plots.cache then keys a partial result's
+    arrays (read-only views of them) by the buffers: what the worker described for that partial
+    is no longer found, and drawing it would describe it again on the UI thread (205 ms for the
+    unrolled view at (512, 5000), while the worker prepares the final results). A partial that is
+    still waiting (the redraw timer, or the stages of a staged redraw) is dropped then: the final
+    results come next."""
+    import plots
+    from plots.cache import peek
+    from plots.view import PANEL_NAMES
+    from simulator.stream import ComputeJob
+
+    setup = Setup(hidden_size=16, steps=400, seed=1)
+    parts, during = [], []
+
+    def on_partial(results):
+        plots.describe("unrolled", results, ViewState.full(400), blocking=False)
+        during.append(peek("unrolled.mean", (results.rnn_S,)) is not None)
+        parts.append(results)
+
+    job = ComputeJob(setup, "numba")
+    job.run(on_partial=on_partial, min_interval=0.0)
+    assert parts and all(during)
+    assert peek("unrolled.mean", (parts[-1].rnn_S,)) is None  # (the cause: its key changed)
+
+    class Finished:  # the worker's running job, all its passes done
+        finished = True
+
+    drawn = {name: [] for name in PANEL_NAMES}
+    for name in PANEL_NAMES:
+        view = window.views[name]
+        original = view.show_plot
+        view.show_plot = lambda plot, name=name, original=original: (drawn[name].append(plot), original(plot))
+    window._show(parts[0])  # a staged redraw: the first view now, the others in later turns
+    assert [name for name in PANEL_NAMES if drawn[name]] == ["factors"]
+    window.worker.job = Finished()
+    try:
+        qtbot.wait(100)  # absence check: the other stages are dropped
+        assert [name for name in PANEL_NAMES if drawn[name]] == ["factors"]
+        shown = window.results
+        window._shown_request = window.worker.latest_id - 1  # (only the finished compute holds it back)
+        window._partial = (window.worker.latest_id, parts[-1])
+        window._draw_partial()
+        assert window.results is shown  # not drawn
+    finally:
+        window.worker.job = None

@@ -471,8 +471,18 @@ class MainWindow(QMainWindow):
         if self._partial is None:
             return
         (request_id, results), self._partial = self._partial, None
-        if request_id > self._shown_request and request_id == self.worker.latest_id:
+        if request_id > self._shown_request and request_id == self.worker.latest_id \
+                and not self._compute_finished():
             self._show(results)
+
+    def _compute_finished(self) -> bool:
+        """Whether the running compute has done all its passes (its final results are being
+        prepared). A partial result drawn now would be described again on this thread: the run
+        made its buffers read-only, so the partial's arrays no longer find what the worker cached
+        for them (plots.cache keys a read-only view by its root; 205 ms for the unrolled view at
+        (512, 5000)). The final results come next: the partial is not drawn."""
+        job = self.worker.job
+        return job is not None and job.finished
 
     def _on_chaos(self, results: Results, note) -> None:
         if results is self.results:
@@ -601,8 +611,8 @@ class MainWindow(QMainWindow):
         if self._stages is None:
             return
         results, waiting = self._stages
-        if results is not self.results:  # newer results: their own redraw covers every view
-            self._stages = None
+        if results is not self.results or (not results.final and self._compute_finished()):
+            self._stages = None  # newer results (or the final ones, next): their redraw covers every view
             return
         self._stages = (results, waiting[1:]) if len(waiting) > 1 else None
         self._redraw_dashboard({waiting[0]})
