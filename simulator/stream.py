@@ -179,12 +179,13 @@ def _rnn_network(setup: Setup, kern, backend: str, x: np.ndarray) -> _Network:
     net.add("rnn diagonal means", lambda f, s: diag_mean.__setitem__(slice(None), kern.rnn_factor_diag_mean(U, a)),
             0, 1, False, 30 * H * T, costly=False, needs=(forward,))
     cheap_norms = shortcut >= 0.0
-    net.add("rnn factor norms", lambda f, s: kern.rnn_factor_norm_steps(U, a, shortcut, f, s, factor_norm),
+    # read-only views: one compiled signature whether the arrays are fresh, shared from earlier or
+    # made read-only for the first partial results (`ComputeJob._make_results`)
+    U_read, a_read = reference.readonly(U), reference.readonly(a)
+    net.add("rnn factor norms", lambda f, s: kern.rnn_factor_norm_steps(U_read, a_read, shortcut, f, s, factor_norm),
             1, T, False, 30 * H if cheap_norms else 3 * H ** 3, costly=not cheap_norms, needs=(forward,),
             independent=True)
     chain = kern.rnn_chain_start(H)
-    # read-only views: one compiled signature whether the arrays are fresh or shared from earlier
-    U_read, a_read = reference.readonly(U), reference.readonly(a)
     net.add("rnn long-range (R2)", lambda f, s: kern.rnn_longrange_steps(U_read, a_read, f, s, *chain, longrange),
             T - 1, T, True, 3 * H ** 3 + 30 * H * H, costly=True, needs=(forward,))
     return net
@@ -243,7 +244,8 @@ def _lstm_network(setup: Setup, kern, backend: str, x: np.ndarray) -> _Network:
             0, 1, False, 60 * H * T, costly=False, needs=(forward,))
     # (L7) and the naive chain are two passes: the two threads can run them at once
     chain = kern.lstm_chain_start(H)
-    # read-only views: one compiled signature whether the arrays are fresh or shared from earlier
+    # read-only views: one compiled signature whether the arrays are fresh, shared from earlier or
+    # made read-only for the first partial results (`ComputeJob._make_results`)
     W_h_read, pre_read, C_read = (reference.readonly(array) for array in (W_h, pre, C))
     net.add("lstm long-range (L7)",
             lambda f, s: kern.lstm_longrange_steps(W_h_read, pre_read, C_read, f, s, *chain, exact),
@@ -252,7 +254,8 @@ def _lstm_network(setup: Setup, kern, backend: str, x: np.ndarray) -> _Network:
     net.add("lstm naive chain (L4 product)",
             lambda f, s: kern.lstm_naive_longrange_steps(W_h_read, pre_read, C_read, f, s, *naive_chain, naive),
             T - 1, T, True, 3 * H ** 3 + 60 * H * H, costly=True, needs=(forward,))
-    net.add("lstm factor norms (L4)", lambda f, s: kern.lstm_factor_norm_steps(W_h, pre, C, f, s, factor_norm),
+    net.add("lstm factor norms (L4)",
+            lambda f, s: kern.lstm_factor_norm_steps(W_h_read, pre_read, C_read, f, s, factor_norm),
             1, T, False, 3 * H ** 3 + 10 * H * H, costly=True, needs=(forward,), independent=True)
     return net
 
@@ -403,9 +406,13 @@ class ComputeJob:
                 elif name in _STREAMED:  # still being written: a copy
                     arrays[name] = value.copy()
                     arrays[name].setflags(write=False)
-                else:  # final already: shared, through a read-only view
-                    arrays[name] = value.view()
-                    arrays[name].setflags(write=False)
+                else:
+                    # final already (partial results come once the cheap passes are done): the array
+                    # itself, read-only from now on, so every partial and the final results share
+                    # one object. (A new view per partial was a new object, and at (512, 5000) the
+                    # window coloured and copied the LSTM's 512 x 5001 cells again for each one.)
+                    value.setflags(write=False)
+                    arrays[name] = value
         results = Results(setup=self.setup, x=self._x, **arrays, bases=self._bases, backend=self.backend,
                           final=final, progress=1.0 if final else self.progress)
         results.__dict__["_networks"] = self._networks  # what a later job may take over
