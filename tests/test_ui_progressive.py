@@ -318,17 +318,16 @@ def test_the_window_asks_for_the_norms_ahead_only_where_they_cost_it_a_step_s_ti
         assert worth_prefetching(results) is worth, H
 
 
-def test_a_partial_result_is_not_drawn_once_its_compute_has_finished(qtbot, window):
-    """When a run ends it makes its buffers read-only, and plots.cache then keys a partial result's
-    arrays (read-only views of them) by the buffers: what the worker described for that partial
-    is no longer found, and drawing it would describe it again on the UI thread (205 ms for the
-    unrolled view at (512, 5000), while the worker prepares the final results). A partial that is
-    still waiting (the redraw timer, or the stages of a staged redraw) is dropped then: the final
-    results come next."""
+def test_partial_and_final_results_share_the_arrays_that_are_final_already():
+    """Partial results come once the cheap passes are done: their arrays (states, BPTT, lower
+    bounds...) are final, and every partial and the final results hold those very objects,
+    read-only. What the worker described for a partial (plots.cache, keyed by the array) is then
+    found for the next partial and for the final results (a read-only view per partial was a new
+    key each time: the window coloured and copied the LSTM's 512 x 5001 cells again for each
+    partial, and described a partial again on the UI thread once the run had ended: 205 ms)."""
     import plots
     from plots.cache import peek
-    from plots.view import PANEL_NAMES
-    from simulator.stream import ComputeJob
+    from simulator.stream import _STREAMED, ComputeJob
 
     setup = Setup(hidden_size=16, steps=400, seed=1)
     parts, during = [], []
@@ -339,9 +338,31 @@ def test_a_partial_result_is_not_drawn_once_its_compute_has_finished(qtbot, wind
         parts.append(results)
 
     job = ComputeJob(setup, "numba")
-    job.run(on_partial=on_partial, min_interval=0.0)
-    assert parts and all(during)
-    assert peek("unrolled.mean", (parts[-1].rnn_S,)) is None  # (the cause: its key changed)
+    final = job.run(on_partial=on_partial, min_interval=0.0)
+    assert len(parts) >= 2 and all(during)
+    shared = [name for name in ("rnn_S", "rnn_a", "lstm_C", "lstm_h", "lstm_pre", "lstm_delta",
+                                "rnn_lossgrad_log10", "lstm_longrange_lower_log10")]
+    for name in shared:
+        assert name not in _STREAMED
+        assert all(getattr(part, name) is getattr(final, name) for part in parts), name
+        assert not getattr(final, name).flags.writeable
+    assert peek("unrolled.mean", (final.rnn_S,)) is not None  # described for a partial: found
+    for name in _STREAMED:  # the streamed ones are copies, final only at the end
+        assert all(getattr(part, name) is not getattr(final, name) for part in parts)
+    np.testing.assert_array_equal(final.lstm_longrange_log10, compute(setup, "numba").lstm_longrange_log10)
+
+
+def test_a_partial_result_is_not_drawn_once_its_compute_has_finished(qtbot, window):
+    """A partial that is still waiting (the redraw timer, or the stages of a staged redraw) once
+    the compute has done all its passes is dropped: the final results come next (at (512, 5000)
+    the worker describes them for ~1 s, and a partial's streamed arrays drawn meanwhile cost the UI
+    thread a describe of their own)."""
+    from plots.view import PANEL_NAMES
+    from simulator.stream import ComputeJob
+
+    parts = []
+    ComputeJob(Setup(hidden_size=16, steps=400, seed=1), "numba").run(on_partial=parts.append, min_interval=0.0)
+    assert parts
 
     class Finished:  # the worker's running job, all its passes done
         finished = True
@@ -364,3 +385,33 @@ def test_a_partial_result_is_not_drawn_once_its_compute_has_finished(qtbot, wind
         assert window.results is shown  # not drawn
     finally:
         window.worker.job = None
+
+
+def test_the_chaos_note_is_asked_for_only_once_final_results_are_drawn_and_the_knobs_rest(qtbot, window):
+    from simulator.setup import InputSignal, Knobs
+    from ui import main_window
+
+    asked = []
+    original = window.worker.request_chaos
+    window.worker.request_chaos = lambda results: (asked.append((results, window.results, time.perf_counter())),
+                                                     original(results))[1]
+    chaotic = Setup(hidden_size=32, steps=1200, input=InputSignal(kind="impulse", amplitude=2.57),
+                    knobs=Knobs(U=-1.39, W_hg=3.75))  # (test_chaos.py's: the RNN is chaotic)
+    drawn = []
+    window.results_changed.connect(lambda: drawn.append(time.perf_counter()))
+    window.apply_setup(chaotic)
+    qtbot.waitUntil(lambda: window.chaos_label.text().startswith("⚠ RNN"), timeout=WAIT_MS)
+    # asked once, for the drawn final results, at least CHAOS_NOTE_AFTER_MS after they were drawn
+    assert len(asked) == 1 and asked[0][0] is asked[0][1] is window.results and window.results.final
+    assert window.results.setup == chaotic
+    assert asked[0][2] - drawn[-1] >= 0.9 * main_window.CHAOS_NOTE_AFTER_MS / 1000
+    # new results within the delay (a knob dragged on): no note is asked for the ones overtaken
+    asked.clear()
+    with qtbot.waitSignal(window.results_changed, timeout=WAIT_MS):
+        window.apply_setup(chaotic.with_knob("W_hf", 0.6))
+    assert window.chaos_label.text() == "" or window.chaos_label.text().startswith("⚠")
+    with qtbot.waitSignal(window.results_changed, timeout=WAIT_MS):
+        window.apply_setup(chaotic.with_knob("W_hf", 0.7))
+    qtbot.waitUntil(lambda: len(asked) == 1, timeout=WAIT_MS)
+    qtbot.wait(3 * main_window.CHAOS_NOTE_AFTER_MS)  # absence check: no second request
+    assert len(asked) == 1 and asked[0][0].setup == chaotic.with_knob("W_hf", 0.7)

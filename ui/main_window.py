@@ -67,6 +67,9 @@ TERMS_WAIT_MS = 100
 # ones (at (512, 5000) the dashboard at once blocked the window for ~60 ms: the heatmaps alone take
 # three 512 x 5001 images); results_changed follows the last view.
 STAGED_FINAL_MIN_CELLS = 100_000
+# The chaos note is asked for this long after final results were drawn, if nothing newer came: it
+# waits for the window's paints (and for a dragged knob to rest).
+CHAOS_NOTE_AFTER_MS = 120
 
 
 def _freeze_long_lived_objects() -> None:
@@ -142,6 +145,13 @@ class MainWindow(QMainWindow):
         self._partial_timer.setSingleShot(True)
         self._partial_timer.setInterval(PARTIAL_REDRAW_MS)
         self._partial_timer.timeout.connect(self._draw_partial)
+
+        # the chaos note (a GIL-holding loop on the worker) is asked for once final results have
+        # been drawn and nothing new came for this long: it never takes turns with a redraw
+        self._chaos_timer = QTimer(self)
+        self._chaos_timer.setSingleShot(True)
+        self._chaos_timer.setInterval(CHAOS_NOTE_AFTER_MS)
+        self._chaos_timer.timeout.connect(self._ask_for_chaos_note)
 
         self._terms_timer = QTimer(self)
         self._terms_timer.setSingleShot(True)
@@ -484,6 +494,10 @@ class MainWindow(QMainWindow):
         job = self.worker.job
         return job is not None and job.finished
 
+    def _ask_for_chaos_note(self) -> None:
+        if self.results is not None and self.results.final and not self.is_computing():
+            self.worker.request_chaos(self.results)
+
     def _on_chaos(self, results: Results, note) -> None:
         if results is self.results:
             self.chaos_label.setText(f"⚠ {note}" if note else "")
@@ -506,6 +520,8 @@ class MainWindow(QMainWindow):
             self._user_edit_pending = False
             self.setup_changed.emit()
         self.train_panel.sync_hidden_size()  # a network that starts from the knobs has their H
+        if latest:
+            self._chaos_timer.start()
         if self._stages is not None and self._stages[0] is results:
             self._announce_when_drawn = results  # (by _next_stage, once every view is drawn)
         else:

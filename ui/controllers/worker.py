@@ -161,6 +161,16 @@ class ComputeWorker(QObject):
             self._pending_prefetch = (results, int(t))
             self._condition.notify()
 
+    def request_chaos(self, results) -> None:
+        """Work out, when nothing else waits, whether the trajectories of these final results are
+        chaotic (`chaos_ready` follows). The window asks only once it has drawn them: the note is
+        a Python loop over T steps that holds the GIL, and run as the results were handed over it
+        took turns with the window's drawing of them (a knob change at (32, 100) repainted ~5 ms
+        later)."""
+        with self._condition:
+            self._pending_chaos = results
+            self._condition.notify()
+
     def warm_up(self) -> None:
         """Compile (or load from numba's cache) the kernels, after the requests made so far."""
         with self._condition:
@@ -361,8 +371,6 @@ class ComputeWorker(QObject):
         else:
             self._last_results = results
             self._emit(self.result_ready, request_id, results, time.perf_counter() - start)
-            with self._condition:
-                self._pending_chaos = results
         finally:
             self.job = None
             self.busy = False
