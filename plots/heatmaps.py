@@ -53,8 +53,11 @@ def describe(results: Results, view: ViewState, **_options) -> Plot:
     panels = tuple(replace(panel, items=(replace(panel.items[0], veil_from=veil_from),),
                            selection=float(view.selected_step)) for panel in panels)
     T = results.steps
-    revealed = {"revealed": (np.arange(0, T + 1) <= view.revealed_steps).astype(int)}
-    columns = {"t": columns["t"], **revealed, **{name: values for name, values in columns.items() if name != "t"}}
+    revealed = (np.arange(0, T + 1) <= view.revealed_steps).astype(int)
+    # (the units' columns, H per row, without "t": made once per results, not per step)
+    units = derived(f"heatmaps.unit_columns.{','.join(keys)}", (results,),
+                    lambda: {name: values for name, values in columns.items() if name != "t"})
+    columns = {"t": columns["t"], "revealed": revealed, **units}
     return Plot("heatmaps", TITLE, panels, caption(results, view), (Table("heatmaps", columns),))
 
 

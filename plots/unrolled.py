@@ -161,12 +161,12 @@ def describe(results: Results, view: ViewState, theme: str = style.DEFAULT_THEME
     panel = Panel(key="unrolled", title=TITLE, x=Axis("time step t", -0.6, T + 0.6),
                   y=Axis("", *Y_RANGE, ticks=ROW_LABELS), items=(element,), legend=None,
                   selection=float(view.selected_step))
-    t = np.arange(0, T + 1)
-    table = Table("unrolled", {
-        "t": t, "revealed": (t <= view.revealed_steps).astype(int),
+    # the table's columns but "revealed": once per result arrays too
+    t, columns = derived("unrolled.table", sources, lambda: (np.arange(0, T + 1), {
         "rnn_S_mean": _mean(r.rnn_S), "rnn_factor_norm": rnn_factor,
         "lstm_C_mean": _mean(r.lstm_C), "lstm_h_mean": _mean(r.lstm_h),
         "lstm_factor_norm": lstm_factor,
         "rnn_log10_dS_T_dS_k": r.rnn_longrange_log10, "lstm_log10_dC_T_dC_k": r.lstm_longrange_log10,
-    })
+    }))
+    table = Table("unrolled", {"t": t, "revealed": (t <= view.revealed_steps).astype(int), **columns})
     return Plot("unrolled", TITLE, (panel,), caption(results, view), (table,))

@@ -14,7 +14,7 @@ import plots
 from plots import style
 from plots.style import MAX_EDGE_WIDTH
 from plots.style import edge_width as factor_to_width
-from plots.unrolled import DECADE_LIMIT, RNN_ROW, gradient_range
+from plots.unrolled import DECADE_LIMIT, LSTM_C_ROW, RNN_ROW, gradient_range
 from plots.view import ViewState
 from simulator import LOG10_OF_ZERO, InputSignal, Setup, compute
 from ui.widgets.unrolled_view import UnrolledView
@@ -326,6 +326,43 @@ def test_a_step_repaints_a_few_columns_and_the_picture_is_a_full_repaint_s(qtbot
     stale = _on_screen(view)
     repainted(view._item.refresh)
     assert not np.array_equal(_on_screen(view), stale)
+
+
+def test_the_ribbons_colour_stops_are_made_once_per_results_and_zoom(qtbot):
+    """The strips mode's ribbons take their colour stops from every step in view: worked out once
+    per factors and bucket grid and kept, a step's repaint of a few columns reuses them (at
+    (512, 2000) making them again cost ~1.5 ms of each step). Drawn with the kept stops, the view is
+    pixel for pixel what it is with stops worked out afresh, and new results make new stops."""
+    results = compute(Setup(hidden_size=4, steps=1000, seed=2, knobs={"W_hf": 1.4, "U": 1.2}))
+    view = make_view(qtbot, results)
+    show(view, results, revealed=500, selected=500)
+    qtbot.waitUntil(lambda: len(view._item._ribbon_stops) == 2, timeout=10_000)
+    kept = {row: entry[2] for row, entry in view._item._ribbon_stops.items()}
+    painted = []
+    original = view._item._paint
+    view._item._paint = lambda p, rect=None: (painted.append(1001 if rect is None else rect.width()),
+                                              original(p, rect))
+    for t in range(501, 506):
+        show(view, results, revealed=t, selected=t)
+        qtbot.waitUntil(lambda: len(painted) > 0, timeout=10_000)
+        painted.clear()
+    assert view.last_paint_stats()["mode"] == "strips"
+    assert all(view._item._ribbon_stops[row][2] is stops for row, stops in kept.items())  # reused
+    # a full repaint with the stops kept since step 500, then one with them worked out afresh
+    pictures = []
+    for forget in (False, True):
+        if forget:
+            view._item._ribbon_stops.clear()
+        painted.clear()
+        view._item.refresh()
+        qtbot.waitUntil(lambda: any(width > 900 for width in painted), timeout=10_000)
+        pictures.append(_on_screen(view))
+    assert np.array_equal(*pictures)
+    kept = {row: entry[2] for row, entry in view._item._ribbon_stops.items()}
+    other = compute(Setup(hidden_size=4, steps=1000, seed=2, knobs={"W_hf": 0.6, "U": 1.2}))
+    show(view, other, revealed=505, selected=505)
+    qtbot.waitUntil(lambda: view._item._ribbon_stops[LSTM_C_ROW][2] is not kept[LSTM_C_ROW], timeout=10_000)
+    assert view._item._ribbon_stops[LSTM_C_ROW][0] is view._data["lstm_factor"]
 
 
 @pytest.mark.parametrize("steps, size", [(30, (700, 250)), (100, (1900, 400))])

@@ -142,6 +142,7 @@ class _UnrolledItem(pg.GraphicsObject):
         self._view = view
         self.last_paint: dict = {}
         self._laid_out: dict[str, tuple] = {}  # row -> (its cells, the laid-out buffer, its QImage)
+        self._ribbon_stops: dict = {}  # row -> (its factors, the bucket grid, the gradient's colour stops)
         self.setZValue(0)
         # paint() gets the exposed rectangle: a step repaints the columns it changed, not all
         self.setFlag(QGraphicsItem.GraphicsItemFlag.ItemUsesExtendedStyleOption, True)
@@ -380,16 +381,23 @@ class _UnrolledItem(pg.GraphicsObject):
         # table then does not change with what is revealed or repainted)
         low = max(1, min(origin, view_first))
         high = max(view_last, last)
-        all_starts, all_ends = buckets(low, high)
-        stops = np.flatnonzero(((all_starts - origin) // per_bucket) % stride == 0)
-        stops = np.unique(np.concatenate([[0], stops, [len(all_starts) - 1]]))
-        f = (np.add.reduceat(factors[low:high + 1], all_starts - low) / (all_ends - all_starts))[stops]
-        x_stops = centres(all_starts[stops], all_ends[stops])
-        span = max(x_stops[-1] - x_stops[0], 1e-9)
-        grad = QLinearGradient(QPointF(x_stops[0], 0), QPointF(x_stops[0] + span, 0))
-        colours = style.edge_rgba(f, pal.theme)  # (one call for every stop)
-        for position, colour in zip(x_stops, colours):
-            grad.setColorAt(float((position - x_stops[0]) / span), _qcolour(colour))
+        grid = (low, high, origin, per_bucket, stride, pal.theme)
+        kept = self._ribbon_stops.get(row)
+        if kept is not None and kept[0] is factors and kept[1] == grid:
+            x_first, span, colour_stops = kept[2]  # (a step repaints a few columns: same stops)
+        else:
+            all_starts, all_ends = buckets(low, high)
+            stops = np.flatnonzero(((all_starts - origin) // per_bucket) % stride == 0)
+            stops = np.unique(np.concatenate([[0], stops, [len(all_starts) - 1]]))
+            f = (np.add.reduceat(factors[low:high + 1], all_starts - low) / (all_ends - all_starts))[stops]
+            x_stops = centres(all_starts[stops], all_ends[stops])
+            x_first, span = float(x_stops[0]), float(max(x_stops[-1] - x_stops[0], 1e-9))
+            colours = _argb(style.edge_rgba(f, pal.theme))  # (one call for every stop)
+            colour_stops = [(float((position - x_first) / span), QColor.fromRgba(argb))
+                            for position, argb in zip(x_stops, colours)]
+            self._ribbon_stops[row] = (factors, grid, (x_first, span, colour_stops))
+        grad = QLinearGradient(QPointF(x_first, 0), QPointF(x_first + span, 0))
+        grad.setStops(colour_stops)
         p.setPen(Qt.PenStyle.NoPen)  # stroking thousands of points costs more than the fill
         p.setBrush(QBrush(grad))
         p.setOpacity(STRIP_RIBBON_ALPHA)  # the ribbon lies over the cells: let the states show through
