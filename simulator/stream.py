@@ -62,6 +62,9 @@ GUESSED_RATE = 1e9
 # The numba kernels release the GIL, so a helper thread can take chunks beside the calling thread:
 # above this much work (H^2 T; (32, 100) is 1e5) it pays for its start (~0.1 ms).
 PARALLEL_MIN_WORK = 20_000
+# ... and with a single costly pass left (a turned U: the (R2) chain) only above this much work,
+# where the helper's share of the cheap passes (BPTT, lower bounds) pays for it ((128, 1000) is 1.6e7)
+PARALLEL_ALONE_MIN_WORK = 4_000_000
 # How often a waiting calling thread looks at the cancel flag and the partial results.
 POLL_SECONDS = 0.01
 
@@ -305,7 +308,13 @@ class ComputeJob:
         self._passes = sorted((p for net in self._networks.values() for p in net.passes),
                               key=lambda p: _ORDER.index(p.name))
         work = setup.hidden_size ** 2 * setup.steps
-        wanted = threads if threads is not None else (2 if backend == "numba" and work >= PARALLEL_MIN_WORK else 1)
+        # a helper thread helps beside another costly pass, or with the cheap passes of a large
+        # setup; at small sizes the (R2) chain of a turned U alone is one recurrence (a helper
+        # cost it ~0.7 ms of 4.6 at (32, 100))
+        costly_left = sum(1 for p in self._passes if p.costly and not p.finished)
+        parallel = backend == "numba" and work >= PARALLEL_MIN_WORK and (
+            costly_left >= 2 or work >= PARALLEL_ALONE_MIN_WORK)
+        wanted = threads if threads is not None else (2 if parallel else 1)
         self._threads = max(1, min(2, wanted))
         self._bases = base_matrices(setup)
 

@@ -285,3 +285,24 @@ def test_results_carry_every_new_field():
     names = {f.name for f in dataclasses.fields(compute(SMALL, BACKENDS[-1]))}
     assert {"rnn_lossgrad_log10", "lstm_lossgrad_log10", "rnn_longrange_lower_log10",
             "lstm_longrange_lower_log10", "progress", "final"} <= names
+
+
+def test_a_helper_thread_is_taken_only_beside_another_costly_pass_or_for_a_large_setup():
+    """Turning U at a small size leaves one costly pass, the (R2) chain: a recurrence the helper
+    cannot share (it cost ~0.7 ms of 4.6 at (32, 100)). A gate knob leaves three, a fresh setup
+    four, and a large setup takes the helper for the cheap passes too. The arrays are the same."""
+    from simulator.stream import PARALLEL_ALONE_MIN_WORK
+
+    small = Setup(hidden_size=32, steps=100, seed=0)
+    first = ComputeJob(small, "numba")
+    assert first._threads == 2
+    before = first.run()
+    turned_U = ComputeJob(small.with_knob("U", 1.3), "numba", previous=before)
+    assert turned_U.reused == {"rnn": False, "lstm": True} and turned_U._threads == 1
+    turned_gate = ComputeJob(small.with_knob("W_hf", 1.3), "numba", previous=before)
+    assert turned_gate.reused == {"rnn": True, "lstm": False} and turned_gate._threads == 2
+    _assert_identical(turned_U.run(), compute(small.with_knob("U", 1.3), "numba"), "U on one thread")
+    large = Setup(hidden_size=128, steps=300, seed=0)
+    assert large.hidden_size ** 2 * large.steps >= PARALLEL_ALONE_MIN_WORK
+    large_results = ComputeJob(large, "numba").run()
+    assert ComputeJob(large.with_knob("U", 1.3), "numba", previous=large_results)._threads == 2
