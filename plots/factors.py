@@ -36,6 +36,16 @@ def factor_series(results: Results) -> tuple[np.ndarray, np.ndarray, bool]:
     return rnn, lstm, False
 
 
+def _y_range(rnn_shown, lstm_shown, bound, signed: bool) -> tuple[float, float]:
+    """Plot ①'s y range (the results' alone: worked out once, not per step)."""
+    values = np.concatenate([rnn_shown, lstm_shown, [1.0], [] if bound is None else [bound]])
+    values = values[np.abs(values) < 1e300]
+    low, high = (float(values.min()), float(values.max())) if values.size else (0.0, 1.0)
+    if not signed:
+        low = min(low, 0.0)
+    return style.nice_range(low, high)
+
+
 def describe(results: Results, view: ViewState, **_options) -> Plot:
     T = results.steps
     t = derived("steps.1..T", (results.rnn_S,), lambda: np.arange(1, T + 1, dtype=np.float64))
@@ -63,12 +73,8 @@ def describe(results: Results, view: ViewState, **_options) -> Plot:
     finite_bound = math.isfinite(bound) and abs(bound) < 1e6
     if finite_bound:
         items.append(Rule("bound", "h", bound, "rnn", dash="dot", label=bound_label))
-    values = np.concatenate([rnn_shown, lstm_shown, [1.0], [bound] if finite_bound else []])
-    values = values[np.abs(values) < 1e300]
-    low, high = (float(values.min()), float(values.max())) if values.size else (0.0, 1.0)
-    if not signed:
-        low = min(low, 0.0)
-    y_range = style.nice_range(low, high)
+    y_range = derived(f"factors.y_range.{bound!r}.{finite_bound}.{signed}", (rnn_shown, lstm_shown),
+                      lambda: _y_range(rnn_shown, lstm_shown, bound if finite_bound else None, signed))
     panel = Panel(
         key="factors", title=TITLE,
         x=Axis("time step t", 0.0, float(max(T, 1))),
@@ -76,9 +82,9 @@ def describe(results: Results, view: ViewState, **_options) -> Plot:
         items=tuple(items), legend=Legend("top-right", columns=1, band="top"),
         selection=float(view.selected_step),
     )
-    revealed = (np.arange(1, T + 1) <= n).astype(int)
+    revealed = (t <= n).astype(int)
     table = Table("factors", {
-        "t": np.arange(1, T + 1),
+        "t": derived("steps.1..T.int", (results.rnn_S,), lambda: np.arange(1, T + 1)),
         "revealed": revealed,
         "rnn_dS_t_dS_t-1" + ("_value" if signed else "_norm"): rnn,
         "lstm_dC_t_dC_t-1" + ("_value" if signed else "_norm"): lstm,

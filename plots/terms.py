@@ -62,6 +62,14 @@ def term_norms(results: Results, t: int, blocking: bool) -> np.ndarray | None:
     return None if ready is None else ready(t)
 
 
+def norms_pending(results: Results, view: ViewState) -> bool:
+    """Whether describe(blocking=False) would draw plot ③ without its norms: a large H's norms at
+    the selected step are not known yet (the window asks its worker for them, and need not
+    describe the plot until they come)."""
+    t = max(0, min(view.selected_step, results.steps))
+    return results.setup.hidden_size > 1 and t >= 1 and term_norms(results, t, blocking=False) is None
+
+
 def describe(results: Results, view: ViewState, blocking: bool = True, **_options) -> Plot:
     T = results.steps
     t = max(0, min(view.selected_step, T))

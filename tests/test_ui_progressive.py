@@ -415,3 +415,33 @@ def test_the_chaos_note_is_asked_for_only_once_final_results_are_drawn_and_the_k
     qtbot.waitUntil(lambda: len(asked) == 1, timeout=WAIT_MS)
     qtbot.wait(3 * main_window.CHAOS_NOTE_AFTER_MS)  # absence check: no second request
     assert len(asked) == 1 and asked[0][0].setup == chaotic.with_knob("W_hf", 0.7)
+
+
+def test_a_step_at_large_H_describes_plot_3_once_when_its_norms_come(qtbot, window, monkeypatch):
+    """At H = 256 a step's term norms come from the worker: plot ③ is not described until they
+    come (describing it first, without them, was thrown away: ~0.4 ms of each step at H = 512),
+    then once, with them. The bars keep their brushes: a step moves them only."""
+    import plots
+    from plots import terms as plot_terms
+
+    with qtbot.waitSignal(window.results_changed, timeout=WAIT_MS):
+        window.apply_setup(Setup(hidden_size=256, steps=20, seed=3))
+    assert not plot_terms.is_quick(window.results)
+    window.set_selected_step(20)
+    qtbot.waitUntil(lambda: window.results.term_norms_if_ready(20) is not None
+                    and "‖" in window.terms_plot.plot.panels[0].x.ticks[0][1], timeout=WAIT_MS)
+    bars = window.terms_plot.panels["terms"].items["terms"]
+    brushes = bars.opts["brushes"]
+    described = []
+    original = plots.describe
+    monkeypatch.setattr(plots, "describe", lambda name, *a, **k: (described.append(name), original(name, *a, **k))[1])
+    window.set_selected_step(7)
+    assert "terms" not in described  # (its norms at step 7 are not known yet)
+    qtbot.waitUntil(lambda: "terms" in described, timeout=WAIT_MS)
+    assert described.count("terms") == 1
+    assert window.terms_plot.plot.title.endswith("t = 7")
+    assert "‖" in window.terms_plot.plot.panels[0].x.ticks[0][1]  # drawn with its norms
+    np.testing.assert_array_equal(window.terms_plot.plot.panels[0].items[3].y,
+                                  window.results.lstm_term_norms(7))
+    assert bars.opts["brushes"] is brushes  # the same colours: the bars moved only
+    np.testing.assert_allclose(bars.opts["height"], [v for v in window.terms_plot.plot.panels[0].items[2].heights])

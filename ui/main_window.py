@@ -589,6 +589,12 @@ class MainWindow(QMainWindow):
         results, view = self.results, self.view_model.view
         t = view.selected_step
         for name in names:
+            if name == "terms" and wait_for_norms and plot_terms.norms_pending(results, view):
+                # the norms come from the worker (term_norms_ready): no plot until then
+                self.worker.request_term_norms(results, t)
+                if not self._terms_timer.isActive():
+                    self._terms_timer.start()
+                continue
             plot = plots.describe(name, results, view, blocking=False)
             if name == "terms":
                 if plot.partial:  # the norms come from the worker (term_norms_ready)

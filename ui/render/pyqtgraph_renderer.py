@@ -454,8 +454,13 @@ class PlotView(QWidget):
         if previous is not None and _same(previous.x, bars.x) and _same(previous.heights, bars.heights) \
                 and previous.colours == bars.colours and previous.base == bars.base and previous.width == bars.width:
             return
-        item.setOpts(x=np.asarray(bars.x, dtype=float), height=np.asarray(bars.heights, dtype=float) - bars.base,
-                     y0=bars.base, width=bars.width,
+        geometry = dict(x=np.asarray(bars.x, dtype=float), height=np.asarray(bars.heights, dtype=float) - bars.base,
+                        y0=bars.base, width=bars.width)
+        if previous is not None and (previous.colours, previous.fill_alpha, previous.outline, len(previous.x)) == (
+                bars.colours, bars.fill_alpha, bars.outline, len(bars.x)):
+            item.setOpts(**geometry)  # the same brushes and pens (a step moves plot ③'s bars only)
+            return
+        item.setOpts(**geometry,
                      brushes=[pg.mkBrush(qcolour(c, self.theme, bars.fill_alpha if bars.fill_alpha < 1 else None))
                               for c in colours],
                      pens=[pg.mkPen(qcolour(bars.outline, self.theme)) if bars.outline else pg.mkPen(None)] * len(colours))
