@@ -67,7 +67,11 @@ def norms_pending(results: Results, view: ViewState) -> bool:
     the selected step are not known yet (the window asks its worker for them, and need not
     describe the plot until they come)."""
     t = max(0, min(view.selected_step, results.steps))
-    return results.setup.hidden_size > 1 and t >= 1 and term_norms(results, t, blocking=False) is None
+    return _norms_pending(results.setup.hidden_size, t, term_norms(results, t, blocking=False))
+
+
+def _norms_pending(H: int, t: int, norms) -> bool:
+    return H > 1 and norms is None and t >= 1
 
 
 def describe(results: Results, view: ViewState, blocking: bool = True, **_options) -> Plot:
@@ -95,7 +99,7 @@ def describe(results: Results, view: ViewState, blocking: bool = True, **_option
     # Each bar's numbers under its name (never floating over the data): the value, and its norm.
     # While a large H's norms are computed (by the window's worker), their row says so: the axis
     # keeps its three lines, so the plot is not laid out again when they arrive.
-    pending = H > 1 and norms is None and t >= 1
+    pending = _norms_pending(H, t, norms)
     ticks = []
     for i, label in enumerate(TERM_LABELS):
         text = f"{label}\n{short_number(values[i])}"

@@ -487,10 +487,8 @@ class MainWindow(QMainWindow):
 
     def _compute_finished(self) -> bool:
         """Whether the running compute has done all its passes (its final results are being
-        prepared). A partial result drawn now would be described again on this thread: the run
-        made its buffers read-only, so the partial's arrays no longer find what the worker cached
-        for them (plots.cache keys a read-only view by its root; 205 ms for the unrolled view at
-        (512, 5000)). The final results come next: the partial is not drawn."""
+        prepared: ~1 s at (512, 5000)). A partial result still waiting then is not drawn: the
+        final results come next, and drawing it would be a redraw of every view thrown away."""
         job = self.worker.job
         return job is not None and job.finished
 
@@ -597,12 +595,8 @@ class MainWindow(QMainWindow):
                 continue
             plot = plots.describe(name, results, view, blocking=False)
             if name == "terms":
-                if plot.partial:  # the norms come from the worker (term_norms_ready)
+                if plot.partial:  # drawn without its norms for now (TERMS_WAIT_MS passed): they still come
                     self.worker.request_term_norms(results, t)
-                    if wait_for_norms:
-                        if not self._terms_timer.isActive():
-                            self._terms_timer.start()
-                        continue
                 self._terms_timer.stop()
             self.views[name].show_plot(plot)
 
