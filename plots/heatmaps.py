@@ -52,8 +52,7 @@ def describe(results: Results, view: ViewState, **_options) -> Plot:
     veil_from = view.revealed_steps + 0.5
     panels = tuple(replace(panel, items=(replace(panel.items[0], veil_from=veil_from),),
                            selection=float(view.selected_step)) for panel in panels)
-    T = results.steps
-    revealed = (np.arange(0, T + 1) <= view.revealed_steps).astype(int)
+    revealed = (columns["t"] <= view.revealed_steps).astype(int)  # (the steps 0..T made once, above)
     # (the units' columns, H per row, without "t": made once per results, not per step)
     units = derived(f"heatmaps.unit_columns.{','.join(keys)}", (results,),
                     lambda: {name: values for name, values in columns.items() if name != "t"})
