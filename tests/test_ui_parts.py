@@ -141,3 +141,66 @@ def test_display_clipping_keeps_real_values_and_floors_exact_zeros():
 def test_heatmap_levels_are_symmetric_and_at_least_one():
     assert symmetric_level(np.array([0.2, -0.9])) == 1.0
     assert symmetric_level(np.array([0.2, -2.3])) == 2.5
+
+
+# --- what a knob change costs the plots: one paint, curves not redone for a new y range ----------
+def _shown_factors(qtbot, knobs: dict):
+    import plots
+    from plots.view import ViewState
+    from ui.render.pyqtgraph_renderer import PlotView
+
+    view = PlotView("factors")
+    qtbot.addWidget(view)
+    view.resize(600, 300)
+    view.show()
+    qtbot.waitExposed(view)
+    results = compute(Setup(hidden_size=8, steps=60, seed=0, knobs=knobs))
+    view.show_plot(plots.describe("factors", results, ViewState.full(60)))
+    view.graphics.viewport().repaint()
+    return view, results
+
+
+def test_a_new_y_range_is_applied_when_the_plot_is_shown_not_inside_its_paint(qtbot):
+    """pyqtgraph applies a pending range in prepareForPaint, inside the paint; the new transform
+    then marked the scene dirty again and plot ① was painted twice per knob change, the second
+    time a frame later. The view applies it as it shows the new description."""
+    import plots
+    from plots.view import ViewState
+
+    view, _results = _shown_factors(qtbot, {"W_hf": 0.5})
+    items = view.panels["factors"]
+    before = items.y_range
+    view.show_plot(plots.describe("factors", compute(Setup(hidden_size=8, steps=60, seed=0, knobs={"W_hf": 3.0})),
+                                  ViewState.full(60)))
+    assert items.y_range != before  # (a new range to apply)
+    assert not items.plot.vb._matrixNeedsUpdate
+    assert items.plot.vb.viewRange()[1] == pytest.approx(list(items.y_range))
+
+
+def test_curves_well_inside_the_view_s_scale_are_not_redone_for_a_new_y_range(qtbot, monkeypatch):
+    """pyqtgraph's dynamic range limit (clipping values a million view heights away before Qt
+    strokes them) redid every curve after each y-range change: it is kept only for a curve whose
+    values reach that far (an exploding product), and such a curve is still clipped."""
+    import pyqtgraph as pg
+
+    import plots
+    from plots.spec import Line
+    from plots.view import ViewState
+
+    view, results = _shown_factors(qtbot, {"W_hf": 0.5})
+    items = view.panels["factors"]
+    curves = [item for item in items.items.values() if isinstance(item, pg.PlotDataItem)]
+    assert len(curves) == 4 and all(c.opts["dynamicRangeLimit"] is None for c in curves)
+    redone = []
+    monkeypatch.setattr(pg.PlotDataItem, "updateItems", lambda self, *a, **k: redone.append(self))
+    items.plot.setYRange(-5.0, 50.0, padding=0)
+    assert redone == []
+    monkeypatch.undo()
+    # a curve that reaches 1e300 keeps the limit
+    plot = plots.describe("factors", results, ViewState.full(60))
+    panel = plot.panels[0]
+    wild = Line("wild", panel.items[0].x, np.where(np.arange(60) % 7 == 0, 1e300, 1.0), "rnn")
+    view.show_plot(type(plot)(plot.name, plot.title, (type(panel)(**{**panel.__dict__, "items": panel.items + (wild,)}),),
+                              plot.caption, plot.tables))
+    assert items.items["wild"].opts["dynamicRangeLimit"] == 1e6
+    assert all(items.items[key].opts["dynamicRangeLimit"] is None for key in ("rnn", "lstm"))

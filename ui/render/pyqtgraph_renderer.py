@@ -32,6 +32,7 @@ SYMBOL = {"d": "d", "o": "o"}
 # dense shows no difference but doubles its paint time (measured at T = 1000).
 ANTIALIAS_MAX_POINTS = 400
 DECIMATE_MIN_POINTS = 2000  # curves longer than this: decimated and clipped to the view
+DYNAMIC_RANGE_LIMIT = 1e6  # pyqtgraph's default: values beyond this many view heights are clipped
 LEFT_AXIS_WIDTH = 56  # px: the y label's line and ticks up to "−8888" at the window's font
 TEXT_ANCHOR = {"bottom": (0.5, 1.0), "top": (0.5, 0.0), "left": (0.0, 0.5), "right": (1.0, 0.5),
                "center": (0.5, 0.5)}
@@ -50,6 +51,31 @@ def make_pen(role: str, width: float, dash: str = "solid", alpha: float | None =
 def colour_map(name: str) -> pg.ColorMap:
     lut = style.lut(name)
     return pg.ColorMap(np.linspace(0.0, 1.0, len(lut)), lut)
+
+
+def _within_view_scale(y, axis) -> bool:
+    """Whether every finite value of `y` lies within DYNAMIC_RANGE_LIMIT spans of the axis (the
+    range drawn only widens it): pyqtgraph's clipping of far values could not change the curve."""
+    if axis is None or not axis.high > axis.low:
+        return False
+    y = np.asarray(y, dtype=float)
+    extent = float(np.fmax.reduce(np.abs(y), initial=0.0))  # (NaN gaps ignored)
+    middle = 0.5 * (axis.low + axis.high)
+    return extent + abs(middle) <= 0.5 * DYNAMIC_RANGE_LIMIT * (axis.high - axis.low)
+
+
+def _range_limit(y, items, item) -> float | None:
+    """The dynamicRangeLimit for the PlotDataItem `item` drawing `y` in this panel. pyqtgraph clips
+    values far outside the view before Qt strokes them, and for that redoes every curve after
+    each y-range change: only a curve that can reach that far needs it. (Worked out again only
+    for new values or a new axis.)"""
+    axis = items.panel.y if items.panel is not None else None
+    decided = getattr(item, "_range_limit_of", None)
+    if decided is not None and decided[0] is y and decided[1] == axis:
+        return decided[2]
+    limit = None if _within_view_scale(y, axis) else DYNAMIC_RANGE_LIMIT
+    item._range_limit_of = (y, axis, limit)
+    return limit
 
 
 def _same(a, b) -> bool:
@@ -204,6 +230,11 @@ class PlotView(QWidget):
                 self.graphics.ci.layout.setRowStretchFactor(row, max(1, int(round(panel.height * 10))))
         for panel in plot.panels:
             self._update_panel(self.panels[panel.key], panel, plot)
+        # the view's new range applied now, not in the paint: pyqtgraph applies a pending range in
+        # prepareForPaint, inside the paint, and the new transform then marks the scene dirty again
+        # (plot ① painted twice per knob change, the second time a frame later)
+        for items in self.panels.values():
+            items.plot.vb.prepareForPaint()
 
     def set_draft(self, draft: bool) -> None:
         """Draft drawing (no antialiasing) while a knob is dragged: half the paint time of the
@@ -414,6 +445,7 @@ class PlotView(QWidget):
                 curve.setSymbolBrush(qcolour(line.colour, self.theme, line.alpha))
                 curve.setSymbolPen(None)
                 curve.setSymbolSize(6)
+        limit = _range_limit(line.y, items, curve)
         if previous is None or style_changed or not (_same(previous.x, line.x) and _same(previous.y, line.y)):
             # long curves are decimated to what the screen shows (peaks kept) and clipped to the
             # view; short ones are drawn whole (deciding that again after every range change
@@ -422,7 +454,10 @@ class PlotView(QWidget):
             if curve.opts["clipToView"] != decimate:
                 curve.setDownsampling(auto=decimate, method="peak")
                 curve.setClipToView(decimate)
+            curve.opts["dynamicRangeLimit"] = limit  # (applied by setData)
             curve.setData(line.x, line.y, antialias=self._antialias(line.x))
+        elif curve.opts["dynamicRangeLimit"] != limit:  # the same values, a new axis
+            curve.setDynamicRangeLimit(limit)
 
     def _draw_bars(self, items: _PanelItems, bars: Bars, previous: Bars | None) -> None:
         item = items.items.get(bars.key)
@@ -435,9 +470,13 @@ class PlotView(QWidget):
                 items.plot.addItem(item)
                 items.items[bars.key] = item
                 previous = None
+            limit = _range_limit(bars.heights, items, item)
             if previous is not None and _same(previous.x, bars.x) and _same(previous.heights, bars.heights) \
                     and previous.base == bars.base:
+                if item.opts["dynamicRangeLimit"] != limit:  # the same values, a new axis
+                    item.setDynamicRangeLimit(limit)
                 return
+            item.opts["dynamicRangeLimit"] = limit  # (applied by setData)
             x = np.asarray(bars.x, dtype=float)
             edges = np.append(x - bars.width / 2, x[-1] + bars.width / 2) if len(x) else np.zeros(1)
             item.setData(edges, np.asarray(bars.heights, dtype=float), stepMode="center", fillLevel=bars.base,
