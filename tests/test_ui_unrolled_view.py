@@ -379,13 +379,62 @@ def test_a_row_of_cells_drawn_as_one_image_is_the_cell_by_cell_picture(qtbot, mo
     assert view.last_paint_stats()["mode"] == "cells"
     assert view._item._cell_images("rnn_cells") is not None
     one_image = view.render_to_image(*size)
-    monkeypatch.setattr(unrolled_view, "CELL_IMAGE_BYTES", 0)
+    # room for one row of steps: the gradient strips (one unit high) stay one image, the cells do not
+    monkeypatch.setattr(unrolled_view, "CELL_IMAGE_BYTES", (steps + 1) * unrolled_view.CELL_SUBCOLUMNS * 4)
     show(view, compute(Setup(hidden_size=5, steps=steps, seed=1, knobs={"W_hf": 1.3})),
          revealed=steps - 3, selected=steps // 2)  # new arrays: the images are laid out again
     grab(view)
     assert view._item._cell_images("rnn_cells") is None
+    assert view._item._cell_images("rnn_gradient_rgba") is not None
     cell_by_cell = view.render_to_image(*size)
     assert one_image == cell_by_cell
+
+
+def as_array(image) -> np.ndarray:
+    image = image.convertToFormat(image.Format.Format_RGB32)
+    rows = np.frombuffer(image.constBits(), np.uint8, image.sizeInBytes()).reshape(image.height(), -1)
+    return rows[:, :4 * image.width()].reshape(image.height(), image.width(), 4).copy()
+
+
+def _runs(row) -> list[tuple[tuple, int]]:
+    """A row of pixels as (colour, length) runs."""
+    runs = []
+    for colour in map(tuple, row):
+        if runs and runs[-1][0] == colour:
+            runs[-1][1] += 1
+        else:
+            runs.append([colour, 1])
+    return [(colour, length) for colour, length in runs]
+
+
+@pytest.mark.parametrize("steps", [30, 100])
+def test_the_gradient_strips_drawn_as_one_image_are_the_column_by_column_picture(qtbot, monkeypatch, steps):
+    """The pulse strips (lit after a knob change) are drawn in one call per strip, like the cells
+    (two hundred calls per repaint at T = 100): the same colours in the same order as column by
+    column, each column's edges within one pixel (the image's gaps are whole sub-columns)."""
+    from ui.widgets import unrolled_view
+
+    size = (700, 250) if steps == 30 else (1900, 400)
+    results = compute(Setup(hidden_size=5, steps=steps, seed=1, knobs={"W_hf": 1.3}))
+    view = make_view(qtbot, results, size)
+    show(view, results)
+    grab(view)
+    assert view._item._cell_images("lstm_gradient_rgba") is not None
+    one_image = as_array(grab(view))
+    monkeypatch.setattr(unrolled_view, "CELL_IMAGE_BYTES", 0)
+    show(view, compute(Setup(hidden_size=5, steps=steps, seed=1, knobs={"W_hf": 1.3})))
+    grab(view)
+    assert view._item._cell_images("lstm_gradient_rgba") is None
+    column_by_column = as_array(grab(view))
+    differ = np.flatnonzero((one_image != column_by_column).any(axis=(1, 2)))
+    assert differ.size
+    strips = [view.plot_widget.viewport().mapTo(view, view.map_to_viewport(0, (row[0] + row[1]) / 2)).y()
+              for row in (unrolled_view.RNN_GRAD_ROW, unrolled_view.LSTM_GRAD_ROW)]
+    assert all(min(abs(y - s) for s in strips) < 15 for y in differ)  # only in the strips
+    for y in differ:
+        a, b = _runs(one_image[y]), _runs(column_by_column[y])
+        assert [colour for colour, _ in a] == [colour for colour, _ in b]
+        assert max(abs(la - lb) for (_, la), (_, lb) in zip(a, b)) <= 2
 
 
 def test_turning_U_lays_the_rnn_cells_out_again_in_place_and_keeps_the_lstm_ones(qtbot):
@@ -399,7 +448,7 @@ def test_turning_U_lays_the_rnn_cells_out_again_in_place_and_keeps_the_lstm_ones
     show(view, first, revealed=30, selected=12)
     grab(view)
     laid_out = dict(view._item._laid_out)
-    assert set(laid_out) == {"rnn_cells", "C_cells", "h_cells"}
+    assert set(laid_out) == {"rnn_cells", "C_cells", "h_cells", "rnn_gradient_rgba", "lstm_gradient_rgba"}
     turned = compute(setup.with_knob("U", 1.4), previous=first)
     assert turned.lstm_C is first.lstm_C  # (the LSTM is reused: its cells are the same array)
     show(view, turned, revealed=30, selected=12)

@@ -42,6 +42,7 @@ class FormulaPanel(QWidget):
         self.set_lesson("", "")
         # What the panel shows, as numbers (the same ones as in the text), for tests.
         self.shown: dict[str, float] = {}
+        self._html = ""  # the formulas' HTML shown
 
     # --- the lesson -----------------------------------------------------------------------------
     def set_lesson(self, name: str, description: str) -> None:
@@ -64,10 +65,14 @@ class FormulaPanel(QWidget):
             return  # already shown
         self.results, self.step = results, t
         self.shown = plot_text.formula_values(results, t)
-        self.browser.setHtml(plot_text.formula_html(results, t))
+        html = plot_text.formula_html(results, t)
+        if html != self._html:  # (a knob of the other network: the same numbers, no new layout)
+            self._html = html
+            self.browser.setHtml(html)
 
     def show_waiting(self) -> None:
-        self.browser.setHtml("<p>Waiting for the first results…</p>")
+        self._html = "<p>Waiting for the first results…</p>"
+        self.browser.setHtml(self._html)
 
 
 __all__ = ["FormulaPanel"]

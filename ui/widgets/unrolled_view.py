@@ -300,12 +300,13 @@ class _UnrolledItem(pg.GraphicsObject):
     def _cell_images(self, key: str) -> QImage | None:
         """The row's cells laid out as drawn, CELL_SUBCOLUMNS pixels per step (the cell's colours,
         then a transparent gap): a repaint draws a row in one call. None above CELL_IMAGE_BYTES."""
-        cells = getattr(self._view._element, key)  # (H, T+1, 4) uint8
+        source = getattr(self._view._element, key)  # (H, T+1, 4) uint8, or (T+1, 4): one row
+        cells = source if source.ndim == 3 else source[None]
         H, columns, _ = cells.shape
         if H * columns * CELL_SUBCOLUMNS * 4 > CELL_IMAGE_BYTES:
             return None
         kept = self._laid_out.get(key)
-        if kept is not None and kept[0] is cells:
+        if kept is not None and kept[0] is source:
             return kept[2]
         if kept is not None and kept[1].shape[:2] == (H, columns):
             buffer, image = kept[1], kept[2]  # the same size: only the cells' sub-columns are written
@@ -318,7 +319,7 @@ class _UnrolledItem(pg.GraphicsObject):
         # one 32-bit pixel per element (4x fewer than by bytes)
         pixels = np.ascontiguousarray(cells).view(np.uint32)  # (H, T+1, 1)
         buffer.view(np.uint32)[:, :, first:first + round(CELL_WIDTH * CELL_SUBCOLUMNS), 0] = pixels
-        self._laid_out[key] = (cells, buffer, image)
+        self._laid_out[key] = (source, buffer, image)
         return image
 
     def _paint_strips(self, p, data, t0, t1, revealed, px_per_step, px_per_unit_y, pal) -> None:
@@ -415,8 +416,14 @@ class _UnrolledItem(pg.GraphicsObject):
         if first > t1:
             return 0
         n = t1 - first + 1
-        for image, row in ((data["rnn_grad_img"], RNN_GRAD_ROW), (data["lstm_grad_img"], LSTM_GRAD_ROW)):
+        for image, key, row in ((data["rnn_grad_img"], "rnn_gradient_rgba", RNN_GRAD_ROW),
+                                (data["lstm_grad_img"], "lstm_gradient_rgba", LSTM_GRAD_ROW)):
             if detailed:
+                columns = self._cell_images(key)  # each step's colour, then a clear gap: one call
+                if columns is not None:
+                    p.drawImage(QRectF(first - 0.5, row[0], n, row[1] - row[0]), columns,
+                                QRectF(first * CELL_SUBCOLUMNS, 0, n * CELL_SUBCOLUMNS, 1))
+                    continue
                 for k in range(first, t1 + 1):
                     p.drawImage(QRectF(k - CELL_WIDTH / 2, row[0], CELL_WIDTH, row[1] - row[0]),
                                 image, QRectF(k, 0, 1, 1))
