@@ -204,3 +204,19 @@ def test_curves_well_inside_the_view_s_scale_are_not_redone_for_a_new_y_range(qt
                               plot.caption, plot.tables))
     assert items.items["wild"].opts["dynamicRangeLimit"] == 1e6
     assert all(items.items[key].opts["dynamicRangeLimit"] is None for key in ("rnn", "lstm"))
+
+
+def test_the_formula_panel_lays_its_text_out_again_only_when_the_text_changes(qtbot):
+    """Turning a knob of the other network (or new results with the same numbers at this step)
+    leaves the formulas' text as it is: the panel keeps its laid-out document."""
+    panel = FormulaPanel()
+    qtbot.addWidget(panel)
+    setup = Setup(hidden_size=4, steps=20, seed=0)
+    first, again = compute(setup), compute(setup)
+    panel.show_step(first, 12)
+    html_sets = []
+    panel.browser.setHtml = lambda html, original=panel.browser.setHtml: (html_sets.append(html), original(html))
+    panel.show_step(again, 12)  # new results, the same numbers
+    assert html_sets == [] and panel.results is again
+    panel.show_step(compute(setup.with_knob("U", 1.3)), 12)
+    assert len(html_sets) == 1 and "1.3" in panel.text()
