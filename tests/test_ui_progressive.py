@@ -445,3 +445,26 @@ def test_a_step_at_large_H_describes_plot_3_once_when_its_norms_come(qtbot, wind
                                   window.results.lstm_term_norms(7))
     assert bars.opts["brushes"] is brushes  # the same colours: the bars moved only
     np.testing.assert_allclose(bars.opts["height"], [v for v in window.terms_plot.plot.panels[0].items[2].heights])
+
+
+def test_a_step_asks_for_its_term_norms_once_it_is_painted_and_quick_steps_ask_once(qtbot, window, monkeypatch):
+    """The worker's SVDs beside the window's paints made the paints of a step a third slower at
+    H = 512: the window asks for the selected step's norms TERMS_ASK_AFTER_MS after the step (a
+    frame), and steps in quick succession ask once, for the last one."""
+    from ui import main_window
+
+    with qtbot.waitSignal(window.results_changed, timeout=WAIT_MS):
+        window.apply_setup(Setup(hidden_size=256, steps=20, seed=3))
+    asked = []
+    original = window.worker.request_term_norms
+    monkeypatch.setattr(window.worker, "request_term_norms",
+                        lambda results, t: (asked.append((t, time.perf_counter())), original(results, t)))
+    stepped = time.perf_counter()
+    window.set_selected_step(5)
+    window.set_selected_step(6)
+    window.set_selected_step(7)
+    assert asked == []  # (not while the step is drawn)
+    qtbot.waitUntil(lambda: window.terms_plot.plot.title.endswith("t = 7")
+                    and "‖" in window.terms_plot.plot.panels[0].x.ticks[0][1], timeout=WAIT_MS)
+    assert [t for t, _ in asked] == [7]
+    assert asked[0][1] - stepped >= main_window.TERMS_ASK_AFTER_MS / 1000 * 0.9

@@ -63,6 +63,9 @@ PARTIAL_REDRAW_MS = 300  # progressive results are drawn at most this often
 # Plot ③ waits this long for the selected step's term norms (the worker's: 40 ms at H = 512)
 # before it is drawn without them: a step of the transport draws it once, not twice.
 TERMS_WAIT_MS = 100
+# ... and asks for them this long after the step is drawn (a frame): the worker's four SVDs beside
+# the window's paints made those paints a third slower at H = 512 (two cores, shared caches)
+TERMS_ASK_AFTER_MS = 16
 # Final results this large (H * T) are drawn one view per turn of the event loop too, like partial
 # ones (at (512, 5000) the dashboard at once blocked the window for ~60 ms: the heatmaps alone take
 # three 512 x 5001 images); results_changed follows the last view.
@@ -157,6 +160,11 @@ class MainWindow(QMainWindow):
         self._terms_timer.setSingleShot(True)
         self._terms_timer.setInterval(TERMS_WAIT_MS)
         self._terms_timer.timeout.connect(self._terms_waited)
+        self._terms_wanted: tuple | None = None  # (results, t) whose norms the worker is asked for next
+        self._terms_ask_timer = QTimer(self)
+        self._terms_ask_timer.setSingleShot(True)
+        self._terms_ask_timer.setInterval(TERMS_ASK_AFTER_MS)
+        self._terms_ask_timer.timeout.connect(self._ask_for_term_norms)
 
         self._play_timer = QTimer(self)
         self._play_timer.timeout.connect(self._play_tick)
@@ -588,8 +596,10 @@ class MainWindow(QMainWindow):
         t = view.selected_step
         for name in names:
             if name == "terms" and wait_for_norms and plot_terms.norms_pending(results, view):
-                # the norms come from the worker (term_norms_ready): no plot until then
-                self.worker.request_term_norms(results, t)
+                # the norms come from the worker (term_norms_ready), asked for once this step is
+                # painted (steps in quick succession ask once, for the last): no plot until then
+                self._terms_wanted = (results, t)
+                self._terms_ask_timer.start()
                 if not self._terms_timer.isActive():
                     self._terms_timer.start()
                 continue
@@ -599,6 +609,11 @@ class MainWindow(QMainWindow):
                     self.worker.request_term_norms(results, t)
                 self._terms_timer.stop()
             self.views[name].show_plot(plot)
+
+    def _ask_for_term_norms(self) -> None:
+        wanted, self._terms_wanted = self._terms_wanted, None
+        if wanted is not None and wanted[0] is self.results and wanted[1] == self.view_model.view.selected_step:
+            self.worker.request_term_norms(*wanted)
 
     def _terms_waited(self) -> None:
         """The term norms did not come within TERMS_WAIT_MS: draw plot ③ without them for now."""
