@@ -12,6 +12,7 @@ import html as _html
 from simulator import TERM_NAMES, Results
 
 from . import style
+from .cache import derived
 from .view import ViewState
 
 READING_LAG = 50  # the status bar's one-line reading looks this many steps back (or T)
@@ -42,7 +43,10 @@ def view_line(results: Results, view: ViewState) -> str:
 
 def caption(results: Results, view: ViewState) -> str:
     """What a slide prints under a plot, one short line each: the setup, the view, the verdict at lag 50."""
-    return f"{knob_line(results)}\n{view_line(results, view)}\n{reading(results)}"
+    # (every plot's description has it: the results' two lines are written once per results)
+    setup_line, verdict_line = derived("caption.results_lines", (results,),
+                                       lambda: (knob_line(results), reading(results)))
+    return f"{setup_line}\n{view_line(results, view)}\n{verdict_line}"
 
 
 def reading(results: Results, lag: int = READING_LAG) -> str:

@@ -220,3 +220,42 @@ def test_the_formula_panel_lays_its_text_out_again_only_when_the_text_changes(qt
     assert html_sets == [] and panel.results is again
     panel.show_step(compute(setup.with_knob("U", 1.3)), 12)
     assert len(html_sets) == 1 and "1.3" in panel.text()
+
+
+def test_drawn_values_compare_equal_exactly_as_before_with_a_quick_look_first():
+    """The renderer's `_same` (skip a redraw of equal values) looks at three elements before it
+    compares whole arrays: new values of a knob change differ at once. Equal means what it meant."""
+    from ui.render.pyqtgraph_renderer import _same
+
+    a = np.array([1.0, np.nan, 3.0, 4.0, np.nan])
+    assert _same(a, a.copy()) and _same(a, a)
+    b = a.copy()
+    b[1] = 2.0  # not one of the three looks: the whole comparison finds it
+    assert not _same(a, b)
+    c = a.copy()
+    c[2] = 3.5  # the middle one
+    assert not _same(a, c)
+    assert not _same(a, a[:4]) and not _same(a, a.astype(np.float32))
+    assert _same(np.arange(5), np.arange(5)) and not _same(np.arange(5), np.arange(1, 6))
+    assert _same(np.zeros(0), np.zeros(0)) and _same((1, 2), (1, 2)) and not _same("a", "b")
+
+
+def test_the_caption_s_results_lines_are_written_once_per_results():
+    """Every plot's description has the caption: its setup and verdict lines are written once per
+    results, its view line per view, and the text is the one written afresh."""
+    from unittest import mock
+
+    import plots
+    from plots import text as plot_text
+    from plots.view import ViewState
+
+    results = compute(Setup(hidden_size=4, steps=30, seed=2))
+    with mock.patch.object(plot_text, "knob_line", wraps=plot_text.knob_line) as knob_line:
+        captions = {name: plots.describe(name, results, ViewState(selected_step=12, revealed_steps=20)).caption
+                    for name in ("factors", "long-range", "bptt", "heatmaps")}
+        assert knob_line.call_count == 1
+    expected = (f"{plot_text.knob_line(results)}\n"
+                f"{plot_text.view_line(results, ViewState(selected_step=12, revealed_steps=20))}\n"
+                f"{plot_text.reading(results)}")
+    assert set(captions.values()) == {expected}
+    assert "selected step t = 12 · 20 of 30 steps revealed" in expected

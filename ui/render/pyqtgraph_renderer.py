@@ -84,7 +84,14 @@ def _same(a, b) -> bool:
         return True
     if isinstance(a, np.ndarray) or isinstance(b, np.ndarray):
         a, b = np.asarray(a), np.asarray(b)
-        return a.shape == b.shape and a.dtype == b.dtype and np.array_equal(a, b, equal_nan=True)
+        if a.shape != b.shape or a.dtype != b.dtype:
+            return False
+        if a.size and a.dtype.kind == "f":  # new values mostly differ at once: three looks first
+            picks = [0, a.size // 2, a.size - 1]
+            x, y = a.flat[picks], b.flat[picks]
+            if not ((x == y) | ((x != x) & (y != y))).all():
+                return False
+        return np.array_equal(a, b, equal_nan=True)
     return a == b
 
 
