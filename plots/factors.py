@@ -1,7 +1,8 @@
 """Plot ①: the per-step factors (R1) ‖∂S_t/∂S_{t-1}‖ and (L4) ‖∂C_t/∂C_{t-1}‖ against t.
 
 For H = 1 the factors are drawn with their sign (the notes' scalar case). The revealed steps are
-bright, drawn over every step faded. The line y = 1 and the bound σ_max(U) (|U| for H = 1) are in the legend.
+bright, drawn over every step faded (no faded curves once every step is revealed). The line y = 1
+and the bound σ_max(U) (|U| for H = 1) are in the legend.
 """
 
 from __future__ import annotations
@@ -61,11 +62,13 @@ def describe(results: Results, view: ViewState, **_options) -> Plot:
         bound = results.sigma_max_U
         bound_label = f"σ_{{max}}(U) = {style.number(bound)} (bound)"
         y_label = f"‖factor‖₂ (H = {results.setup.hidden_size})"
+    # every step faded, the revealed ones drawn bright over them: the faded curves do not change
+    # with the transport (a step redraws only the bright ones). Fully revealed, the bright curves
+    # hide them: none then (a knob change at full reveal sets and paints two curves fewer).
+    faded = [Line("rnn.faded", t, rnn_shown, "rnn", alpha=style.FADED_ALPHA, width=1.5),
+             Line("lstm.faded", t, lstm_shown, "lstm", alpha=style.FADED_ALPHA, width=1.5)] if n < T else []
     items = [
-        # every step faded, the revealed ones drawn bright over them: the faded curves do not
-        # change with the transport (a step redraws only the bright ones)
-        Line("rnn.faded", t, rnn_shown, "rnn", alpha=style.FADED_ALPHA, width=1.5),
-        Line("lstm.faded", t, lstm_shown, "lstm", alpha=style.FADED_ALPHA, width=1.5),
+        *faded,
         Line("rnn", t[:n], rnn_shown[:n], "rnn", label="RNN (R1)"),
         Line("lstm", t[:n], lstm_shown[:n], "lstm", label="LSTM (L4)"),
         Rule("one", "h", 1.0, "one", dash="dash", label="y = 1"),

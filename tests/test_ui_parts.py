@@ -190,7 +190,7 @@ def test_curves_well_inside_the_view_s_scale_are_not_redone_for_a_new_y_range(qt
     view, results = _shown_factors(qtbot, {"W_hf": 0.5})
     items = view.panels["factors"]
     curves = [item for item in items.items.values() if isinstance(item, pg.PlotDataItem)]
-    assert len(curves) == 4 and all(c.opts["dynamicRangeLimit"] is None for c in curves)
+    assert len(curves) == 2 and all(c.opts["dynamicRangeLimit"] is None for c in curves)
     redone = []
     monkeypatch.setattr(pg.PlotDataItem, "updateItems", lambda self, *a, **k: redone.append(self))
     items.plot.setYRange(-5.0, 50.0, padding=0)

@@ -112,6 +112,18 @@ def test_the_faded_factor_curves_do_not_change_with_the_transport(window):
     assert len(after.find("rnn").x) == 11 and len(before.find("rnn").x) == 10
 
 
+def test_fully_revealed_plot_1_has_no_faded_curves_under_its_bright_ones(window):
+    """Every step revealed, the bright curves cover the faded ones: they are left out (a knob change
+    at full reveal set and painted two curves nobody could see), on screen and on the slide."""
+    results, view = window.results, window.view_state()
+    T = results.steps
+    full = plots.describe("factors", results, view.replace(revealed_steps=T), blocking=False).panels[0]
+    assert [item.key for item in full.items if item.key.endswith(".faded")] == []
+    assert len(full.find("rnn").x) == T and len(full.find("lstm").x) == T
+    almost = plots.describe("factors", results, view.replace(revealed_steps=T - 1), blocking=False).panels[0]
+    assert {item.key for item in almost.items} >= {"rnn.faded", "lstm.faded"}
+
+
 class Events(QObject):
     """Records the layout requests a widget receives and the widest rectangle of each repaint."""
 
