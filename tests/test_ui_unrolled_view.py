@@ -464,3 +464,19 @@ def test_turning_U_lays_the_rnn_cells_out_again_in_place_and_keeps_the_lstm_ones
     show(fresh, first, revealed=30, selected=12)
     grab(fresh)
     assert view.render_to_image(*size) != fresh.render_to_image(*size)  # (the comparison sees U)
+
+
+def test_the_cells_outlines_and_lines_are_made_once_per_range_of_steps(qtbot):
+    """The outlines, the C / h dividers and the h chain do not depend on the results: a knob change
+    repaints them from the lists the last paint made (only the edges and cells are new)."""
+    setup = Setup(hidden_size=5, steps=30, seed=1)
+    first = compute(setup)
+    view = make_view(qtbot, first, (700, 250))
+    show(view, first, revealed=20, selected=12)
+    grab(view)
+    made = dict(view._item._shapes_made)
+    assert {kind for kind, _, _ in made} == {"rnn cells", "lstm cells", "dividers", "h chain"}
+    assert all(len(shapes) == last - first + 1 for (_, first, last), shapes in made.items())
+    show(view, compute(setup.with_knob("U", 1.4)), revealed=20, selected=12)
+    grab(view)
+    assert all(view._item._shapes_made[key] is shapes for key, shapes in made.items())

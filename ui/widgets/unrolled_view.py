@@ -142,6 +142,7 @@ class _UnrolledItem(pg.GraphicsObject):
         self._view = view
         self.last_paint: dict = {}
         self._laid_out: dict[str, tuple] = {}  # row -> (its cells, the laid-out buffer, its QImage)
+        self._shapes_made: dict[tuple, list] = {}  # (kind, first, last) -> outlines or lines (_shapes)
         self._ribbon_stops: dict = {}  # row -> (its factors, the bucket grid, the gradient's colour stops)
         self.setZValue(0)
         # paint() gets the exposed rectangle: a step repaints the columns it changed, not all
@@ -243,22 +244,22 @@ class _UnrolledItem(pg.GraphicsObject):
             (LSTM_C_ROW, data["lstm_width_list"], data["lstm_edge_argb"]),
         ):
             yc = (row[0] + row[1]) / 2
-            for t in range(max(1, t0), t1 + 1):
-                if t <= revealed:
-                    half_height = max(1.0, widths[t] * px_per_unit_y) / 2 / px_per_unit_y
-                    colour = QColor.fromRgba(argb[t])  # the edge's colour (style.edge_rgba of its factor)
-                else:
-                    half_height, colour = ghost_half_height, pal.ghost_outline
-                p.fillRect(QRectF(t - 1 + half, yc - half_height, 1 - 2 * half, 2 * half_height), colour)
-        yc = (LSTM_H_ROW[0] + LSTM_H_ROW[1]) / 2
-        for colour, steps in ((pal.h_chain, range(max(1, t0), min(t1, revealed) + 1)),
-                              (pal.ghost_outline, range(max(1, t0, revealed + 1), t1 + 1))):
-            if len(steps):
+            fill, from_rgba, min_height = p.fillRect, QColor.fromRgba, 1.0 / px_per_unit_y  # (a tight loop)
+            for t in range(max(1, t0), shown_end + 1):
+                half_height = max(min_height, widths[t]) / 2
+                # the edge's colour: style.edge_rgba of its factor
+                fill(QRectF(t - 1 + half, yc - half_height, 1 - 2 * half, 2 * half_height), from_rgba(argb[t]))
+            for t in range(max(1, t0, shown_end + 1), t1 + 1):
+                fill(QRectF(t - 1 + half, yc - ghost_half_height, 1 - 2 * half, 2 * ghost_half_height),
+                     pal.ghost_outline)
+        for colour, first, last in ((pal.h_chain, max(1, t0), min(t1, revealed)),
+                                    (pal.ghost_outline, max(1, t0, revealed + 1), t1)):
+            if last >= first:
                 pen = QPen(colour, max(1.0, H_CHAIN_WIDTH * px_per_unit_y))
                 pen.setCosmetic(True)
                 pen.setCapStyle(Qt.PenCapStyle.FlatCap)
                 p.setPen(pen)
-                p.drawLines([QLineF(t - 1 + half, yc, t - half, yc) for t in steps])
+                p.drawLines(self._shapes("h chain", first, last))
         p.setRenderHint(QPainter.RenderHint.Antialiasing, False)
 
         # coloured cells (per-unit strips), then ghosts for steps not revealed yet
@@ -279,23 +280,42 @@ class _UnrolledItem(pg.GraphicsObject):
         outline.setCosmetic(True)
         p.setPen(outline)
         p.setBrush(Qt.BrushStyle.NoBrush)
-        for row in (RNN_ROW, (LSTM_C_ROW[0], LSTM_H_ROW[1])):
-            p.drawRects([QRectF(t - half, row[0], CELL_WIDTH, row[1] - row[0])
-                         for t in range(t0, shown_end + 1)])
-        ghosts = range(max(t0, revealed + 1), t1 + 1)
-        if len(ghosts):
+        if shown_end >= t0:
+            p.drawRects(self._shapes("rnn cells", t0, shown_end))
+            p.drawRects(self._shapes("lstm cells", t0, shown_end))
+        if t1 >= max(t0, revealed + 1):  # ghosts
             ghost_pen = QPen(pal.ghost_outline, 1.0)
             ghost_pen.setCosmetic(True)
             p.setPen(ghost_pen)
             p.setBrush(pal.ghost_fill)
-            for row in (RNN_ROW, (LSTM_C_ROW[0], LSTM_H_ROW[1])):
-                p.drawRects([QRectF(t - half, row[0], CELL_WIDTH, row[1] - row[0]) for t in ghosts])
+            p.drawRects(self._shapes("rnn cells", max(t0, revealed + 1), t1))
+            p.drawRects(self._shapes("lstm cells", max(t0, revealed + 1), t1))
         # the C / h divider inside each LSTM cell
-        p.setPen(outline)
-        dividers = [QLineF(t - half, LSTM_C_ROW[1], t + half, LSTM_C_ROW[1])
-                    for t in range(t0, shown_end + 1)]
-        if dividers:
-            p.drawLines(dividers)
+        if shown_end >= t0:
+            p.setPen(outline)
+            p.drawLines(self._shapes("dividers", t0, shown_end))
+
+    def _shapes(self, kind: str, first: int, last: int) -> list:
+        """The outlines (QRectF) or lines (QLineF) of `kind` for steps first..last, in data
+        coordinates: the same for every results, made once per range (a knob change repaints the
+        same steps)."""
+        key = (kind, first, last)
+        shapes = self._shapes_made.get(key)
+        if shapes is None:
+            half = CELL_WIDTH / 2
+            steps = range(first, last + 1)
+            if kind == "h chain":
+                yc = (LSTM_H_ROW[0] + LSTM_H_ROW[1]) / 2
+                shapes = [QLineF(t - 1 + half, yc, t - half, yc) for t in steps]
+            elif kind == "dividers":
+                shapes = [QLineF(t - half, LSTM_C_ROW[1], t + half, LSTM_C_ROW[1]) for t in steps]
+            else:
+                low, high = RNN_ROW if kind == "rnn cells" else (LSTM_C_ROW[0], LSTM_H_ROW[1])
+                shapes = [QRectF(t - half, low, CELL_WIDTH, high - low) for t in steps]
+            if len(self._shapes_made) > 64:  # (ranges of a few zooms and steps)
+                self._shapes_made.clear()
+            self._shapes_made[key] = shapes
+        return shapes
 
     def _cell_images(self, key: str) -> QImage | None:
         """The row's cells laid out as drawn, CELL_SUBCOLUMNS pixels per step (the cell's colours,
