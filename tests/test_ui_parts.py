@@ -259,3 +259,21 @@ def test_the_caption_s_results_lines_are_written_once_per_results():
                 f"{plot_text.reading(results)}")
     assert set(captions.values()) == {expected}
     assert "selected step t = 12 · 20 of 30 steps revealed" in expected
+
+
+def test_a_status_label_s_width_only_grows_so_a_new_text_does_not_lay_the_bar_out_again(qtbot):
+    """σ_max(U) and the lag-50 reading change with every knob: each new text a few pixels wider or
+    narrower laid the status bar out again and repainted it and the window's frame."""
+    from PySide6.QtWidgets import QLabel
+
+    from ui.main_window import _set_label_text
+
+    label = QLabel()
+    qtbot.addWidget(label)
+    _set_label_text(label, "σ_max(U) = 1.37  ")
+    wide = label.minimumWidth()
+    assert wide >= label.sizeHint().width() > 0
+    _set_label_text(label, "σ_max(U) = 1  ")  # narrower: the width stays
+    assert label.minimumWidth() == wide and label.text() == "σ_max(U) = 1  "
+    _set_label_text(label, "σ_max(U) = 1.37e+03  ")  # wider: it grows
+    assert label.minimumWidth() > wide

@@ -75,6 +75,18 @@ STAGED_FINAL_MIN_CELLS = 100_000
 CHAOS_NOTE_AFTER_MS = 120
 
 
+def _set_label_text(label: QLabel, text: str) -> None:
+    """A status bar label's new text; its width only grows (to the widest text so far): a knob change
+    no longer lays the status bar out again, and repaints it and the window's frame, for a text a
+    few pixels wider or narrower."""
+    if text == label.text():
+        return
+    label.setText(text)
+    wanted = label.sizeHint().width()
+    if wanted > label.minimumWidth():
+        label.setMinimumWidth(wanted)
+
+
 def _freeze_long_lived_objects() -> None:
     """Move every object alive now (numba's and Qt's start-up objects: about a million) out of
     the garbage collector's reach. Without this a full collection walks them all and stalls the
@@ -464,9 +476,9 @@ class MainWindow(QMainWindow):
                 results.__dict__.setdefault("_term_norms", {}).update(known)
         view, self._pending_view = self._pending_view, None
         self.view_model.set_results(results, view)
-        self.sigma_label.setText(f"σ_max(U) = {results.sigma_max_U:.3g}  ")
-        self.reading_label.setText(style.html(plot_text.reading(results)))
-        if previous is None or previous.setup != results.setup:
+        _set_label_text(self.sigma_label, f"σ_max(U) = {results.sigma_max_U:.3g}  ")
+        _set_label_text(self.reading_label, style.html(plot_text.reading(results)))
+        if (previous is None or previous.setup != results.setup) and self.chaos_label.text():
             self.chaos_label.clear()  # a new trajectory: its note comes with its final results
 
     def _on_partial(self, request_id: int, results: Results, progress: float) -> None:
