@@ -480,3 +480,15 @@ def test_the_cells_outlines_and_lines_are_made_once_per_range_of_steps(qtbot):
     show(view, compute(setup.with_knob("U", 1.4)), revealed=20, selected=12)
     grab(view)
     assert all(view._item._shapes_made[key] is shapes for key, shapes in made.items())
+
+
+def test_the_legend_wedge_s_colours_are_the_edges_colours_made_once():
+    """The legend's wedge shows the edge colour of each factor (style.edge_rgba, the one encoding);
+    its stops are made once per theme, not on every paint of the legend (six calls a paint)."""
+    from ui.widgets.unrolled_view import _wedge_stops
+
+    stops = _wedge_stops(style.DEFAULT_THEME)
+    assert _wedge_stops(style.DEFAULT_THEME) is stops
+    assert [position for position, _ in stops] == pytest.approx([0.0, 0.25, 0.5, 0.505, 0.75, 1.0])
+    for (position, colour), factor in zip(stops, (0.0, 0.5, 1.0, 1.01, 1.5, 2.0)):
+        assert colour.getRgb() == tuple(int(v) for v in style.edge_rgba(factor, style.DEFAULT_THEME))

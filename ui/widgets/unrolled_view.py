@@ -15,6 +15,7 @@ Mouse: wheel zooms along time, drag pans, click selects a step, double-click fit
 
 from __future__ import annotations
 
+import functools
 import math
 import sys
 
@@ -601,8 +602,7 @@ class _LegendBar(QWidget):
         path.lineTo(QPointF(x + wedge_w, yc + full / 2))
         path.closeSubpath()
         grad = QLinearGradient(QPointF(x, 0), QPointF(x + wedge_w, 0))
-        for f in (0.0, 0.5, 1.0, 1.01, 1.5, 2.0):
-            grad.setColorAt(f / style.FACTOR_SATURATION, _qcolour(style.edge_rgba(f, pal.theme)))
+        grad.setStops(_wedge_stops(pal.theme))
         p.setPen(Qt.PenStyle.NoPen)
         p.setBrush(QBrush(grad))
         p.drawPath(path)
@@ -629,6 +629,14 @@ class _LegendBar(QWidget):
             labels.append(((n - lo) / (hi - lo), label))
         ticks(left, bar_w, labels)
         p.end()
+
+
+@functools.cache
+def _wedge_stops(theme: str) -> list[tuple[float, QColor]]:
+    """The legend wedge's colour stops: style.edge_rgba at a few factors (the same for every paint)."""
+    factors = np.array([0.0, 0.5, 1.0, 1.01, 1.5, 2.0])
+    return [(float(f / style.FACTOR_SATURATION), _qcolour(rgba))
+            for f, rgba in zip(factors, style.edge_rgba(factors, theme))]
 
 
 def _superscript(n: int) -> str:
