@@ -66,7 +66,9 @@ class FormulaPanel(QWidget):
         self.results, self.step = results, t
         self.shown = plot_text.formula_values(results, t)
         html = plot_text.formula_html(results, t)
-        if html != self._html:  # (a knob of the other network: the same numbers, no new layout)
+        # new results with the same numbers here (e.g. the final ones after the last partial ones,
+        # or a step's own results again) keep the laid-out text
+        if html != self._html:
             self._html = html
             self.browser.setHtml(html)
 
