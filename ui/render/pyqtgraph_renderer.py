@@ -69,6 +69,8 @@ def _range_limit(y, items, item) -> float | None:
     values far outside the view before Qt strokes them, and for that redoes every curve after
     each y-range change: only a curve that can reach that far needs it. (Worked out again only
     for new values or a new axis.)"""
+    if items.user_moved:  # zoomed in by hand, the view may be far narrower than the described axis
+        return DYNAMIC_RANGE_LIMIT
     axis = items.panel.y if items.panel is not None else None
     decided = getattr(item, "_range_limit_of", None)
     if decided is not None and decided[0] is y and decided[1] == axis:
@@ -76,6 +78,17 @@ def _range_limit(y, items, item) -> float | None:
     limit = None if _within_view_scale(y, axis) else DYNAMIC_RANGE_LIMIT
     item._range_limit_of = (y, axis, limit)
     return limit
+
+
+def _user_moved(items) -> None:
+    """The user zoomed or panned a panel: its curves keep pyqtgraph's dynamic range limit from now
+    on (the axis of the description no longer bounds what the view shows)."""
+    if items.user_moved:
+        return
+    items.user_moved = True
+    for item in items.items.values():
+        if isinstance(item, pg.PlotDataItem) and item.opts["dynamicRangeLimit"] != DYNAMIC_RANGE_LIMIT:
+            item.setDynamicRangeLimit(DYNAMIC_RANGE_LIMIT)
 
 
 def _same(a, b) -> bool:
@@ -192,6 +205,7 @@ class _PanelItems:
         self.x_range: tuple[float, float] | None = None
         self.panel: Panel | None = None
         self.labels: dict[str, str] = {}
+        self.user_moved = False  # the user zoomed or panned this panel (mouse wheel, drag)
 
 
 class PlotView(QWidget):
@@ -289,6 +303,7 @@ class PlotView(QWidget):
                 self.graphics.ci.layout.setRowStretchFactor(row, max(1, int(round(panel.height * 10))))
             items = _PanelItems(plot_item)
             plot_item.vb.sigResized.connect(lambda *_args, items=items: QTimer.singleShot(0, lambda: self._refit(items)))
+            plot_item.vb.sigRangeChangedManually.connect(lambda *_args, items=items: _user_moved(items))
             self.panels[panel.key] = items
         self._layout_keys = tuple(p.key for p in plot.panels)
         if len(plot.panels) > 1:
