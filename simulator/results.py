@@ -89,6 +89,8 @@ class Results:
     lstm_lossgrad_log10: np.ndarray  # (T+1,) log10 ||dL_T/dC_k||, the total derivative (h_k = o_k tanh(C_k))
     lstm_longrange_lower_log10: np.ndarray  # (T+1,) log10 ||v^T dC_T/dC_k|| / ||v|| <= lstm_longrange_log10,
     #   v = dL_T/dC_T (all ones if 0): a lower bound of (L7), exact when H = 1, O(T H^2)
+    #   (both lower bounds: NaN from a progressive run that ended before its first partial results;
+    #   they are drawn only in partial results, see simulator/stream.py)
     bases: dict = field(repr=False, default_factory=dict)
     backend: str = "reference"  # which kernels computed the arrays
     final: bool = True  # False while progressive results still miss exact numbers (NaN entries)

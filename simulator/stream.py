@@ -17,6 +17,10 @@
      the RNN's per-step norms for explicit weights), with `progress` rising;
   and returns the final results (c). Entries not computed yet are NaN (never inf).
 
+The lower bounds are drawn only in partial results (in place of exact norms still to come): a run
+given `on_partial` starts them once it has taken half of `first_partial_after`, so one that ends
+sooner (it hands out no partial results) leaves them NaN. `compute()` (no `on_partial`) has them.
+
 Cancellation: `run()` raises `Cancelled` within one chunk (~CHUNK_SECONDS, at most about two chunk
 times) of `cancelled()` returning True or of `cancel()`. Every pass works in chunks of steps whose
 size adapts to the measured time per step, and the flag is checked between chunks.
@@ -83,10 +87,14 @@ class _Pass:
 
     def __init__(self, name: str, run_chunk: Callable[[int, int], None], start: int, count: int,
                  backward: bool, cost: float, costly: bool, needs: tuple = (), independent: bool = False,
-                 on_start: Callable[[], None] | None = None, on_finish: Callable[[], None] | None = None):
+                 on_start: Callable[[], None] | None = None, on_finish: Callable[[], None] | None = None,
+                 for_partial: bool = False):
         self.name, self.run_chunk = name, run_chunk
         self.start, self.count, self.backward = start, count, backward
         self.cost, self.costly, self.needs, self.independent = cost, costly, needs, independent
+        # only drawn in partial results (the lower bounds: a stand-in for exact norms still to come)
+        self.for_partial = for_partial
+        self.skipped = False  # a for_partial pass a run ended without (its arrays stay NaN)
         self.on_start, self.on_finish = on_start, on_finish
         self.claimed = 0  # steps handed out
         self.done = 0  # steps finished
@@ -99,6 +107,11 @@ class _Pass:
     @property
     def finished(self) -> bool:
         return self.done >= self.count
+
+    def skip(self) -> None:
+        self.claimed = self.done = self.count
+        self.skipped = True
+        self.run_chunk = None
 
     def index(self, n: int) -> int:
         return self.start - n if self.backward else self.start + n
@@ -178,7 +191,7 @@ def _rnn_network(setup: Setup, kern, backend: str, x: np.ndarray) -> _Network:
             T, T, True, H * H + 30 * H, costly=False, needs=(forward,), on_start=start_bptt)
     net.add("rnn lower bound", lambda f, s: kern.rnn_longrange_lower_steps(U, a, f, s, *state["lower"], lower_raw),
             T, T, True, H * H + 30 * H, costly=False, needs=(forward,), on_start=start_lower,
-            on_finish=lambda: lower.__setitem__(slice(None), reference.relative_to_last(lower_raw)))
+            on_finish=lambda: lower.__setitem__(slice(None), reference.relative_to_last(lower_raw)), for_partial=True)
     net.add("rnn diagonal means", lambda f, s: diag_mean.__setitem__(slice(None), kern.rnn_factor_diag_mean(U, a)),
             0, 1, False, 30 * H * T, costly=False, needs=(forward,))
     cheap_norms = shortcut >= 0.0
@@ -241,7 +254,7 @@ def _lstm_network(setup: Setup, kern, backend: str, x: np.ndarray) -> _Network:
     net.add("lstm lower bound", lambda f, s: kern.lstm_longrange_lower_steps(W_h, pre, C, f, s, *state["lower"],
                                                                              lower_raw),
             T, T, True, 4 * H * H + 100 * H, costly=False, needs=(forward,), on_start=start_lower,
-            on_finish=lambda: lower.__setitem__(slice(None), reference.relative_to_last(lower_raw)))
+            on_finish=lambda: lower.__setitem__(slice(None), reference.relative_to_last(lower_raw)), for_partial=True)
     net.add("lstm diagonal means",
             lambda f, s: diag_mean.__setitem__(slice(None), kern.lstm_factor_diag_mean(W_h, pre, C)),
             0, 1, False, 60 * H * T, costly=False, needs=(forward,))
@@ -317,6 +330,8 @@ class ComputeJob:
         wanted = threads if threads is not None else (2 if parallel else 1)
         self._threads = max(1, min(2, wanted))
         self._bases = base_matrices(setup)
+        # when the passes only drawn in partial results (the lower bounds) may start (see run())
+        self._for_partial_from: float | None = None
 
     # --- progress ---------------------------------------------------------------------------
     @property
@@ -352,6 +367,8 @@ class ComputeJob:
                 continue
             if cheap_only and p.costly:
                 break  # (the costly passes come last)
+            if p.for_partial and self._for_partial_from is not None and time.perf_counter() < self._for_partial_from:
+                continue
             size = p.chunk_size(self._chunk_steps)
             if p.independent and self._threads > 1:  # leave some for the other thread at the end
                 size = min(size, max(1, math.ceil((p.count - p.claimed) / 2)))
@@ -405,6 +422,20 @@ class ComputeJob:
             with self._lock:
                 self._lock.notify_all()
 
+    def _ended_without_partial_passes(self) -> bool:
+        """Whether every pass is done but passes only drawn in partial results that this run has
+        not started (see run()): those are skipped, their arrays left NaN."""
+        if self._for_partial_from is None:
+            return False
+        with self._lock:
+            left = [p for p in self._passes if not p.finished]
+            if not left or not all(p.for_partial and p.claimed == 0 for p in left):
+                return False
+            for p in left:
+                p.skip()
+            self._lock.notify_all()
+            return True
+
     # --- results -----------------------------------------------------------------------------
     def _make_results(self, final: bool) -> Results:
         arrays = {}
@@ -451,6 +482,12 @@ class ComputeJob:
                 net.owner = self
         stop, errors = threading.Event(), []
         helper = None
+        # The lower bounds are drawn only in partial results, in place of exact norms still to come.
+        # A run that hands out partial results starts them once it has taken half of
+        # first_partial_after; one that ends sooner (no partial results: a knob change at (32, 100),
+        # ~12 ms) has no use for them and leaves them NaN (1 ms of its 12 ms of work there).
+        if on_partial is not None:
+            self._for_partial_from = time.perf_counter() + first_partial_after / 2
         try:
             if self._threads > 1 and not self.finished:
                 helper = threading.Thread(target=self._work, args=(stop, errors), name="simulator helper",
@@ -493,9 +530,11 @@ class ComputeJob:
             if self._cancel_event.is_set() or (cancelled is not None and cancelled()):
                 self._cancel_event.clear()
                 raise Cancelled()
-            if self.finished:
+            if self.finished or self._ended_without_partial_passes():
                 return
-            cheap_done = all(p.finished for p in self._passes if not p.costly)
+            # (passes only drawn in partial results do not hold the others back before they may start)
+            waiting = self._for_partial_from is not None and time.perf_counter() < self._for_partial_from
+            cheap_done = all(p.finished for p in self._passes if not p.costly and not (p.for_partial and waiting))
             if on_partial is not None and cheap_done:
                 now = time.perf_counter()
                 progress = self.progress

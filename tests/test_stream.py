@@ -129,6 +129,40 @@ def test_no_partial_results_before_first_partial_after_and_none_for_a_quick_comp
     ComputeJob(SMALL.replace(steps=600), "reference", chunk_steps=1).run(on_partial=on_partial,  # ~0.6 s
                                                                          first_partial_after=0.1)
     assert partials and times[0] >= 0.1 and not partials[0].final
+    # ... with the lower bounds, drawn in place of the exact norms still to come
+    for name in ("rnn_longrange_lower_log10", "lstm_longrange_lower_log10"):
+        assert np.all(np.isfinite(getattr(partials[0], name))), name
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_a_run_without_partial_results_leaves_the_lower_bounds_out_and_so_do_the_jobs_after_it(backend):
+    """The lower bounds are drawn only in partial results: a run that hands out none (it ends
+    within half of first_partial_after) never computes them; everything else is compute()'s.
+    compute() (no on_partial) and a run with partial results compute them."""
+    lower = ("rnn_longrange_lower_log10", "lstm_longrange_lower_log10")
+    quick = []
+    job = ComputeJob(SMALL, backend)
+    final = job.run(on_partial=quick.append, first_partial_after=60.0)
+    whole = compute(SMALL, backend)
+    assert quick == [] and final.final
+    for name in FIELDS:
+        if name in lower:
+            assert np.all(np.isnan(getattr(final, name))), name
+            assert np.all(np.isfinite(getattr(whole, name))), name
+        else:
+            assert np.array_equal(getattr(final, name), getattr(whole, name)), name
+    assert job.pass_seconds()["lstm lower bound"] == job.pass_seconds()["rnn lower bound"] == 0.0
+    # a knob of the RNN turned: the LSTM's network is taken over, its lower bound not started now
+    turned = SMALL.replace(knobs=SMALL.knobs.model_copy(update={"U": 0.7}))
+    later = ComputeJob(turned, backend, previous=final)
+    assert later.reused == {"rnn": False, "lstm": True}
+    again = later.run(on_partial=quick.append, first_partial_after=60.0)
+    assert later.pass_seconds()["lstm lower bound"] == 0.0 and np.all(np.isnan(again.lstm_longrange_lower_log10))
+    np.testing.assert_array_equal(again.lstm_longrange_log10, whole.lstm_longrange_log10)
+    # a run that starts them at once (first_partial_after=0: partial results as soon as they exist)
+    started = ComputeJob(SMALL, backend).run(on_partial=lambda results: None, first_partial_after=0.0)
+    for name in lower:
+        assert np.array_equal(getattr(started, name), getattr(whole, name)), name
 
 
 # --- cancellation -----------------------------------------------------------------------------
