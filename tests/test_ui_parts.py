@@ -279,18 +279,55 @@ def test_the_caption_s_results_lines_are_written_once_per_results():
 
 
 def test_a_status_label_s_width_only_grows_so_a_new_text_does_not_lay_the_bar_out_again(qtbot):
-    """σ_max(U) and the lag-50 reading change with every knob: each new text a few pixels wider or
-    narrower laid the status bar out again and repainted it and the window's frame."""
-    from PySide6.QtWidgets import QLabel
+    """σ_max(U), the lag-50 reading and the compute time change with every knob. A label whose size
+    is not fixed posts its status bar a LayoutRequest for every new text, and the status bar
+    repaints itself whole for it, a frame after the rest of the window: the last paint of every
+    knob change. A label of fixed size that only grows posts none for a text that fits."""
+    from PySide6.QtCore import QEvent, QObject
+    from PySide6.QtWidgets import QApplication, QLabel, QStatusBar
 
     from ui.main_window import _set_label_text
 
-    label = QLabel()
-    qtbot.addWidget(label)
+    bar = QStatusBar()
+    qtbot.addWidget(bar)
+    label, busy = QLabel(), QLabel()
+    bar.addWidget(label)
+    bar.addPermanentWidget(busy)
+    bar.show()
+    qtbot.waitExposed(bar)
+
+    class LayoutRequests(QObject):
+        count = 0
+
+        def eventFilter(self, obj, event):
+            self.count += event.type() == QEvent.Type.LayoutRequest
+            return False
+
+    requests = LayoutRequests()
+    bar.installEventFilter(requests)
     _set_label_text(label, "σ_max(U) = 1.37  ")
     wide = label.minimumWidth()
-    assert wide >= label.sizeHint().width() > 0
-    _set_label_text(label, "σ_max(U) = 1  ")  # narrower: the width stays
-    assert label.minimumWidth() == wide and label.text() == "σ_max(U) = 1  "
-    _set_label_text(label, "σ_max(U) = 1.37e+03  ")  # wider: it grows
-    assert label.minimumWidth() > wide
+    assert wide == label.maximumWidth() >= label.sizeHint().width() > 0
+    assert label.minimumHeight() == label.maximumHeight() > 0
+    QApplication.sendPostedEvents()
+    requests.count = 0
+    _set_label_text(label, "σ_max(U) = 1  ")  # narrower: the size stays, no layout
+    _set_label_text(label, "σ_max(U) = 0.9  ")
+    QApplication.sendPostedEvents()
+    assert requests.count == 0 and label.text() == "σ_max(U) = 0.9  "
+    assert label.minimumWidth() == label.maximumWidth() == wide
+    _set_label_text(label, "σ_max(U) = 1.37e+03  ")  # wider: it grows (laid out once)
+    assert label.minimumWidth() == label.maximumWidth() > wide
+    # with room: every text that fits keeps that width; a longer one widens it until the next
+    room = busy.fontMetrics().horizontalAdvance("exact and final · 00000 ms   ")
+    _set_label_text(busy, "exact and final · 12 ms  ", room=room)
+    assert busy.minimumWidth() == busy.maximumWidth() == room
+    _set_label_text(busy, "Preparing kernels… (numba compiles them once; later launches are quick)  ", room=room)
+    assert busy.maximumWidth() > room
+    _set_label_text(busy, "exact and final · 9 ms  ", room=room)
+    assert busy.minimumWidth() == busy.maximumWidth() == room
+    QApplication.sendPostedEvents()
+    requests.count = 0
+    _set_label_text(busy, "exact and final · 13 ms  ", room=room)
+    QApplication.sendPostedEvents()
+    assert requests.count == 0

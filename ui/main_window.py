@@ -75,16 +75,27 @@ STAGED_FINAL_MIN_CELLS = 100_000
 CHAOS_NOTE_AFTER_MS = 120
 
 
-def _set_label_text(label: QLabel, text: str) -> None:
-    """A status bar label's new text; its width only grows (to the widest text so far): a knob change
-    no longer lays the status bar out again, and repaints it and the window's frame, for a text a
-    few pixels wider or narrower."""
+def _set_label_text(label: QLabel, text: str, room: int | None = None) -> None:
+    """A status bar label's new text, in a label of fixed size. A label whose size is not fixed
+    asks its parent to lay out again on every new text (Qt posts a LayoutRequest), and the status
+    bar answers by repainting itself whole, one frame after the rest of the window: every knob
+    change ended with that frame (~2 ms later). The width only grows (to the widest text so far),
+    or, with `room`, is `room` for every text that fits in it (a longer one widens the label until
+    the next text that fits)."""
     if text == label.text():
         return
     label.setText(text)
-    wanted = label.sizeHint().width()
-    if wanted > label.minimumWidth():
-        label.setMinimumWidth(wanted)
+    hint = label.sizeHint()  # (a QLabel's size hint is at least its minimum size)
+    fixed = label.minimumSize() == label.maximumSize()
+    floor = room if room is not None else (label.maximumWidth() if fixed else 0)
+    width = max(hint.width(), floor)
+    if room is not None and width > room:  # the text's own width (a plain text: room's case)
+        margins = label.contentsMargins()
+        width = max(room, label.fontMetrics().horizontalAdvance(text) + margins.left() + margins.right()
+                    + 2 * label.margin())
+    height = max(hint.height(), label.maximumHeight()) if fixed else hint.height()
+    if not fixed or (width, height) != (label.maximumWidth(), label.maximumHeight()):
+        label.setFixedSize(width, height)
 
 
 def _freeze_long_lived_objects() -> None:
@@ -375,8 +386,9 @@ class MainWindow(QMainWindow):
         self.step_label.setStyleSheet("font-weight: 600; padding: 0 12px 0 4px;")
         status.addWidget(self.step_label)
         self.busy_label = QLabel()
-        # wide enough for "computed in 1234 ms": a new time does not re-lay out the status bar
-        self.busy_label.setMinimumWidth(self.busy_label.fontMetrics().horizontalAdvance("exact and final · 00000 ms   "))
+        # wide enough for "exact and final · 1234 ms": a new time does not re-lay out the status bar
+        self._busy_room = self.busy_label.fontMetrics().horizontalAdvance("exact and final · 00000 ms   ")
+        self.busy_label.setMinimumWidth(self._busy_room)
         self.sigma_label = QLabel()
         self.reading_label = QLabel()
         self.reading_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
@@ -564,7 +576,7 @@ class MainWindow(QMainWindow):
         self._set_busy("computing…" if self.is_computing() else f"kernels ready in {seconds:.1f} s")
 
     def _set_busy(self, text: str) -> None:
-        self.busy_label.setText(text + "  ")
+        _set_label_text(self.busy_label, text + "  ", room=self._busy_room)
 
     def _on_term_norms(self, results: Results, t: int) -> None:
         """The worker computed the (L4) term norms at step t: draw them if still relevant."""
