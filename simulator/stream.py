@@ -94,7 +94,6 @@ class _Pass:
         self.cost, self.costly, self.needs, self.independent = cost, costly, needs, independent
         # only drawn in partial results (the lower bounds: a stand-in for exact norms still to come)
         self.for_partial = for_partial
-        self.skipped = False  # a for_partial pass a run ended without (its arrays stay NaN)
         self.on_start, self.on_finish = on_start, on_finish
         self.claimed = 0  # steps handed out
         self.done = 0  # steps finished
@@ -109,8 +108,8 @@ class _Pass:
         return self.done >= self.count
 
     def skip(self) -> None:
+        """Done without running (a for_partial pass a run ended without: its arrays stay NaN)."""
         self.claimed = self.done = self.count
-        self.skipped = True
         self.run_chunk = None
 
     def index(self, n: int) -> int:
