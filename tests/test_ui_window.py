@@ -409,3 +409,23 @@ def test_plots_draw_a_draft_while_a_knob_moves_and_in_full_at_rest(qtbot, make_w
     assert curve.opts["antialias"] and curve.curve.opts["antialias"]
     lags, values = drawn(window, "long-range", "rnn")  # the same data, redrawn
     assert np.array_equal(values, window.results.rnn_longrange_log10[::-1])
+
+
+def test_entering_draft_mode_redraws_nothing_the_knob_change_s_results_come_as_drafts(qtbot, make_window, monkeypatch):
+    """The first knob change after a rest redrew every curve of plots ①, ② and ④ with the old values
+    (without antialiasing) before it asked for its compute: ~1.5 ms later to the worker, and a
+    repaint of three plots beside the compute (a single change at (32, 100) came ~8 ms later)."""
+    import pyqtgraph as pg
+
+    window = make_window(small_setup(hidden_size=4, steps=50))
+    calls = []
+    original = pg.PlotDataItem.setData
+    monkeypatch.setattr(pg.PlotDataItem, "setData", lambda item, *a, **k: (calls.append(item), original(item, *a, **k))[1])
+    for plot in (window.factor_plot, window.long_range_plot, window.bptt_plot):
+        assert not plot.draft
+        plot.set_draft(True)
+        assert plot.draft
+    assert calls == []  # nothing redrawn with the old values
+    change_and_wait(qtbot, window, lambda: window.knobs.sliders["U"].slider.setValue(150))
+    curve = window.long_range_plot.drawn_item("rnn")
+    assert curve in calls and not curve.opts["antialias"]  # the new values, as a draft

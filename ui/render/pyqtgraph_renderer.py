@@ -259,10 +259,15 @@ class PlotView(QWidget):
 
     def set_draft(self, draft: bool) -> None:
         """Draft drawing (no antialiasing) while a knob is dragged: half the paint time of the
-        curves. Leaving draft mode redraws in full."""
+        curves. Entering it draws nothing now: the new results of the knob change are drawn as
+        drafts (redrawing every curve with the old values first cost the first change after a rest
+        ~1.5 ms before its compute was asked for, and a repaint of the plots beside the compute).
+        Leaving draft mode redraws in full."""
         if draft == self.draft:
             return
         self.draft = draft
+        if draft:
+            return
         for items in self.panels.values():
             for item in items.items.values():
                 if not isinstance(item, pg.PlotDataItem):
