@@ -366,7 +366,7 @@ class ComputeJob:
                 continue
             if cheap_only and p.costly:
                 break  # (the costly passes come last)
-            if p.for_partial and self._for_partial_from is not None and time.perf_counter() < self._for_partial_from:
+            if p.for_partial and self._holding_partial_passes():
                 continue
             size = p.chunk_size(self._chunk_steps)
             if p.independent and self._threads > 1:  # leave some for the other thread at the end
@@ -420,6 +420,10 @@ class ComputeJob:
             stop.set()
             with self._lock:
                 self._lock.notify_all()
+
+    def _holding_partial_passes(self) -> bool:
+        """Whether the passes only drawn in partial results may not start yet (see run())."""
+        return self._for_partial_from is not None and time.perf_counter() < self._for_partial_from
 
     def _ended_without_partial_passes(self) -> bool:
         """Whether every pass is done but passes only drawn in partial results that this run has
@@ -532,7 +536,7 @@ class ComputeJob:
             if self.finished or self._ended_without_partial_passes():
                 return
             # (passes only drawn in partial results do not hold the others back before they may start)
-            waiting = self._for_partial_from is not None and time.perf_counter() < self._for_partial_from
+            waiting = self._holding_partial_passes()
             cheap_done = all(p.finished for p in self._passes if not p.costly and not (p.for_partial and waiting))
             if on_partial is not None and cheap_done:
                 now = time.perf_counter()
