@@ -87,9 +87,9 @@ def _set_label_text(label: QLabel, text: str, room: int | None = None) -> None:
     label.setText(text)
     hint = label.sizeHint()  # (a QLabel's size hint is at least its minimum size)
     fixed = label.minimumSize() == label.maximumSize()
-    floor = room if room is not None else (label.maximumWidth() if fixed else 0)
-    width = max(hint.width(), floor)
-    if room is not None and width > room:  # the text's own width (a plain text: room's case)
+    if room is None:
+        width = max(hint.width(), label.maximumWidth() if fixed else 0)
+    else:  # the text's own width (a plain text), which the hint of a wider label does not give
         margins = label.contentsMargins()
         width = max(room, label.fontMetrics().horizontalAdvance(text) + margins.left() + margins.right()
                     + 2 * label.margin())
