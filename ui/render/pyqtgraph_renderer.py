@@ -34,6 +34,10 @@ ANTIALIAS_MAX_POINTS = 400
 DECIMATE_MIN_POINTS = 2000  # curves longer than this: decimated and clipped to the view
 DYNAMIC_RANGE_LIMIT = 1e6  # pyqtgraph's default: values beyond this many view heights are clipped
 LEFT_AXIS_WIDTH = 56  # px: the y label's line and ticks up to "−8888" at the window's font
+# A legend's band (the part of a plot's height kept free of data for it) may take up to this share:
+# a 4-line legend in a 125 px plot at 1280 x 720 needs 75 %; the curves are squeezed under it
+# rather than hidden behind it.
+LEGEND_MAX_SHARE = 0.8
 TEXT_ANCHOR = {"bottom": (0.5, 1.0), "top": (0.5, 0.0), "left": (0.0, 0.5), "right": (1.0, 0.5),
                "center": (0.5, 0.5)}
 
@@ -405,7 +409,7 @@ class PlotView(QWidget):
             values = np.concatenate([d[np.isfinite(d)] for d in data]) if data else np.array([])
             if values.size:
                 share = (legend.boundingRect().height() + 10.0) / max(items.plot.vb.height(), 1.0)
-                share = min(max(share, 0.0), 0.55)
+                share = min(max(share, 0.0), LEGEND_MAX_SHARE)
                 if panel.legend.band == "top":
                     top = float(values.max())
                     needed = low + (top - low) / (1.0 - share)
