@@ -195,9 +195,9 @@ def test_partial_results_are_drawn_one_view_per_turn_of_the_event_loop(qtbot, wi
         original = view.show_plot
         view.show_plot = lambda plot, name=name, original=original: (drawn[name].append(plot), original(plot))
     window._show(parts[0])
-    assert [name for name in PANEL_NAMES if drawn[name]] == ["factors"]
+    assert [name for name in PANEL_NAMES if drawn[name]] == ["long-range"]  # plot ② first
     qtbot.waitUntil(lambda: all(drawn[name] for name in PANEL_NAMES), timeout=WAIT_MS)
-    assert all(len(drawn[name]) == 1 and drawn[name][0].caption == drawn["factors"][0].caption
+    assert all(len(drawn[name]) == 1 and drawn[name][0].caption == drawn["long-range"][0].caption
                for name in PANEL_NAMES)
     for plots_drawn in drawn.values():
         plots_drawn.clear()
@@ -298,13 +298,13 @@ def test_large_final_results_are_drawn_one_view_per_turn_and_announced_after_the
     results = compute(window.results.setup.with_knob("U", 0.7))
     newer = compute(window.results.setup.with_knob("U", 0.8))
     window._on_results(window.worker.latest_id + 1, results, 0.01)
-    assert [name for name in PANEL_NAMES if len(drawn[name]) > first[name]] == ["factors"]
+    assert [name for name in PANEL_NAMES if len(drawn[name]) > first[name]] == ["long-range"]  # plot ② first
     assert len(announced) == 1
     window._on_results(window.worker.latest_id + 2, newer, 0.01)  # before the first is drawn whole
     qtbot.waitUntil(lambda: len(announced) == 2, timeout=WAIT_MS)
     qtbot.wait(100)  # absence check: the overtaken results are never announced
     assert len(announced) == 2 and window.results is newer
-    assert all(drawn[name][-1].caption == drawn["factors"][-1].caption for name in PANEL_NAMES)
+    assert all(drawn[name][-1].caption == drawn["long-range"][-1].caption for name in PANEL_NAMES)
 
 
 def test_the_window_asks_for_the_norms_ahead_only_where_they_cost_it_a_step_s_time():
@@ -372,12 +372,12 @@ def test_a_partial_result_is_not_drawn_once_its_compute_has_finished(qtbot, wind
         view = window.views[name]
         original = view.show_plot
         view.show_plot = lambda plot, name=name, original=original: (drawn[name].append(plot), original(plot))
-    window._show(parts[0])  # a staged redraw: the first view now, the others in later turns
-    assert [name for name in PANEL_NAMES if drawn[name]] == ["factors"]
+    window._show(parts[0])  # a staged redraw: the first view (plot ②) now, the others in later turns
+    assert [name for name in PANEL_NAMES if drawn[name]] == ["long-range"]
     window.worker.job = Finished()
     try:
         qtbot.wait(100)  # absence check: the other stages are dropped
-        assert [name for name in PANEL_NAMES if drawn[name]] == ["factors"]
+        assert [name for name in PANEL_NAMES if drawn[name]] == ["long-range"]
         shown = window.results
         window._shown_request = window.worker.latest_id - 1  # (only the finished compute holds it back)
         window._partial = (window.worker.latest_id, parts[-1])

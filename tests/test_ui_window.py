@@ -429,3 +429,30 @@ def test_entering_draft_mode_redraws_nothing_the_knob_change_s_results_come_as_d
     change_and_wait(qtbot, window, lambda: window.knobs.sliders["U"].slider.setValue(150))
     curve = window.long_range_plot.drawn_item("rnn")
     assert curve in calls and not curve.opts["antialias"]  # the new values, as a draft
+
+
+def test_plot_2_is_drawn_first_so_a_knob_change_reaches_it_in_the_first_frame(qtbot, make_window):
+    """Qt paints each plot's scene in a frame of its own, in the order the scenes were changed:
+    plot ② (the long-range gradient) was drawn second and came a frame after plot ① (~4 ms at
+    (32, 100)). Every plot is drawn, plot ② first, and is painted before the others."""
+    from PySide6.QtCore import QEvent, QObject
+
+    window = make_window(small_setup())
+    painted = []
+
+    class PaintWatch(QObject):
+        def __init__(self, name):
+            super().__init__()
+            self.name = name
+
+        def eventFilter(self, obj, event):
+            if event.type() == QEvent.Type.Paint:
+                painted.append(self.name)
+            return False
+
+    watches = [PaintWatch(name) for name in ("long-range", "factors", "bptt", "heatmaps")]
+    for watch in watches:
+        window.views[watch.name].graphics.viewport().installEventFilter(watch)
+    change_and_wait(qtbot, window, lambda: window.knobs.sliders["U"].slider.setValue(150))
+    qtbot.waitUntil(lambda: {"long-range", "factors", "bptt", "heatmaps"} <= set(painted), timeout=WAIT_MS)
+    assert painted[0] == "long-range", painted

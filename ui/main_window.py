@@ -58,6 +58,11 @@ pg.setConfigOptions(antialias=True, background=style.colour("background"), foreg
 # Panels the View menu can show or hide: the plots, then the formula panel and the knobs.
 MENU_PANELS = (*PANEL_NAMES, "formula", "knobs")
 PANEL_TITLES = {**plots.PLOT_TITLES, "formula": "Formulas and lesson", "knobs": "Knobs"}
+# The order the dashboard's views are drawn in: plot ② (the long-range gradient, what the app is
+# about) first. Qt paints each plot's scene in a frame of its own, in the order the scenes were
+# changed, so the first one drawn is on screen a frame or more before the others.
+DRAW_ORDER = ("long-range", "factors", "terms", "bptt", "heatmaps", "unrolled")
+assert sorted(DRAW_ORDER) == sorted(PANEL_NAMES)
 MAX_FRAMES_PER_SECOND = 60
 PARTIAL_REDRAW_MS = 300  # progressive results are drawn at most this often
 # Plot ③ waits this long for the selected step's term norms (the worker's: 40 ms at H = 512)
@@ -655,7 +660,7 @@ class MainWindow(QMainWindow):
         if self.tabs.currentWidget() is not self.dashboard:
             self._stale_dashboard |= set(names)
             return
-        order = [name for name in PANEL_NAMES if name in names]  # (the dashboard's order)
+        order = [name for name in DRAW_ORDER if name in names]
         if staged and len(order) > 1:
             self._stages = (self.results, order[1:])
             QTimer.singleShot(0, self._next_stage)
