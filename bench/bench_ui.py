@@ -283,11 +283,15 @@ def main() -> int:
             return False
 
     class Plot2Watch(QObject):
-        painted_at = 0.0  # plot ②'s first paint after the final results were drawn
+        painted_at = 0.0  # plot ②'s first paint once the window holds the new final results
+        before = None  # the results before the change
 
         def eventFilter(self, obj, event):
-            if event.type() == QEvent.Type.Paint and drawn and not self.painted_at:
-                self.painted_at = time.perf_counter()
+            if event.type() == QEvent.Type.Paint and not self.painted_at:
+                # (not "after results_changed": views drawn one per turn announce after the last)
+                results = window.results
+                if results is not self.before and getattr(results, "final", True):
+                    self.painted_at = time.perf_counter()
             return False
 
     sizes = [tuple(int(n) for n in size.split("x")) for size in args.sizes.split(",")]
@@ -321,6 +325,7 @@ def main() -> int:
                 if value == slider.value():
                     value += 1
                 before, first_seen = window.results, []
+                plot_2.before = before
 
                 def final_painted():
                     if not first_seen and window.results is not before:  # partial or final, drawn
