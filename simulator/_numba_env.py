@@ -4,6 +4,7 @@ the first module that imports numba)."""
 
 import ctypes
 import glob
+import hashlib
 import importlib.machinery
 import importlib.util
 import os
@@ -16,11 +17,30 @@ CACHE_DIR = os.path.join(platformdirs.user_cache_dir("rnn-gradient-lab", appauth
 SCIPY_BLAS_MODULES = ("scipy.linalg.cython_blas", "scipy.linalg.cython_lapack")
 
 
+def sources_digest(folder: str = os.path.dirname(os.path.abspath(__file__))) -> str:
+    """16 hex digits of a digest of the source files in folder (this package's: names and contents)."""
+    digest = hashlib.sha256()
+    for name in sorted(os.listdir(folder)):
+        if name.endswith(".py"):
+            digest.update(name.encode())
+            with open(os.path.join(folder, name), "rb") as source:
+                digest.update(source.read())
+    return digest.hexdigest()[:16]
+
+
 def configure() -> str:
-    # An explicit NUMBA_CACHE_DIR (tests, CI, a user) wins.
-    os.environ.setdefault("NUMBA_CACHE_DIR", CACHE_DIR)
-    os.makedirs(os.environ["NUMBA_CACHE_DIR"], exist_ok=True)
-    return os.environ["NUMBA_CACHE_DIR"]
+    """The cache folder: <base>/<sources_digest()>, base an explicit NUMBA_CACHE_DIR (tests, CI, a
+    user) or CACHE_DIR. Why the digest: numba checks a cached kernel only against the file that
+    defines it, not against the files whose functions were compiled into it (spectral.py's into
+    kernels.py's), so after an upgrade that changed only spectral.py every kernel would go on
+    running the old code from the cache. Any change to the simulator's sources gives a new folder
+    (one compile, under a minute, on the first start; the window opens at once meanwhile)."""
+    digest = sources_digest()
+    base = os.environ.get("NUMBA_CACHE_DIR") or CACHE_DIR
+    folder = base if os.path.basename(os.path.normpath(base)) == digest else os.path.join(base, digest)
+    os.environ["NUMBA_CACHE_DIR"] = folder  # (a child process finds it so and keeps it)
+    os.makedirs(folder, exist_ok=True)
+    return folder
 
 
 def load_scipy_blas_alone() -> bool:
