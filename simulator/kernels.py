@@ -16,7 +16,8 @@ structural savings that change no value beyond round-off:
   H x H products per step instead of an (H x 2H)(2H x 2H) one.
 - Spectral norms (the costly part: the (L4) sum at every step and the three long-range chains at
   every k; each (L4) term's own norm is computed on demand, one step at a time, by
-  `Results.lstm_term_norms`) are exact: LAPACK's, or certified to 1e-13 (simulator/spectral.py),
+  `Results.lstm_term_norms`) are exact: LAPACK's, a Householder and bisection eigen-solve like
+  LAPACK's (one matrix at H <= 64), or certified to 1e-13 (simulator/spectral.py),
   with exact shortcuts where they exist (diag(d) U with U a multiple of an orthogonal matrix:
   s max|d|; H = 1: |m|).
 - sigmoid is computed from exp(-|a|) (accurate everywhere); see `sigmoid`.

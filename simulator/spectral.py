@@ -17,9 +17,11 @@ first:
   theta (1 + CERTIFY_MARGIN) I - G, which exists only if every eigenvalue of G is below that,
   proves the upper bound. The Cholesky factorisations are LAPACK's (np.linalg.cholesky): at
   H = 512 one costs about a quarter of an H x H product, LAPACK's eigen-solver about two products.
-- Otherwise (no certificate within a few rounds, or a single matrix with H <= LAPACK_UP_TO,
-  where it is faster) LAPACK's symmetric eigen-solver on the same Gram matrix; at extreme scales, where the Gram
-  matrix could lose bits, the SVD.
+- A single matrix with H <= DIRECT_UP_TO (a per-step factor): the Gram matrix's top eigenvalue
+  by a Householder reduction to tridiagonal form and bisection (`_symmetric_top_eigenvalue`, what
+  LAPACK's eigvalsh does, in half its time at these sizes).
+- Otherwise (no certificate within a few rounds) LAPACK's symmetric eigen-solver on the same Gram
+  matrix; at extreme scales, where the Gram matrix could lose bits, the SVD.
 
 A home-made tridiagonal eigen-solve tried before returned the wrong eigenvalue for nearly
 degenerate matrices (found by the random-setup test) and was removed: candidates from the small
@@ -70,10 +72,11 @@ LANCZOS_STEPS = 24  # on G: a start for the shift-and-invert rounds (or the answ
 SHIFT_INVERT_STEPS = 32  # on (s I - G)^-1, per round (stops early once converged)
 CERTIFY_ROUNDS = 3  # shift-and-invert rounds before LAPACK's eigen-solver takes over
 SHIFT_ATTEMPTS = 4  # shifts tried per round (each 16 x further above the Ritz value)
-# Up to this size LAPACK's eigen-solver on the Gram matrix is faster than the certified rounds
-# for one matrix from a cold start (`matrix_norm`; measured: 0.05 against 0.06 ms at H = 32,
-# 0.16 against 0.11 ms at H = 64). A chain's warm start makes the rounds as fast at every H.
-LAPACK_UP_TO = 48
+# Up to this size a direct eigen-solve of the Gram matrix (`_symmetric_top_eigenvalue`) is faster
+# than the certified rounds for one matrix from a cold start (`matrix_norm`, (L4)-like factors:
+# 65 against 95 us at H = 64, even at H = 96; LAPACK's eigvalsh, used before up to H = 48, took
+# 30 us for the direct solve's 16 at H = 32). A chain's warm start makes the rounds as fast at every H.
+DIRECT_UP_TO = 64
 
 
 @_jit
@@ -471,6 +474,90 @@ def chain_log10_norm(M, log10_scale, u, workspace):
     return _log10(norm, log10_scale)
 
 
+@_jit_fast
+def _tridiagonalize(A, diagonal, off_diagonal):
+    """Householder reduction of the symmetric A (overwritten) to a tridiagonal matrix with the same
+    eigenvalues (the first half of LAPACK's eigvalsh, dsytrd, without its call overhead): backward
+    stable, the eigenvalues of A + E with ||E|| = O(H eps ||A||). off_diagonal[k] couples k, k + 1."""
+    n = A.shape[0]
+    v = np.empty(n)  # the reflector of column k, unit length, in v[:m]
+    w = np.empty(n)
+    for k in range(n - 2):
+        m = n - k - 1  # the column's part below the diagonal: rows k + 1 .. n - 1
+        diagonal[k] = A[k, k]
+        scale = 0.0
+        for i in range(m):
+            scale = max(scale, abs(A[k + 1 + i, k]))
+        if scale == 0.0:  # already tridiagonal in this column
+            off_diagonal[k] = 0.0
+            continue
+        length2 = 0.0
+        for i in range(m):
+            v[i] = A[k + 1 + i, k] / scale  # scaled first: its square cannot under- or overflow
+            length2 += v[i] * v[i]
+        alpha = -np.sqrt(length2) if v[0] >= 0.0 else np.sqrt(length2)  # (no cancellation in v[0])
+        off_diagonal[k] = alpha * scale
+        v[0] -= alpha
+        reflector2 = 0.0
+        for i in range(m):
+            reflector2 += v[i] * v[i]
+        inverse = 1.0 / np.sqrt(reflector2)
+        for i in range(m):
+            v[i] *= inverse
+        # (I - 2 v v^T) A22 (I - 2 v v^T) = A22 - v w^T - w v^T, w = 2 A22 v - 2 (v^T A22 v) v
+        for i in range(m):
+            total = 0.0
+            for j in range(m):
+                total += A[k + 1 + i, k + 1 + j] * v[j]
+            w[i] = 2.0 * total
+        along = 0.0
+        for i in range(m):
+            along += v[i] * w[i]
+        for i in range(m):
+            w[i] -= along * v[i]
+        for i in range(m):
+            for j in range(m):
+                A[k + 1 + i, k + 1 + j] -= v[i] * w[j] + w[i] * v[j]
+    diagonal[n - 2] = A[n - 2, n - 2]
+    off_diagonal[n - 2] = A[n - 1, n - 2]
+    diagonal[n - 1] = A[n - 1, n - 1]
+
+
+@_jit
+def _symmetric_top_eigenvalue(G):
+    """Largest eigenvalue of the symmetric G (n >= 2; overwritten), as LAPACK's eigvalsh finds it:
+    a Householder reduction to tridiagonal form, then bisection on Sturm counts to adjacent floats
+    (as dstebz does). Exact to O(n eps ||G||), like eigvalsh, in half its time at n = 32: this is
+    every (L4) per-step factor norm at H <= DIRECT_UP_TO. (Not the Lanczos tridiagonal of the
+    certified path, which loses orthogonality and is only a candidate there.)"""
+    n = G.shape[0]
+    diagonal = np.empty(n)
+    off_diagonal = np.empty(n)
+    _tridiagonalize(G, diagonal, off_diagonal)
+    low, high = -np.inf, -np.inf  # the top lies in [max diagonal, the Gershgorin bound]
+    for i in range(n):
+        radius = (abs(off_diagonal[i - 1]) if i > 0 else 0.0) + (abs(off_diagonal[i]) if i < n - 1 else 0.0)
+        low = max(low, diagonal[i])
+        high = max(high, diagonal[i] + radius)
+    for _ in range(2100):  # (each halves the interval: adjacent floats long before)
+        middle = 0.5 * (low + high)
+        if not low < middle < high:
+            break
+        below = 0  # eigenvalues below middle = negative pivots of T - middle I (Sturm)
+        pivot = 1.0
+        for i in range(n):
+            pivot = diagonal[i] - middle - (off_diagonal[i - 1] * off_diagonal[i - 1] / pivot if i > 0 else 0.0)
+            if pivot == 0.0:
+                pivot = -1e-300
+            if pivot < 0.0:
+                below += 1
+        if below == n:
+            high = middle
+        else:
+            low = middle
+    return high
+
+
 @_jit
 def matrix_norm(M, workspace):
     """||M||_2 of one matrix (a per-step factor), exact: the certified Gram path started from the
@@ -488,8 +575,8 @@ def matrix_norm(M, workspace):
     G = workspace[0]
     _gram(A, False, G)
     H = G.shape[0]
-    if H <= LAPACK_UP_TO:
-        return np.sqrt(max(np.linalg.eigvalsh(G)[-1], 0.0)) * largest
+    if H <= DIRECT_UP_TO:
+        return np.sqrt(max(_symmetric_top_eigenvalue(G), 0.0)) * largest
     best = 0
     for i in range(H):
         if G[i, i] > G[best, best]:

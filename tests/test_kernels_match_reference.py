@@ -371,7 +371,8 @@ def test_long_products_take_the_certified_path_and_agree():
 
 @pytest.mark.parametrize("H, knobs", [
     (1, Knobs()), (2, Knobs(W_hf=-3.0, W_hi=2.0)), (7, Knobs(W_hf=1.3, W_hg=-0.8, W_ho=3.0)),
-    (64, Knobs(W_hf=1.3)),  # the certified Gram path (above spectral.LAPACK_UP_TO)
+    (64, Knobs(W_hf=1.3)),  # the direct eigen-solve at its largest size (spectral.DIRECT_UP_TO)
+    (80, Knobs(W_hf=1.3)),  # the certified Gram path (above spectral.DIRECT_UP_TO)
     (8, Knobs(U=0.0, W_hi=0.0, W_hf=0.0, W_hg=0.0, W_ho=0.0)),  # zero terms
 ])
 def test_term_norms_kernel_equals_its_reference_and_its_sum_is_the_factor_plot_s(H, knobs):

@@ -178,3 +178,32 @@ def test_the_orthogonal_shortcut_is_found_for_the_seeded_bases_at_every_size(H):
     U = 0.9 * _seeded_bases(0, H, 1)["U"]
     assert spectral.orthogonal_gain(U) == pytest.approx(0.9, rel=1e-14)
     assert spectral.orthogonal_gain(np.ascontiguousarray(U * np.linspace(1.0, 1.01, H))) == -1.0
+
+
+def test_the_direct_top_eigenvalue_equals_lapack_s_on_hard_symmetric_matrices():
+    """`_symmetric_top_eigenvalue` (Householder to tridiagonal, then bisection: every per-step
+    factor norm at H <= DIRECT_UP_TO) against LAPACK's eigvalsh: Gram matrices of the hard
+    matrices, indefinite and diagonal ones, a zero column, clustered and repeated tops, all sizes
+    up to DIRECT_UP_TO + 2, to O(n eps) of the largest eigenvalue's magnitude."""
+    rng = np.random.default_rng(29)
+    cases = []
+    for _kind, M in _hard_matrices(rng, 200):
+        cases.append(M.T @ M)
+    for n in (2, 3, 5, 8, 17, 32, spectral.DIRECT_UP_TO, spectral.DIRECT_UP_TO + 2):
+        S = rng.standard_normal((n, n))
+        cases.append(S + S.T)  # indefinite: the largest, not the largest in magnitude
+        cases.append(-(S @ S.T))  # negative definite
+        cases.append(np.diag(rng.uniform(-1.0, 1.0, n)))  # already tridiagonal (zero reflectors)
+        cases.append(np.diag(np.full(n, 0.5)) + 1e-17 * (S + S.T))  # repeated top, a tiny perturbation
+        Z = S @ S.T
+        Z[:, 0] = Z[0, :] = 0.0  # a zero column
+        cases.append(Z)
+        Q = np.linalg.qr(S)[0]
+        values = np.sort(rng.uniform(0.0, 1.0, n))
+        values[-2] = values[-1] * (1.0 - 1e-12)  # the top two 1e-12 apart
+        cases.append(Q @ np.diag(values) @ Q.T)
+    for G in cases:
+        G = np.ascontiguousarray((G + G.T) / 2.0)
+        want = np.linalg.eigvalsh(G)
+        got = spectral._symmetric_top_eigenvalue(G.copy())
+        assert abs(got - want[-1]) <= 8 * G.shape[0] * np.finfo(float).eps * np.abs(want).max(), (got, want[-1], G)
