@@ -9,6 +9,7 @@ import importlib.machinery
 import importlib.util
 import os
 import sys
+import tempfile
 
 import platformdirs
 
@@ -38,9 +39,14 @@ def configure() -> str:
     digest = sources_digest()
     base = os.environ.get("NUMBA_CACHE_DIR") or CACHE_DIR
     folder = base if os.path.basename(os.path.normpath(base)) == digest else os.path.join(base, digest)
-    os.environ["NUMBA_CACHE_DIR"] = folder  # (a child process finds it so and keeps it)
-    os.makedirs(folder, exist_ok=True)
-    return folder
+    for candidate in (folder, os.path.join(tempfile.gettempdir(), "rnn-gradient-lab-numba", digest)):
+        try:
+            os.makedirs(candidate, exist_ok=True)
+        except OSError:  # a base that cannot be written (read-only, not a folder): the next one
+            continue
+        os.environ["NUMBA_CACHE_DIR"] = candidate  # (a child process finds it so and keeps it)
+        return candidate
+    return base  # (numba then finds a place of its own, or compiles without a cache)
 
 
 def load_scipy_blas_alone() -> bool:

@@ -85,3 +85,20 @@ def test_the_kernel_cache_folder_changes_with_any_simulator_source(tmp_path):
     again = subprocess.run([sys.executable, "-c", show], env=dict(env, NUMBA_CACHE_DIR=folder),
                            capture_output=True, text=True, check=True, cwd=ROOT).stdout.strip()
     assert again == folder  # (not <folder>/<digest>)
+
+
+def test_an_unwritable_cache_folder_falls_back_to_a_temporary_one(tmp_path):
+    """A NUMBA_CACHE_DIR that cannot hold the digest's folder (here a file; a read-only mount
+    alike) must not stop the app: the kernels go to <temp>/rnn-gradient-lab-numba/<digest>."""
+    import tempfile
+
+    from simulator import _numba_env
+
+    not_a_folder = tmp_path / "not-a-folder"
+    not_a_folder.write_text("")
+    show = "import os, simulator; print(os.environ['NUMBA_CACHE_DIR'])"
+    done = subprocess.run([sys.executable, "-c", show], env=dict(os.environ, NUMBA_CACHE_DIR=str(not_a_folder)),
+                          capture_output=True, text=True, cwd=ROOT)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == os.path.join(tempfile.gettempdir(), "rnn-gradient-lab-numba",
+                                               _numba_env.sources_digest())
