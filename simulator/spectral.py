@@ -1,8 +1,9 @@
 """Exact spectral norms (largest singular values) for the numba kernels (`kernels.py`).
 
-Every norm here is exact: LAPACK's answer, or a value *proved* to CERTIFY_MARGIN (1e-13) relative
-(up to the O(H eps) rounding of the products themselves), never an estimate. The paths, cheapest
-first:
+Every norm here is exact: LAPACK's answer, the answer of a backward-stable direct eigen-solve
+like LAPACK's (dsytrd + dstebz: Householder, then bisection), or a value *proved* to
+CERTIFY_MARGIN (1e-13) relative (up to the O(H eps) rounding of the products themselves), never an
+estimate. The paths, cheapest first:
 
 - Exact shortcuts: 1 x 1: |m|; a zero matrix; U = s Q with Q orthogonal: ||diag(d) U|| = s max|d|
   (`orthogonal_gain`, used by the kernels for the RNN's per-step factors).
@@ -18,15 +19,18 @@ first:
   proves the upper bound. The Cholesky factorisations are LAPACK's (np.linalg.cholesky): at
   H = 512 one costs about a quarter of an H x H product, LAPACK's eigen-solver about two products.
 - A single matrix with H <= DIRECT_UP_TO (a per-step factor): the Gram matrix's top eigenvalue
-  by a Householder reduction to tridiagonal form and bisection (`_symmetric_top_eigenvalue`, what
-  LAPACK's eigvalsh does, in half its time at these sizes).
+  by a Householder reduction to tridiagonal form and bisection on Sturm counts
+  (`_symmetric_top_eigenvalue`, as LAPACK's dsytrd + dstebz; backward stable, like eigvalsh, in
+  less than half its time at these sizes). Not certified, and it needs no certificate.
 - Otherwise (no certificate within a few rounds) LAPACK's symmetric eigen-solver on the same Gram
   matrix; at extreme scales, where the Gram matrix could lose bits, the SVD.
 
-A home-made tridiagonal eigen-solve tried before returned the wrong eigenvalue for nearly
-degenerate matrices (found by the random-setup test) and was removed: candidates from the small
-tridiagonal problems here are only ever accepted through the certificate. The hard cases stay in
-tests/test_kernels_match_reference.py.
+A home-made tridiagonal eigen-solve tried before (on the Lanczos tridiagonal, which loses
+orthogonality) returned the wrong eigenvalue for nearly degenerate matrices (found by the
+random-setup test) and was removed: candidates from the Lanczos tridiagonal problems here are only
+ever accepted through the certificate. The direct solve reduces G itself by orthogonal
+(Householder) transformations, so its tridiagonal has G's eigenvalues up to O(H eps ||G||). The
+hard cases stay in tests/test_kernels_match_reference.py and tests/test_spectral.py.
 """
 
 from __future__ import annotations
@@ -525,12 +529,17 @@ def _tridiagonalize(A, diagonal, off_diagonal):
 
 @_jit
 def _symmetric_top_eigenvalue(G):
-    """Largest eigenvalue of the symmetric G (n >= 2; overwritten), as LAPACK's eigvalsh finds it:
-    a Householder reduction to tridiagonal form, then bisection on Sturm counts to adjacent floats
-    (as dstebz does). Exact to O(n eps ||G||), like eigvalsh, in half its time at n = 32: this is
-    every (L4) per-step factor norm at H <= DIRECT_UP_TO. (Not the Lanczos tridiagonal of the
-    certified path, which loses orthogonality and is only a candidate there.)"""
+    """Largest eigenvalue of the symmetric G (overwritten): a Householder reduction to tridiagonal
+    form, then bisection on Sturm counts to adjacent floats (LAPACK's dsytrd + dstebz). Exact to
+    O(n eps ||G||), like eigvalsh, in less than half its time at n = 32: every (L4) per-step factor
+    norm at H <= DIRECT_UP_TO. (Not the Lanczos tridiagonal of the certified path, which loses
+    orthogonality and is only a candidate there.)
+    G's entries must be of moderate size (no scaling here: the Sturm count squares the
+    off-diagonal): `matrix_norm` passes the Gram matrix of M / max|M|, entries at most n and top
+    eigenvalue at least 1."""
     n = G.shape[0]
+    if n == 1:
+        return G[0, 0]
     diagonal = np.empty(n)
     off_diagonal = np.empty(n)
     _tridiagonalize(G, diagonal, off_diagonal)
@@ -560,9 +569,10 @@ def _symmetric_top_eigenvalue(G):
 
 @_jit
 def matrix_norm(M, workspace):
-    """||M||_2 of one matrix (a per-step factor), exact: the certified Gram path started from the
-    Gram matrix's largest column (deterministic: the value does not depend on what was computed
-    before), else LAPACK on the same Gram matrix; the SVD at extreme scales."""
+    """||M||_2 of one matrix (a per-step factor), exact: at H <= DIRECT_UP_TO the direct
+    eigen-solve of the Gram matrix of M / max|M|; above, the certified Gram path started from the
+    Gram matrix's largest column, else LAPACK on the same Gram matrix (deterministic either way: the
+    value does not depend on what was computed before); the SVD at extreme scales."""
     if M.shape[0] == 1 and M.shape[1] == 1:
         return abs(M[0, 0])
     largest = np.abs(M).max()

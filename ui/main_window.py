@@ -689,7 +689,8 @@ class MainWindow(QMainWindow):
             self._redraw_paths()
         elif self.tabs.currentWidget() is self.dashboard and self._stale_dashboard:
             stale, self._stale_dashboard = self._stale_dashboard, set()
-            self._redraw(stale & set(self.view_model.view.visible_panels))
+            visible = set(self.view_model.view.visible_panels)
+            self._redraw([name for name in DRAW_ORDER if name in stale and name in visible])
 
     def _redraw_paths(self) -> None:
         """The Paths tab from (results, view): its description, and the unrolled networks under it.
