@@ -15,6 +15,7 @@ import pytest
 
 pytest.importorskip("pytestqt")
 
+from PySide6.QtCore import QTimer  # noqa: E402
 from plots.view import ViewState  # noqa: E402
 from simulator import Setup, compute  # noqa: E402
 from simulator.presets import Preset, save_preset  # noqa: E402
@@ -181,7 +182,9 @@ def test_the_worker_describes_what_it_hands_over(qtbot):
 def test_partial_results_are_drawn_one_view_per_turn_of_the_event_loop(qtbot, window):
     """While the exact norms stream in, a redraw of every view at once blocked the window for more
     than a frame at (128, 1000): a partial result is drawn one view per turn of the event loop (the
-    window paints between them). Final results are drawn at once, below STAGED_FINAL_MIN_CELLS (H * T)."""
+    window paints between them). Final results below STAGED_FINAL_MIN_CELLS (H * T): plot ② at
+    once, every other view and the texts together in the next turn (plot ② is then painted in the
+    first frame after new results, not after the whole dashboard has been described)."""
     from plots.view import PANEL_NAMES
     from simulator.stream import ComputeJob
 
@@ -201,8 +204,15 @@ def test_partial_results_are_drawn_one_view_per_turn_of_the_event_loop(qtbot, wi
                for name in PANEL_NAMES)
     for plots_drawn in drawn.values():
         plots_drawn.clear()
+    formula_before = window.formula_panel.results
     window._show(final)
-    assert all(len(drawn[name]) == 1 for name in PANEL_NAMES)
+    assert [name for name in PANEL_NAMES if drawn[name]] == ["long-range"]  # plot ② first, alone
+    assert window.formula_panel.results is formula_before  # the texts come with the other views
+    turns = []
+    QTimer.singleShot(0, lambda: turns.append({name: len(drawn[name]) for name in PANEL_NAMES}))
+    qtbot.waitUntil(lambda: bool(turns), timeout=WAIT_MS)
+    assert all(count == 1 for count in turns[0].values()), turns  # all in the next turn
+    assert window.formula_panel.results is final
 
 
 def test_describing_on_the_worker_stops_before_the_next_array_when_asked():

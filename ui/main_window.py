@@ -75,6 +75,7 @@ TERMS_ASK_AFTER_MS = 16
 # ones (at (512, 5000) the dashboard at once blocked the window for ~60 ms: the heatmaps alone take
 # three 512 x 5001 images); results_changed follows the last view.
 STAGED_FINAL_MIN_CELLS = 100_000
+TEXTS = "texts"  # a stage of a staged redraw: the formula panel and the status bar's readings
 # The chaos note is asked for this long after final results were drawn, if nothing newer came: it
 # waits for the window's paints (and for a dragged knob to rest).
 CHAOS_NOTE_AFTER_MS = 120
@@ -493,8 +494,6 @@ class MainWindow(QMainWindow):
                 results.__dict__.setdefault("_term_norms", {}).update(known)
         view, self._pending_view = self._pending_view, None
         self.view_model.set_results(results, view)
-        _set_label_text(self.sigma_label, f"σ_max(U) = {results.sigma_max_U:.3g}  ")
-        _set_label_text(self.reading_label, style.html(plot_text.reading(results)))
         if (previous is None or previous.setup != results.setup) and self.chaos_label.text():
             self.chaos_label.clear()  # a new trajectory: its note comes with its final results
 
@@ -555,12 +554,16 @@ class MainWindow(QMainWindow):
             self._user_edit_pending = False
             self.setup_changed.emit()
         self.train_panel.sync_hidden_size()  # a network that starts from the knobs has their H
-        if latest:
-            self._chaos_timer.start()
         if self._stages is not None and self._stages[0] is results:
             self._announce_when_drawn = results  # (by _next_stage, once every view is drawn)
         else:
-            self.results_changed.emit()
+            self._announce()
+
+    def _announce(self) -> None:
+        """The results are drawn in every view: say so, and ask for the chaos note once the knobs
+        rest (_ask_for_chaos_note: only for final results with nothing computing)."""
+        self._chaos_timer.start()
+        self.results_changed.emit()
 
     def _on_failed(self, request_id: int, message: str) -> None:
         if request_id != self.worker.latest_id:
@@ -603,14 +606,20 @@ class MainWindow(QMainWindow):
         visible = set(self.view_model.view.visible_panels)
         names = {name for name, depends in DEPENDS_ON.items()
                  if name in visible and (RESULTS in what or PANELS in what or depends & what)}
-        # partial results: one view per turn of the event loop (a redraw of every view at once
-        # blocked the window for longer than a frame while the exact norms streamed in)
-        large = self.results.setup.hidden_size * self.results.steps >= STAGED_FINAL_MIN_CELLS
-        self._redraw_dashboard(names, staged=RESULTS in what and (large or not self.results.final))
+        texts_later = False
+        if RESULTS in what:
+            # new results: plot ② now, in a frame of its own, the other views and the texts next.
+            # Partial results and large ones: one view per turn of the event loop (a redraw of every
+            # view at once blocked the window for longer than a frame while the exact norms streamed in)
+            large = self.results.setup.hidden_size * self.results.steps >= STAGED_FINAL_MIN_CELLS
+            texts_later = self._redraw_dashboard(names, staged=True, one_per_turn=large or not self.results.final)
+        else:
+            self._redraw_dashboard(names)
         if self.paths_visible() and (RESULTS in what or (DEPENDS_ON["paths"] | DEPENDS_ON["unrolled"]) & what):
             self._redraw_paths()
+        if (RESULTS in what or SELECTION in what) and not texts_later:
+            self._show_texts(status=RESULTS in what)
         if RESULTS in what or SELECTION in what:
-            self.formula_panel.show_step(self.results, self.view_model.view.selected_step)
             self.selected_step_changed.emit(self.view_model.view.selected_step)
             if self.results.final and plot_terms.worth_prefetching(self.results):
                 # every step's term norms, worked out ahead while idle: a step then finds them
@@ -653,19 +662,35 @@ class MainWindow(QMainWindow):
     def paths_visible(self) -> bool:
         return self.tabs.currentWidget() is self.paths_view
 
-    def _redraw_dashboard(self, names, staged: bool = False) -> None:
+    def _redraw_dashboard(self, names, staged: bool = False, one_per_turn: bool = False) -> bool:
         """Redraw these dashboard views now, or, while another tab shows, when it shows again
         (a knob turned in the Paths tab does not redraw six hidden plots). `staged`: the first view
-        now, the others one per turn of the event loop (the window paints between them)."""
+        now, then, in the next turn of the event loop, the others and the texts (the formula panel,
+        the status bar's readings); `one_per_turn`: one view per turn. The next turn is asked for
+        after the first view is drawn: Qt paints its plot first, in a frame of its own. Returns
+        whether the texts are left to a later turn."""
         if self.tabs.currentWidget() is not self.dashboard:
             self._stale_dashboard |= set(names)
-            return
+            return False
         order = [name for name in DRAW_ORDER if name in names]
-        if staged and len(order) > 1:
-            self._stages = (self.results, order[1:])
-            QTimer.singleShot(0, self._next_stage)
-            order = order[:1]
-        self._redraw(order)
+        if not staged:
+            self._redraw(order)
+            return False
+        first, rest = order[:1], order[1:]
+        batches = [[name] for name in rest] if one_per_turn else [rest]
+        batches[0] = batches[0] + [TEXTS]
+        self._stages = (self.results, batches)
+        self._redraw(first)
+        QTimer.singleShot(0, self._next_stage)  # (posted after the first view's scene update)
+        return True
+
+    def _show_texts(self, status: bool = True) -> None:
+        """The formula panel at the selected step and, with `status`, the status bar's readings."""
+        results = self.results
+        if status:
+            _set_label_text(self.sigma_label, f"σ_max(U) = {results.sigma_max_U:.3g}  ")
+            _set_label_text(self.reading_label, style.html(plot_text.reading(results)))
+        self.formula_panel.show_step(results, self.view_model.view.selected_step)
 
     def _next_stage(self) -> None:
         if self._stages is None:
@@ -675,12 +700,15 @@ class MainWindow(QMainWindow):
             self._stages = None  # newer results (or the final ones, next): their redraw covers every view
             return
         self._stages = (results, waiting[1:]) if len(waiting) > 1 else None
-        self._redraw_dashboard({waiting[0]})
+        batch = waiting[0]
+        self._redraw_dashboard({name for name in batch if name != TEXTS})
+        if TEXTS in batch:
+            self._show_texts()
         if self._stages is not None:
             QTimer.singleShot(0, self._next_stage)
         elif self._announce_when_drawn is results:
             self._announce_when_drawn = None
-            self.results_changed.emit()
+            self._announce()
 
     def _tab_changed(self, _index: int) -> None:
         if self.results is None:
