@@ -461,7 +461,7 @@ class ComputeJob:
         results.__dict__["_networks"] = self._networks  # what a later job may take over
         previous = self._previous
         if previous is not None:
-            if self.reused["rnn"] and "sigma_max_U" in previous.__dict__:  # same U: keep the cached SVD
+            if self.reused["rnn"] and "sigma_max_U" in previous.__dict__:  # same U: keep its sigma_max(U)
                 results.sigma_max_U = previous.sigma_max_U
             for network in ("rnn", "lstm"):  # same trajectory: same sensitivity
                 if self.reused[network] and network in previous.__dict__.get("_sensitivity", {}):

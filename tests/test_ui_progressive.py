@@ -16,6 +16,7 @@ import pytest
 pytest.importorskip("pytestqt")
 
 from PySide6.QtCore import QTimer  # noqa: E402
+import plots  # noqa: E402
 from plots.view import ViewState  # noqa: E402
 from simulator import Setup, compute  # noqa: E402
 from simulator.presets import Preset, save_preset  # noqa: E402
@@ -478,3 +479,77 @@ def test_a_step_asks_for_its_term_norms_once_it_is_painted_and_quick_steps_ask_o
                     and "‖" in window.terms_plot.plot.panels[0].x.ticks[0][1], timeout=WAIT_MS)
     assert [t for t, _ in asked] == [7]
     assert asked[0][1] - stepped >= main_window.TERMS_ASK_AFTER_MS / 1000 * 0.9
+
+
+@pytest.mark.parametrize("panels", [("long-range",), ("terms",), ()])
+def test_a_staged_redraw_with_one_view_or_none_shows_the_texts_and_announces(qtbot, window, monkeypatch,
+                                                                             panels):
+    """Partial results, large final ones and small final ones with at most one dashboard view
+    shown: the view (if any) at once, the texts in the next turn, then results_changed (a staged
+    redraw with no view left after the first raised IndexError and left the window half-drawn)."""
+    from simulator.stream import ComputeJob
+    from ui import main_window
+
+    window.view_model.set_panels(panels)
+    parts = []
+    ComputeJob(Setup(hidden_size=6, steps=60, seed=2), "numba").run(on_partial=parts.append, min_interval=0.0)
+    assert parts and not parts[0].final
+    announced = []
+    window.results_changed.connect(lambda: announced.append(window.results))
+    for results, staged_final_min_cells in ((parts[0], 100_000),
+                                            (compute(Setup(hidden_size=6, steps=60, seed=3)), 1),  # large
+                                            (compute(Setup(hidden_size=6, steps=60, seed=4)), 100_000)):
+        monkeypatch.setattr(main_window, "STAGED_FINAL_MIN_CELLS", staged_final_min_cells)
+        if results.final:
+            window._on_results(window._shown_request + 1, results, 0.01)
+        else:
+            window._show(results)
+        if panels:
+            assert window.views[panels[0]].plot.caption == plots.describe(
+                panels[0], results, window.view_model.view, blocking=False).caption
+        qtbot.waitUntil(lambda: window.formula_panel.results is results, timeout=5_000)
+        assert window.sigma_label.text().startswith(f"σ_max(U) = {results.sigma_max_U:.3g}")
+        if results.final:
+            qtbot.waitUntil(lambda: any(shown is results for shown in announced), timeout=5_000)
+
+
+def test_partial_results_whose_stages_are_dropped_still_show_their_texts(qtbot, window, monkeypatch):
+    """A partial result's later stages are dropped once its compute has finished (the final results
+    come next and redraw every view). They may not come (a newer request overtakes them, a failure):
+    the texts of the partial results shown are still shown, not those of the results before."""
+    from simulator.stream import ComputeJob
+
+    setup = window.results.setup.with_knob("U", 1.5)
+    parts = []
+    ComputeJob(setup, "numba").run(on_partial=parts.append, min_interval=0.0)
+    monkeypatch.setattr(window, "_compute_finished", lambda: True)
+    window._show(parts[0])
+    assert window._stages is not None  # (the texts wait for the next turn)
+    qtbot.waitUntil(lambda: window._stages is None, timeout=5_000)
+    assert window.formula_panel.results is parts[0]
+    assert window.sigma_label.text().startswith("σ_max(U) = 1.5")
+
+
+def test_newer_results_take_over_the_chain_of_a_staged_redraw(qtbot, window, monkeypatch):
+    """Each staged redraw posts its own next stage: the chain of an earlier one, still waiting,
+    must not also drive the newer one (two stages per turn, the newer results' views drawn before
+    their plot ② is painted)."""
+    from ui import main_window
+
+    monkeypatch.setattr(main_window, "STAGED_FINAL_MIN_CELLS", 1)  # one view per turn
+    first = compute(window.results.setup.with_knob("U", 1.2))
+    second = compute(window.results.setup.with_knob("U", 1.4))
+    calls = []
+    original = window._redraw_dashboard
+    monkeypatch.setattr(window, "_redraw_dashboard",
+                        lambda names, *a, **k: (calls.append(tuple(sorted(names))), original(names, *a, **k))[1])
+    window._on_results(window.worker.latest_id + 1, first, 0.01)
+    window._on_results(window.worker.latest_id + 2, second, 0.01)
+    turns = []
+    for _ in range(3):
+        QTimer.singleShot(0, lambda: turns.append(len(calls)))
+    qtbot.waitUntil(lambda: len(turns) == 3, timeout=5_000)
+    # the two staged redraws, then one view per turn (not two: the first chain stopped)
+    assert turns[0] - 2 <= 1 and turns[1] - turns[0] <= 1, (turns, calls)
+    qtbot.waitUntil(lambda: window._stages is None, timeout=5_000)
+    assert window.formula_panel.results is second

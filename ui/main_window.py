@@ -139,7 +139,8 @@ class MainWindow(QMainWindow):
         self._sized_splitters = False
         self._warming_up = False
         self._froze_after_first_results = False
-        self._stages: tuple | None = None  # (results, the views still to draw) of a staged redraw
+        self._stages: tuple | None = None  # (results, the batches of views still to draw) of a staged redraw
+        self._stage_chain = 0  # which staged redraw the posted _next_stage calls belong to
         self._announce_when_drawn = None  # final Results whose results_changed waits for their last view
         self._stale_dashboard: set[str] = set()  # dashboard views to redraw when their tab shows again
         self._paths_shown_for: tuple | None = None  # (weight, k, order, T) the Paths tab shows
@@ -493,6 +494,7 @@ class MainWindow(QMainWindow):
             if known:
                 results.__dict__.setdefault("_term_norms", {}).update(known)
         view, self._pending_view = self._pending_view, None
+        self._chaos_timer.stop()  # (started again once these results are drawn in every view)
         self.view_model.set_results(results, view)
         if (previous is None or previous.setup != results.setup) and self.chaos_label.text():
             self.chaos_label.clear()  # a new trajectory: its note comes with its final results
@@ -608,7 +610,8 @@ class MainWindow(QMainWindow):
                  if name in visible and (RESULTS in what or PANELS in what or depends & what)}
         texts_later = False
         if RESULTS in what:
-            # new results: plot ② now, in a frame of its own, the other views and the texts next.
+            # new results: the first view of DRAW_ORDER (plot ②) now, in a frame of its own, the
+            # other views and the texts next.
             # Partial results and large ones: one view per turn of the event loop (a redraw of every
             # view at once blocked the window for longer than a frame while the exact norms streamed in)
             large = self.results.setup.hidden_size * self.results.steps >= STAGED_FINAL_MIN_CELLS
@@ -677,11 +680,13 @@ class MainWindow(QMainWindow):
             self._redraw(order)
             return False
         first, rest = order[:1], order[1:]
-        batches = [[name] for name in rest] if one_per_turn else [rest]
+        batches = ([[name] for name in rest] if one_per_turn else [rest]) or [[]]  # (none left: the texts)
         batches[0] = batches[0] + [TEXTS]
         self._stages = (self.results, batches)
+        self._stage_chain += 1  # a staged redraw still running for older results stops at its next call
         self._redraw(first)
-        QTimer.singleShot(0, self._next_stage)  # (posted after the first view's scene update)
+        chain = self._stage_chain
+        QTimer.singleShot(0, lambda: self._next_stage(chain))  # (posted after the first view's scene update)
         return True
 
     def _show_texts(self, status: bool = True) -> None:
@@ -692,12 +697,17 @@ class MainWindow(QMainWindow):
             _set_label_text(self.reading_label, style.html(plot_text.reading(results)))
         self.formula_panel.show_step(results, self.view_model.view.selected_step)
 
-    def _next_stage(self) -> None:
-        if self._stages is None:
-            return
+    def _next_stage(self, chain: int) -> None:
+        if self._stages is None or chain != self._stage_chain:
+            return  # (a newer staged redraw runs its own chain)
         results, waiting = self._stages
         if results is not self.results or (not results.final and self._compute_finished()):
-            self._stages = None  # newer results (or the final ones, next): their redraw covers every view
+            # newer results (or the final ones, next: their redraw covers every view). The final
+            # results may not come (a newer request overtakes them, a failure): the texts of the
+            # partial ones shown are not left out
+            self._stages = None
+            if results is self.results and any(TEXTS in batch for batch in waiting):
+                self._show_texts()
             return
         self._stages = (results, waiting[1:]) if len(waiting) > 1 else None
         batch = waiting[0]
@@ -705,7 +715,7 @@ class MainWindow(QMainWindow):
         if TEXTS in batch:
             self._show_texts()
         if self._stages is not None:
-            QTimer.singleShot(0, self._next_stage)
+            QTimer.singleShot(0, lambda: self._next_stage(chain))
         elif self._announce_when_drawn is results:
             self._announce_when_drawn = None
             self._announce()

@@ -321,7 +321,7 @@ class ComputeWorker(QObject):
                     self._pending_prefetch = (results, unknown[PREFETCH_BATCH])
 
     def _carry_sigma(self, results) -> None:
-        """σ_max(U) (an SVD) is the previous results' when the RNN is unchanged (a partial result's
+        """σ_max(U) (a Gram matrix or an SVD) is the previous results' when the RNN is unchanged (a partial result's
         next one, or a knob of the LSTM turned)."""
         from simulator.results import rnn_inputs
 
@@ -350,7 +350,7 @@ class ComputeWorker(QObject):
         def partial(results) -> None:
             self._carry_sigma(results)
             self._last_results = results
-            results.sigma_max_U  # noqa: B018 (an SVD: in the worker, not on the UI thread)
+            results.sigma_max_U  # noqa: B018 (a Gram matrix or an SVD: in the worker, not on the UI thread)
             if _prepare_drawing(results, stop=self._newer_work):
                 self._emit(self.partial_ready, request_id, results, job.progress)
             # (else a newer request waits: the compute stops at its next chunk)
