@@ -197,6 +197,22 @@ def norm_workspace(H):
 
 
 @_jit
+def _eigenvalues_below(diagonal, off_diagonal, n, shift):
+    """How many eigenvalues of the symmetric tridiagonal T (its first n diagonal and n - 1
+    off-diagonal entries) lie below shift: the negative pivots of T - shift I (Sturm's count).
+    A zero pivot counts as negative (it is replaced by -1e-300)."""
+    below = 0
+    pivot = 1.0
+    for i in range(n):
+        pivot = diagonal[i] - shift - (off_diagonal[i - 1] * off_diagonal[i - 1] / pivot if i > 0 else 0.0)
+        if pivot == 0.0:
+            pivot = -1e-300
+        if pivot < 0.0:
+            below += 1
+    return below
+
+
+@_jit
 def _tridiagonal_top(alpha, beta, k, vector):
     """Largest eigenvalue of the k x k symmetric tridiagonal T (diagonal alpha[:k], off-diagonal
     beta[:k-1]) by bisection on Sturm counts, and a unit eigenvector in vector[:k] by inverse
@@ -211,15 +227,7 @@ def _tridiagonal_top(alpha, beta, k, vector):
         middle = 0.5 * (low + high)
         if not (low < middle < high) or high - low <= 1e-14 * scale:  # a candidate: proved later
             break
-        above = 0  # eigenvalues above middle = positive pivots of T - middle I (Sturm)
-        pivot = 1.0
-        for i in range(k):
-            pivot = alpha[i] - middle - (beta[i - 1] * beta[i - 1] / pivot if i > 0 else 0.0)
-            if pivot == 0.0:
-                pivot = -1e-300
-            if pivot > 0.0:
-                above += 1
-        if above >= 1:
+        if _eigenvalues_below(alpha, beta, k, middle) < k:  # one at least above middle
             low = middle
         else:
             high = middle
@@ -552,15 +560,7 @@ def _symmetric_top_eigenvalue(G):
         middle = 0.5 * (low + high)
         if not low < middle < high:
             break
-        below = 0  # eigenvalues below middle = negative pivots of T - middle I (Sturm)
-        pivot = 1.0
-        for i in range(n):
-            pivot = diagonal[i] - middle - (off_diagonal[i - 1] * off_diagonal[i - 1] / pivot if i > 0 else 0.0)
-            if pivot == 0.0:
-                pivot = -1e-300
-            if pivot < 0.0:
-                below += 1
-        if below == n:
+        if _eigenvalues_below(diagonal, off_diagonal, n, middle) == n:
             high = middle
         else:
             low = middle
