@@ -620,9 +620,9 @@ class MainWindow(QMainWindow):
             self._redraw_dashboard(names)
         if self.paths_visible() and (RESULTS in what or (DEPENDS_ON["paths"] | DEPENDS_ON["unrolled"]) & what):
             self._redraw_paths()
-        if (RESULTS in what or SELECTION in what) and not texts_later:
-            self._show_texts(status=RESULTS in what)
         if RESULTS in what or SELECTION in what:
+            if not texts_later:
+                self._show_texts(status=RESULTS in what)
             self.selected_step_changed.emit(self.view_model.view.selected_step)
             if self.results.final and plot_terms.worth_prefetching(self.results):
                 # every step's term norms, worked out ahead while idle: a step then finds them
