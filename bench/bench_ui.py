@@ -4,8 +4,8 @@
 
 1. knob change -> repainted latency: move the U slider; median and 95th percentile over N changes,
    at (H, T) = (32, 100) and (128, 1000), of the time to: the first new results drawn (partial or
-   final: the first paint of a view once the window holds them); plot ② repainted with the final results (the row measured before the one-description
-   rewrite, kept to compare); the whole window repainted (its views paint in several passes: the
+   final: the first paint of a view once the window holds them); plot ② repainted with the final
+   results (the row measured before the one-description rewrite, kept to compare); the whole window repainted (its views paint in several passes: the
    last paint before the window has been quiet for QUIET_S). Turning U recomputes only the RNN
    (the LSTM's arrays are reused), so the same is also measured for the W_hf slider (only the LSTM
    is recomputed, the costlier half). Baseline in the same run: the bare full `simulator.compute`
@@ -357,8 +357,8 @@ def main() -> int:
                     firsts.append(first_frame.painted_at - t_change)
                 plot_2_latencies.append(plot_2.painted_at - t_change)
                 latencies.append(watch.painted_at - t_change)
-            firsts = firsts or [float("nan")]  # (n = 0 then says why)
-            rows.append((f"{knob} change→first new frame H={H} T={T}", len(firsts) if firsts[0] == firsts[0] else 0,
+            n_firsts, firsts = len(firsts), firsts or [float("nan")]  # (n = 0 then says why)
+            rows.append((f"{knob} change→first new frame H={H} T={T}", n_firsts,
                          statistics.median(firsts) * 1000, percentile(firsts, 95) * 1000, baseline * 1000))
             rows.append((f"{knob} change→plot ② repainted H={H} T={T}", len(plot_2_latencies),
                          statistics.median(plot_2_latencies) * 1000, percentile(plot_2_latencies, 95) * 1000,

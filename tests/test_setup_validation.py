@@ -104,21 +104,25 @@ def test_knob_is_sigma_max_of_the_weight():
     assert np.linalg.norm(W_hf, 2) == pytest.approx(Setup().knobs.W_hf, rel=1e-12)
 
 
+@pytest.mark.parametrize("backend", ["reference", "numba"])
 @pytest.mark.parametrize("H, U", [(1, -0.7), (8, 1e-200), (32, 0.0), (32, 0.9), (128, 1.7)])
-def test_sigma_max_U_takes_the_knob_of_a_multiple_of_an_orthogonal_matrix_and_equals_the_svd(H, U):
+def test_sigma_max_U_takes_the_knob_of_a_multiple_of_an_orthogonal_matrix_and_equals_the_svd(H, U, backend):
     """sigma_max(U) without an SVD when U = s Q (every knob-built U): s, certified by
-    orthogonal_gain; the SVD's value to round-off. A U that is not such a multiple takes the SVD."""
+    orthogonal_gain; the SVD's value to round-off. A U that is not such a multiple takes the SVD.
+    The numba compute knows s already (its per-step norms use it): its results carry it."""
     import numpy as np
 
     from simulator import compute
     from simulator.spectral import orthogonal_gain
 
-    results = compute(Setup(hidden_size=H, steps=2).with_knob("U", U), "reference")
+    results = compute(Setup(hidden_size=H, steps=2).with_knob("U", U), backend)
     assert orthogonal_gain(results.rnn_U) >= 0.0
+    if backend == "numba":
+        assert results.__dict__["sigma_max_U"] == orthogonal_gain(results.rnn_U)  # set by the compute
     assert results.sigma_max_U == pytest.approx(np.linalg.norm(results.rnn_U, 2), rel=1e-13, abs=1e-300)
     assert results.sigma_max_U == pytest.approx(abs(U), rel=1e-13, abs=1e-300)
     skewed = np.diag(np.linspace(0.5, 2.0, 4)).tolist()  # a base U that is no multiple of an orthogonal matrix
-    explicit = compute(Setup(hidden_size=4, steps=2, weights={"U": skewed}), "reference")
+    explicit = compute(Setup(hidden_size=4, steps=2, weights={"U": skewed}), backend)
     assert orthogonal_gain(explicit.rnn_U) == -1.0
     assert explicit.sigma_max_U == float(np.linalg.norm(explicit.rnn_U, 2))
     assert explicit.sigma_max_U == pytest.approx(2.0 * Setup().knobs.U, rel=1e-14)  # (the knob scales the base)
