@@ -215,6 +215,17 @@ def nice_range(low: float, high: float, pad: float = 0.06, min_span: float = 1e-
     return (math.floor(low / step) * step, math.ceil(high / step) * step)
 
 
+def band_limit(low: float, high: float, needed: float, side: str) -> float:
+    """The y limit on the legend's `side` ("top" or "bottom") of the range [low, high] that leaves
+    its band free: `needed` (the renderer's measure of the legend) snapped outwards to the range's
+    1-2-5 step. The axis then ends on a tick, and a knob that moves the data a little moves no limit
+    (a new range relays out and repaints the whole plot, axes and ticks included)."""
+    step = nice_step(high - low)
+    if side == "top":
+        return max(high, math.ceil(needed / step - 1e-9) * step)
+    return min(low, math.floor(needed / step + 1e-9) * step)
+
+
 LOG_MIN_SPAN = 1.0  # a log10 axis always spans at least one decade
 
 

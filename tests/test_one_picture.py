@@ -306,6 +306,11 @@ def test_the_lesson_is_read_whole_in_the_formula_panel_not_the_status_bar(qtbot,
     assert window.formula_panel.lesson_text.isVisibleTo(window)
     assert preset.description not in window.statusBar().currentMessage()
     assert "gradient at lag" in window.reading_label.text()
+    # the reading as plain text (a rich-text label lays out a document at every knob change)
+    from plots import text as plot_text
+
+    assert window.reading_label.text() == style.unicode(plot_text.reading(window.results))
+    assert window.reading_label.textFormat() == Qt.TextFormat.PlainText and "<" not in window.reading_label.text()
 
 
 def test_an_all_zero_bptt_has_a_readable_axis():

@@ -331,3 +331,69 @@ def test_a_status_label_s_width_only_grows_so_a_new_text_does_not_lay_the_bar_ou
     _set_label_text(busy, "exact and final · 13 ms  ", room=room)
     QApplication.sendPostedEvents()
     assert requests.count == 0
+
+
+def test_a_legend_band_ends_on_a_tick_so_a_small_knob_move_keeps_the_y_range():
+    """The band kept free for a legend used to end exactly where the legend's measure put it: plot
+    ① took a new y range at nearly every change of W_hf (a new range lays out and repaints the
+    whole plot, axes and ticks included). The band's limit is snapped outwards to the range's step,
+    in both renderers."""
+    from plots.style import band_limit, nice_step
+
+    assert nice_step(1.6) == 0.2
+    assert band_limit(0.0, 1.6, 1.7541, "top") == pytest.approx(1.8)
+    assert band_limit(0.0, 1.6, 1.7593, "top") == pytest.approx(1.8)  # (the same limit)
+    assert band_limit(0.0, 1.6, 1.2, "top") == 1.6  # the band fits: the range stays
+    assert band_limit(0.0, 1.6, 1.8, "top") == pytest.approx(1.8)  # on a tick already: no step more
+    assert band_limit(-16.0, 2.0, -17.3, "bottom") == -20.0  # step 5 for a span of 18
+    assert band_limit(-16.0, 2.0, -10.0, "bottom") == -16.0
+
+
+def test_plot_1_keeps_its_y_range_while_w_hf_moves_a_little_and_its_legend_still_covers_no_data(qtbot):
+    import plots
+    from plots.style import nice_step
+    from plots.view import ViewState
+
+    view, _results = _shown_factors(qtbot, {"W_hf": 0.5, "U": 0.9})
+    view.resize(600, 220)  # (a legend tall enough for the band to be needed)
+    qtbot.waitUntil(lambda: view.panels["factors"].y_range is not None)
+    items = view.panels["factors"]
+    view._refit(items)
+    ranges = []
+    for w in (0.50, 0.51, 0.52, 0.53, 0.54):
+        plot = plots.describe("factors", compute(Setup(hidden_size=8, steps=60, seed=0, knobs={"W_hf": w, "U": 0.9})),
+                              ViewState.full(60))
+        view.show_plot(plot)
+        ranges.append(tuple(items.y_range))
+        panel = plot.panels[0]
+        top = max(float(np.max(panel.find(key).y)) for key in ("rnn", "lstm"))
+        legend_bottom = items.plot.vb.mapSceneToView(items.legend.sceneBoundingRect().bottomLeft()).y()
+        assert top < legend_bottom  # the band is free
+    assert ranges[0][1] > panel.y.high  # the band was needed
+    assert len(set(ranges)) == 1, ranges
+    step = nice_step(panel.y.high - panel.y.low)
+    assert ranges[0][1] / step == pytest.approx(round(ranges[0][1] / step))  # the band ends on a tick
+
+
+def test_a_new_legend_text_that_fits_its_room_is_set_in_place_without_laying_the_legend_out(qtbot):
+    """σ_max(U) in plot ①'s legend changes with every change of U: pyqtgraph's setText shrank the
+    label to the new text and laid the legend out again (~0.4 ms, and the legend repainted whole).
+    A text that fits the room is set in place; a longer one grows the label as before."""
+    import plots
+    from plots.view import ViewState
+
+    view, _results = _shown_factors(qtbot, {"U": 0.95})
+    legend = view.panels["factors"].legend
+    label = next(label for _sample, label in legend.items if "bound" in label.item.toPlainText())
+    assert "0.95" in label.item.toPlainText()
+    room = (label.minimumWidth(), label.minimumHeight())
+    size = legend.boundingRect()
+    view.show_plot(plots.describe("factors", compute(Setup(hidden_size=8, steps=60, seed=0, knobs={"U": 0.9})),
+                                  ViewState.full(60)))
+    assert label.item.toPlainText() == "σmax(U) = 0.9 (bound)"
+    assert "0.9 (bound)" in label.text
+    assert (label.minimumWidth(), label.minimumHeight()) == room and legend.boundingRect() == size
+    view.show_plot(plots.describe("factors", compute(Setup(hidden_size=8, steps=60, seed=0, knobs={"U": 0.875})),
+                                  ViewState.full(60)))
+    assert label.item.toPlainText() == "σmax(U) = 0.875 (bound)"
+    assert label.minimumWidth() > room[0]  # wider: the label grew

@@ -398,6 +398,7 @@ class MainWindow(QMainWindow):
         self.busy_label.setMinimumWidth(self._busy_room)
         self.sigma_label = QLabel()
         self.reading_label = QLabel()
+        self.reading_label.setTextFormat(Qt.TextFormat.PlainText)
         self.reading_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         status.addWidget(self.reading_label, 1)
         # chaos: beyond a step, a trajectory depends on the floating-point order (simulator/chaos.py)
@@ -694,7 +695,8 @@ class MainWindow(QMainWindow):
         results = self.results
         if status:
             _set_label_text(self.sigma_label, f"σ_max(U) = {results.sigma_max_U:.3g}  ")
-            _set_label_text(self.reading_label, style.html(plot_text.reading(results)))
+            # plain text ("10^−7.2"): a rich-text label lays out a document for its size and paint
+            _set_label_text(self.reading_label, style.unicode(plot_text.reading(results)))
         self.formula_panel.show_step(results, self.view_model.view.selected_step)
 
     def _next_stage(self, chain: int) -> None:

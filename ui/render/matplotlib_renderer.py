@@ -262,12 +262,12 @@ def _keep_band_free(ax, legend, panel: Panel, renderer) -> None:
         free = min(max(box.y0 - 0.02, 0.3), 1.0)  # the share of the axes below the legend
         top = float(values.max())
         if (top - low) / span > free:
-            ax.set_ylim(low, low + (top - low) / free)
+            ax.set_ylim(low, style.band_limit(low, high, low + (top - low) / free, "top"))
     else:
         free = max(min(box.y1 + 0.02, 0.7), 0.0)  # the share above the legend
         bottom = float(values.min())
         if (high - bottom) / span > 1.0 - free:
-            ax.set_ylim(high - (high - bottom) / (1.0 - free), high)
+            ax.set_ylim(style.band_limit(low, high, high - (high - bottom) / (1.0 - free), "bottom"), high)
 
 
 # --- the unrolled networks ----------------------------------------------------------------------

@@ -112,11 +112,12 @@ def _same(a, b) -> bool:
     return a == b
 
 
-def _retitle(label: pg.LabelItem, html: str) -> bool:
-    """Put a new text in a plot's title without laying the plot out again when it fits the room
-    the old one took (plot ③'s title names the selected step: pyqtgraph's setText re-lays out the
-    whole plot, and throws its axes' drawings away, on every step). False: it does not fit (the
-    caller sets it the usual way)."""
+def _relabel(label: pg.LabelItem, html: str, centred: bool) -> bool:
+    """Put a new text in a label (a plot's title, a legend entry) without laying its plot or legend
+    out again when it fits the room the old one took: pyqtgraph's setText re-lays out the whole
+    plot, and throws its axes' drawings away (plot ③'s title names the selected step), or the
+    legend (σ_max(U) in plot ①'s, at every change of U). False: it does not fit (the caller sets
+    it the usual way). A legend entry keeps its room (its legend its size)."""
     opts = label.opts
     colour = pg.mkColor(opts.get("color") or pg.getConfigOption("foreground")).name(QColor.NameFormat.HexArgb)
     previous = label.item.toHtml()
@@ -126,7 +127,8 @@ def _retitle(label: pg.LabelItem, html: str) -> bool:
         label.item.setHtml(previous)
         return False
     label.text = html
-    label.resizeEvent(None)  # centred again
+    if centred:
+        label.resizeEvent(None)  # centred again
     return True
 
 
@@ -324,7 +326,7 @@ class PlotView(QWidget):
         shown = items.labels.get(where)
         items.labels[where] = text
         if where == "title":
-            if shown and text and _retitle(items.plot.titleLabel, style.html(text)):
+            if shown and text and _relabel(items.plot.titleLabel, style.html(text), centred=True):
                 return
             items.plot.setTitle(style.html(text) if text else None, size="11pt",
                                 color=style.colour("foreground", self.theme))
@@ -412,12 +414,10 @@ class PlotView(QWidget):
                 share = min(max(share, 0.0), LEGEND_MAX_SHARE)
                 if panel.legend.band == "top":
                     top = float(values.max())
-                    needed = low + (top - low) / (1.0 - share)
-                    high = max(high, needed)
+                    high = style.band_limit(low, high, low + (top - low) / (1.0 - share), "top")
                 else:
                     bottom = float(values.min())
-                    needed = high - (high - bottom) / (1.0 - share)
-                    low = min(low, needed)
+                    low = style.band_limit(low, high, high - (high - bottom) / (1.0 - share), "bottom")
         sticky = items.y_range is not None and panel.frame  # text and drawings: exactly their range
         new = style.sticky_range(items.y_range, (low, high)) if sticky else (low, high)
         if new != items.y_range:
@@ -599,7 +599,8 @@ class PlotView(QWidget):
             previous = None
         if previous == rule:
             return  # (a new pen repaints the line's whole length: a full-width strip per step)
-        line.setPen(make_pen(rule.colour, rule.width, rule.dash, theme=self.theme))
+        if previous is None or (previous.colour, previous.width, previous.dash) != (rule.colour, rule.width, rule.dash):
+            line.setPen(make_pen(rule.colour, rule.width, rule.dash, theme=self.theme))
         line.setPos(rule.pos)
 
     def _draw_text(self, items: _PanelItems, text: Text, previous: Text | None) -> None:
@@ -657,8 +658,8 @@ class PlotView(QWidget):
             # the same entries, new texts (e.g. "σ_max(U) = 0.9" while U is dragged): relabel in place
             for (_sample, label), (_key, text), (_, shown) in zip(items.legend.items, signature,
                                                                    items.legend_entries):
-                if text != shown:  # (laying out an HTML label again costs ~0.4 ms)
-                    label.setText(style.html(text))
+                if text != shown and not _relabel(label, style.html(text), centred=False):
+                    label.setText(style.html(text))  # (laying out the legend again: ~0.4 ms)
             items.legend_entries = signature
             return
         items.legend.clear()
