@@ -6,7 +6,7 @@ import warnings
 
 import numpy as np
 import pytest
-from PySide6.QtCore import QPoint, QPointF, Qt
+from PySide6.QtCore import QPoint, QPointF, QRectF, Qt
 from PySide6.QtGui import QColor, QWheelEvent
 from PySide6.QtWidgets import QApplication
 
@@ -492,3 +492,57 @@ def test_the_legend_wedge_s_colours_are_the_edges_colours_made_once():
     assert [position for position, _ in stops] == pytest.approx([0.0, 0.25, 0.5, 0.505, 0.75, 1.0])
     for (position, colour), factor in zip(stops, (0.0, 0.5, 1.0, 1.01, 1.5, 2.0)):
         assert colour.getRgb() == tuple(int(v) for v in style.edge_rgba(factor, style.DEFAULT_THEME))
+
+
+@pytest.mark.parametrize("steps, mode", [(30, "cells"), (1000, "strips")])
+def test_turning_one_network_s_knob_repaints_its_rows_only_and_the_picture_is_a_full_repaint_s(qtbot, steps, mode):
+    """New results of one network (U turns the RNN, W_hf the LSTM) repaint that network's band of
+    rows only: the other's cells, edges and strip stay as painted. What the screen then shows is
+    pixel for pixel what a full repaint of the new results draws."""
+    from ui.widgets.unrolled_view import NETWORK_BANDS
+
+    setup = Setup(hidden_size=4, steps=steps, seed=2, knobs={"W_hf": 1.4, "U": 1.2})
+    results = compute(setup)
+    view = make_view(qtbot, results)
+    painted = []  # (the networks painted, the exposed rectangle) of each repaint of the cells
+    original = view._item._paint
+
+    def paint(p, rect=None):
+        original(p, rect)
+        painted.append((view.last_paint_stats()["networks"], None if rect is None else QRectF(rect)))
+
+    view._item._paint = paint
+
+    def repainted(action) -> list:
+        painted.clear()
+        action()
+        qtbot.waitUntil(lambda: len(painted) > 0, timeout=10_000)
+        return list(painted)
+
+    # (the window's first paints after it shows are whole, two knob changes here: until one is not)
+    for value in (1.15, 1.18, 1.16, 1.19):
+        results = compute(results.setup.with_knob("U", value), previous=results)
+        if repainted(lambda: show(view, results))[-1][0] == ("rnn",):
+            break
+    for knob, value, network in (("U", 1.1, "rnn"), ("W_hf", 0.6, "lstm"), ("U", 1.25, "rnn")):
+        previous = results
+        results = compute(results.setup.with_knob(knob, value), previous=results)
+        # (the same decades on the strips' colour scale: a new scale recolours both networks)
+        assert gradient_range(results.rnn_longrange_log10, results.lstm_longrange_log10) == \
+            gradient_range(previous.rnn_longrange_log10, previous.lstm_longrange_log10)
+        for networks, rect in repainted(lambda: show(view, results)):
+            assert networks == (network,), (knob, value, rect, painted)
+            low, high = NETWORK_BANDS[network]
+            slack = 3.0 / view.pixels_per_y_unit()  # (Qt widens a repaint by a pixel or two)
+            assert low - slack <= rect.top() and rect.bottom() <= high + slack, rect
+        assert view.last_paint_stats()["mode"] == mode
+        turned = _on_screen(view)
+        repainted(view._item.refresh)  # everything in view, from scratch
+        assert np.array_equal(_on_screen(view), turned)
+    # (and the comparison sees a network left as it was: its band not repainted differs)
+    view._item.refresh_networks = lambda networks: None
+    show(view, compute(results.setup.with_knob("W_hf", 2.5), previous=results))
+    qtbot.wait(50)  # absence check: nothing is repainted
+    stale = _on_screen(view)
+    repainted(view._item.refresh)
+    assert not np.array_equal(_on_screen(view), stale)

@@ -135,6 +135,12 @@ class _TimeAxis(pg.AxisItem):
         return [str(int(round(v))) for v in values]
 
 
+# The rows of each network, as bands of y: new results of one network (a turn of U, of W_hf)
+# repaint its band only.
+NETWORK_BANDS = {"rnn": (Y_RANGE[0], (RNN_GRAD_ROW[1] + LSTM_C_ROW[0]) / 2),
+                 "lstm": ((RNN_GRAD_ROW[1] + LSTM_C_ROW[0]) / 2, Y_RANGE[1])}
+
+
 class _UnrolledItem(pg.GraphicsObject):
     """Paints the cells, edges and pulse strips of the visible time range."""
 
@@ -158,6 +164,13 @@ class _UnrolledItem(pg.GraphicsObject):
     def refresh(self) -> None:
         self.prepareGeometryChange()
         self.update()
+
+    def refresh_networks(self, networks) -> None:
+        """Repaint the bands of these networks ("rnn", "lstm"): the other's rows are as they were."""
+        T = self._view.steps
+        for network in networks:
+            low, high = NETWORK_BANDS[network]
+            self.update(QRectF(-1.5, low, T + 3.0, high - low))
 
     def refresh_columns(self, *steps: int) -> None:
         """Repaint around these steps only (a step of the transport changes the newly revealed
@@ -215,13 +228,21 @@ class _UnrolledItem(pg.GraphicsObject):
             if t1 < t0:
                 self.last_paint = stats
                 return
+        # the networks whose rows Qt repaints (new results of one network: its band only). Qt widens
+        # a repaint by a pixel or two: a band counts when more than 3 px of it are exposed (each
+        # network's drawing keeps further than that from the bands' border, in the empty gap)
+        margin = 3.0 / px_per_unit_y
+        networks = tuple(name for name, (low, high) in NETWORK_BANDS.items()
+                         if exposed is None or exposed.isEmpty()
+                         or (exposed.top() < high - margin and exposed.bottom() > low + margin))
+        stats["networks"] = networks
         if detailed:
-            self._paint_cells(p, data, t0, t1, revealed, px_per_unit_y, pal)
+            self._paint_cells(p, data, t0, t1, revealed, px_per_unit_y, pal, networks)
         else:
-            self._paint_strips(p, data, t0, t1, revealed, px_per_step, px_per_unit_y, pal)
-        self._paint_gradient(p, data, t0, t1, detailed, pal)
+            self._paint_strips(p, data, t0, t1, revealed, px_per_step, px_per_unit_y, pal, networks)
+        self._paint_gradient(p, data, t0, t1, detailed, pal, networks)
         if detailed and px_per_step >= 60:
-            self._paint_numbers(p, data, t0, t1, revealed, px_per_step, pal)
+            self._paint_numbers(p, data, t0, t1, revealed, px_per_step, pal, networks)
         if not detailed and view.selected_step() is not None:
             # the highlight band sits behind the cells; with no gaps left, outline it on top
             pen = QPen(pal.selection_edge, 2.0)
@@ -233,17 +254,19 @@ class _UnrolledItem(pg.GraphicsObject):
         self._paint_pulse_front(p, px_per_step, pal)
         self.last_paint = stats
 
-    def _paint_cells(self, p, data, t0, t1, revealed, px_per_unit_y, pal) -> None:
+    def _paint_cells(self, p, data, t0, t1, revealed, px_per_unit_y, pal, networks=("rnn", "lstm")) -> None:
         half = CELL_WIDTH / 2
         shown_end = min(t1, revealed)
         # edges first, in the gaps between cells: RNN chain, C highway, thin h chain. A horizontal
         # edge is drawn as a filled rectangle (no pen per edge: ~3x cheaper for T = 100).
         p.setRenderHint(QPainter.RenderHint.Antialiasing, True)
         ghost_half_height = 0.5 / px_per_unit_y  # one pixel
-        for row, widths, argb in (
-            (RNN_ROW, data["rnn_width_list"], data["rnn_edge_argb"]),
-            (LSTM_C_ROW, data["lstm_width_list"], data["lstm_edge_argb"]),
+        for network, row, widths, argb in (
+            ("rnn", RNN_ROW, data["rnn_width_list"], data["rnn_edge_argb"]),
+            ("lstm", LSTM_C_ROW, data["lstm_width_list"], data["lstm_edge_argb"]),
         ):
+            if network not in networks:
+                continue
             yc = (row[0] + row[1]) / 2
             fill, from_rgba, min_height = p.fillRect, QColor.fromRgba, 1.0 / px_per_unit_y  # (a tight loop)
             for t in range(max(1, t0), shown_end + 1):
@@ -255,7 +278,7 @@ class _UnrolledItem(pg.GraphicsObject):
                      pal.ghost_outline)
         for colour, first, last in ((pal.h_chain, max(1, t0), min(t1, revealed)),
                                     (pal.ghost_outline, max(1, t0, revealed + 1), t1)):
-            if last >= first:
+            if last >= first and "lstm" in networks:
                 pen = QPen(colour, max(1.0, H_CHAIN_WIDTH * px_per_unit_y))
                 pen.setCosmetic(True)
                 pen.setCapStyle(Qt.PenCapStyle.FlatCap)
@@ -265,10 +288,12 @@ class _UnrolledItem(pg.GraphicsObject):
 
         # coloured cells (per-unit strips), then ghosts for steps not revealed yet
         H = data["hidden"]
-        rows = ((data["rnn_img"], "rnn_cells", RNN_ROW), (data["C_img"], "C_cells", LSTM_C_ROW),
-                (data["h_img"], "h_cells", LSTM_H_ROW))
+        rows = (("rnn", data["rnn_img"], "rnn_cells", RNN_ROW), ("lstm", data["C_img"], "C_cells", LSTM_C_ROW),
+                ("lstm", data["h_img"], "h_cells", LSTM_H_ROW))
         n = shown_end - t0 + 1
-        for image, cells_key, row in rows:
+        for network, image, cells_key, row in rows:
+            if network not in networks:
+                continue
             cells = self._cell_images(cells_key)
             if cells is not None and n > 0:  # one image: each step's column, then a clear gap
                 p.drawImage(QRectF(t0 - 0.5, row[0], n, row[1] - row[0]), cells,
@@ -281,18 +306,19 @@ class _UnrolledItem(pg.GraphicsObject):
         outline.setCosmetic(True)
         p.setPen(outline)
         p.setBrush(Qt.BrushStyle.NoBrush)
+        outlines = [kind for network, kind in (("rnn", "rnn cells"), ("lstm", "lstm cells")) if network in networks]
         if shown_end >= t0:
-            p.drawRects(self._shapes("rnn cells", t0, shown_end))
-            p.drawRects(self._shapes("lstm cells", t0, shown_end))
+            for kind in outlines:
+                p.drawRects(self._shapes(kind, t0, shown_end))
         if t1 >= max(t0, revealed + 1):  # ghosts
             ghost_pen = QPen(pal.ghost_outline, 1.0)
             ghost_pen.setCosmetic(True)
             p.setPen(ghost_pen)
             p.setBrush(pal.ghost_fill)
-            p.drawRects(self._shapes("rnn cells", max(t0, revealed + 1), t1))
-            p.drawRects(self._shapes("lstm cells", max(t0, revealed + 1), t1))
+            for kind in outlines:
+                p.drawRects(self._shapes(kind, max(t0, revealed + 1), t1))
         # the C / h divider inside each LSTM cell
-        if shown_end >= t0:
+        if shown_end >= t0 and "lstm" in networks:
             p.setPen(outline)
             p.drawLines(self._shapes("dividers", t0, shown_end))
 
@@ -343,25 +369,32 @@ class _UnrolledItem(pg.GraphicsObject):
         self._laid_out[key] = (source, buffer, image)
         return image
 
-    def _paint_strips(self, p, data, t0, t1, revealed, px_per_step, px_per_unit_y, pal) -> None:
+    def _paint_strips(self, p, data, t0, t1, revealed, px_per_step, px_per_unit_y, pal,
+                      networks=("rnn", "lstm")) -> None:
         H = data["hidden"]
         shown_end = min(t1, revealed)
         first_image = self.image_range[0]
         if shown_end >= first_image:
             n = min(self.image_range[1], revealed) - first_image + 1
-            for image, row in ((data["rnn_img"], RNN_ROW), (data["C_img"], LSTM_C_ROW),
-                               (data["h_img"], LSTM_H_ROW)):
+            for network, image, row in (("rnn", data["rnn_img"], RNN_ROW), ("lstm", data["C_img"], LSTM_C_ROW),
+                                        ("lstm", data["h_img"], LSTM_H_ROW)):
+                if network not in networks:
+                    continue
                 p.drawImage(QRectF(first_image - 0.5, row[0], n, row[1] - row[0]), image,
                             QRectF(first_image, 0, n, H))
         if t1 > revealed:
             g0 = max(t0, revealed + 1) - 0.5
-            for row in (RNN_ROW, (LSTM_C_ROW[0], LSTM_H_ROW[1])):
+            for network, row in (("rnn", RNN_ROW), ("lstm", (LSTM_C_ROW[0], LSTM_H_ROW[1]))):
+                if network not in networks:
+                    continue
                 p.fillRect(QRectF(g0, row[0], t1 + 0.5 - g0, row[1] - row[0]), pal.ghost_fill)
         # the chains as ribbons over the strips: thickness and colour per (bucketed) step
         first = max(1, t0)
         if shown_end >= first:
-            for row, widths, factors in ((RNN_ROW, data["rnn_width"], data["rnn_factor"]),
-                                         (LSTM_C_ROW, data["lstm_width"], data["lstm_factor"])):
+            for network, row, widths, factors in (("rnn", RNN_ROW, data["rnn_width"], data["rnn_factor"]),
+                                                  ("lstm", LSTM_C_ROW, data["lstm_width"], data["lstm_factor"])):
+                if network not in networks:
+                    continue
                 self._paint_ribbon(p, row, widths, factors, first, shown_end, px_per_step,
                                    px_per_unit_y, pal)
 
@@ -426,10 +459,12 @@ class _UnrolledItem(pg.GraphicsObject):
         p.drawPath(path)
         p.setOpacity(1.0)
 
-    def _paint_gradient(self, p, data, t0, t1, detailed, pal) -> int:
+    def _paint_gradient(self, p, data, t0, t1, detailed, pal, networks=("rnn", "lstm")) -> int:
         """The pulse strips: lit columns k >= front. Returns how many columns are lit in range."""
         front = self._view._pulse_front
-        for row in (RNN_GRAD_ROW, LSTM_GRAD_ROW):
+        for network, row in (("rnn", RNN_GRAD_ROW), ("lstm", LSTM_GRAD_ROW)):
+            if network not in networks:
+                continue
             p.fillRect(QRectF(t0 - 0.5, row[0], t1 - t0 + 1, row[1] - row[0]), pal.track)
         if not math.isfinite(front):  # the pulse has not been played
             return 0
@@ -437,8 +472,10 @@ class _UnrolledItem(pg.GraphicsObject):
         if first > t1:
             return 0
         n = t1 - first + 1
-        for image, key, row in ((data["rnn_grad_img"], "rnn_gradient_rgba", RNN_GRAD_ROW),
-                                (data["lstm_grad_img"], "lstm_gradient_rgba", LSTM_GRAD_ROW)):
+        for network, image, key, row in (("rnn", data["rnn_grad_img"], "rnn_gradient_rgba", RNN_GRAD_ROW),
+                                         ("lstm", data["lstm_grad_img"], "lstm_gradient_rgba", LSTM_GRAD_ROW)):
+            if network not in networks:
+                continue
             if detailed:
                 columns = self._cell_images(key)  # each step's colour, then a clear gap: one call
                 if columns is not None:
@@ -467,7 +504,7 @@ class _UnrolledItem(pg.GraphicsObject):
         glow.setColorAt(1.0, clear)
         p.fillRect(QRectF(front - width, Y_RANGE[0], 2 * width, Y_RANGE[1] - Y_RANGE[0]), QBrush(glow))
 
-    def _paint_numbers(self, p, data, t0, t1, revealed, px_per_step, pal) -> None:
+    def _paint_numbers(self, p, data, t0, t1, revealed, px_per_step, pal, networks=("rnn", "lstm")) -> None:
         """When zoomed far in: the state values (H = 1) in the cells and each edge's factor
         above its gap, where the text fits."""
         transform = p.transform()
@@ -484,17 +521,21 @@ class _UnrolledItem(pg.GraphicsObject):
         if gap_px >= metrics.horizontalAdvance("×0.00") + 4:
             p.setPen(pal.muted_text)
             for t in range(max(1, t0), shown_end + 1):
-                for row, factors, width in ((RNN_ROW, data["rnn_factor"], data["rnn_width"]),
-                                            (LSTM_C_ROW, data["lstm_factor"], data["lstm_width"])):
+                for network, row, factors, width in (("rnn", RNN_ROW, data["rnn_factor"], data["rnn_width"]),
+                                                     ("lstm", LSTM_C_ROW, data["lstm_factor"], data["lstm_width"])):
+                    if network not in networks:
+                        continue
                     yc = (row[0] + row[1]) / 2
                     anchor = transform.map(QPointF(t - 0.5, yc - width[t] / 2))
                     rect = QRectF(anchor.x() - gap_px / 2, anchor.y() - h - 1, gap_px, h)
                     p.drawText(rect, int(Qt.AlignmentFlag.AlignCenter), f"×{factors[t]:.2f}")
         if data["hidden"] == 1 and cell_px >= metrics.horizontalAdvance("+0.00") + 6:
             for t in range(t0, shown_end + 1):
-                for row, values, limit in ((RNN_ROW, data["rnn_S"], 1.0),
-                                           (LSTM_C_ROW, data["lstm_C"], data["limit_C"]),
-                                           (LSTM_H_ROW, data["lstm_h"], 1.0)):
+                for network, row, values, limit in (("rnn", RNN_ROW, data["rnn_S"], 1.0),
+                                                    ("lstm", LSTM_C_ROW, data["lstm_C"], data["limit_C"]),
+                                                    ("lstm", LSTM_H_ROW, data["lstm_h"], 1.0)):
+                    if network not in networks:
+                        continue
                     v = float(values[t, 0])
                     centre = transform.map(QPointF(t, (row[0] + row[1]) / 2))
                     p.setPen(qcolour(style.cell_text_role(v, limit), pal.theme))
@@ -770,7 +811,9 @@ class UnrolledView(QWidget):
         old_revealed = self.revealed_step()
         self.plot = plot
         self._element = element
-        same_data = old is not None and _same_arrays(old, element)
+        changed = () if old is None else tuple(name for name, same in (("rnn", _same_rnn), ("lstm", _same_lstm))
+                                               if not same(old, element))
+        same_data = old is not None and not changed
         if not same_data:
             self._data = self._prepare(element)
         T = self.steps
@@ -799,8 +842,13 @@ class UnrolledView(QWidget):
                 self._item.refresh()
             else:
                 self._item.refresh_columns(*steps, old.selected, element.selected)
+        elif old is not None and T == old_steps and not self.is_pulse_running() \
+                and (element.revealed, element.selected) == (old.revealed, old.selected):
+            # new results of one network (a turn of U or of W_hf): the other's rows stay as painted
+            self._item.refresh_networks(changed)
         else:
             self._item.refresh()
+        if not same_data:
             # the legend shows the C cells' limit and the gradient's decades: repainted when they change
             legend_key = (element.C_level, element.gradient_range, element.gradient_clipped)
             if legend_key != self._legend_key:
@@ -1040,13 +1088,17 @@ def _runs(steps: list[int], gap: float) -> list[tuple[int, int]]:
     return runs
 
 
-def _same_arrays(a: Unrolled, b: Unrolled) -> bool:
-    """Whether two descriptions draw the same cells, edges and strips (only the revealed and
-    selected steps may differ): then the images need not be made again."""
-    return all(getattr(a, name) is getattr(b, name) for name in ("rnn_cells", "C_cells", "h_cells", "values_rnn_S")) \
-        and np.array_equal(a.rnn_factor, b.rnn_factor) and np.array_equal(a.lstm_factor, b.lstm_factor) \
-        and np.array_equal(a.rnn_gradient_rgba, b.rnn_gradient_rgba) \
-        and np.array_equal(a.lstm_gradient_rgba, b.lstm_gradient_rgba)
+def _same_rnn(a: Unrolled, b: Unrolled) -> bool:
+    """Whether two descriptions draw the same RNN cells, edges and strip (only the revealed and
+    selected steps may differ)."""
+    return a.rnn_cells is b.rnn_cells and a.values_rnn_S is b.values_rnn_S \
+        and np.array_equal(a.rnn_factor, b.rnn_factor) and np.array_equal(a.rnn_gradient_rgba, b.rnn_gradient_rgba)
+
+
+def _same_lstm(a: Unrolled, b: Unrolled) -> bool:
+    """The same for the LSTM's cells (C_t over h_t), highway and strip."""
+    return a.C_cells is b.C_cells and a.h_cells is b.h_cells \
+        and np.array_equal(a.lstm_factor, b.lstm_factor) and np.array_equal(a.lstm_gradient_rgba, b.lstm_gradient_rgba)
 
 
 __all__ = ["UnrolledView"]
