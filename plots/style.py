@@ -218,8 +218,8 @@ def nice_range(low: float, high: float, pad: float = 0.06, min_span: float = 1e-
 def band_limit(low: float, high: float, needed: float, side: str) -> float:
     """The y limit on the legend's `side` ("top" or "bottom") of the range [low, high] that leaves
     its band free: `needed` (the renderer's measure of the legend) snapped outwards to the range's
-    1-2-5 step. The axis then ends on a tick, and a knob that moves the data a little moves no limit
-    (a new range relays out and repaints the whole plot, axes and ticks included)."""
+    1-2-5 step (nice_step), so a knob that moves the data a little moves no limit (a new range
+    relays out and repaints the whole plot, axes and ticks included)."""
     step = nice_step(high - low)
     if side == "top":
         return max(high, math.ceil(needed / step - 1e-9) * step)

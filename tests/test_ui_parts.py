@@ -333,7 +333,7 @@ def test_a_status_label_s_width_only_grows_so_a_new_text_does_not_lay_the_bar_ou
     assert requests.count == 0
 
 
-def test_a_legend_band_ends_on_a_tick_so_a_small_knob_move_keeps_the_y_range():
+def test_a_legend_band_s_limit_is_snapped_to_the_range_s_step_so_a_small_knob_move_keeps_it():
     """The band kept free for a legend used to end exactly where the legend's measure put it: plot
     ① took a new y range at nearly every change of W_hf (a new range lays out and repaints the
     whole plot, axes and ticks included). The band's limit is snapped outwards to the range's step,
@@ -344,7 +344,7 @@ def test_a_legend_band_ends_on_a_tick_so_a_small_knob_move_keeps_the_y_range():
     assert band_limit(0.0, 1.6, 1.7541, "top") == pytest.approx(1.8)
     assert band_limit(0.0, 1.6, 1.7593, "top") == pytest.approx(1.8)  # (the same limit)
     assert band_limit(0.0, 1.6, 1.2, "top") == 1.6  # the band fits: the range stays
-    assert band_limit(0.0, 1.6, 1.8, "top") == pytest.approx(1.8)  # on a tick already: no step more
+    assert band_limit(0.0, 1.6, 1.8, "top") == pytest.approx(1.8)  # on the step's grid already: no step more
     assert band_limit(-16.0, 2.0, -17.3, "bottom") == -20.0  # step 5 for a span of 18
     assert band_limit(-16.0, 2.0, -10.0, "bottom") == -16.0
 
@@ -372,7 +372,7 @@ def test_plot_1_keeps_its_y_range_while_w_hf_moves_a_little_and_its_legend_still
     assert ranges[0][1] > panel.y.high  # the band was needed
     assert len(set(ranges)) == 1, ranges
     step = nice_step(panel.y.high - panel.y.low)
-    assert ranges[0][1] / step == pytest.approx(round(ranges[0][1] / step))  # the band ends on a tick
+    assert ranges[0][1] / step == pytest.approx(round(ranges[0][1] / step))  # (on the range's 1-2-5 grid)
 
 
 def test_a_new_legend_text_that_fits_its_room_is_set_in_place_without_laying_the_legend_out(qtbot):

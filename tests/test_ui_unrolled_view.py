@@ -546,3 +546,33 @@ def test_turning_one_network_s_knob_repaints_its_rows_only_and_the_picture_is_a_
     stale = _on_screen(view)
     repainted(view._item.refresh)
     assert not np.array_equal(_on_screen(view), stale)
+
+
+@pytest.mark.parametrize("hidden, steps, x_range", [(1, 20, (2.0, 12.0)), (4, 30, (3.0, 9.0))])
+def test_zoomed_in_to_the_numbers_a_turn_of_u_leaves_no_label_of_the_lstm_half_drawn(qtbot, hidden, steps, x_range):
+    """Zoomed in far enough, each LSTM edge's factor ("×1.05") is written above it, and in a short
+    view (the Paths tab's is ~160 px high) the text reaches the RNN's band: a repaint of the RNN's rows
+    cleared the top of those labels and left it blank (found in review). Zoomed in this far, a turn
+    of one network's knob repaints both: the screen then shows what a full repaint draws."""
+    from ui.widgets.unrolled_view import NUMBERS_MIN_STEP_PIXELS
+
+    results = compute(Setup(hidden_size=hidden, steps=steps, seed=2, knobs={"W_hf": 1.4, "U": 1.2}))
+    view = make_view(qtbot, results, size=(1200, 140))
+    view.view_box.setXRange(*x_range, padding=0)
+    painted = []
+    original = view._item._paint
+    view._item._paint = lambda p, rect=None: (original(p, rect), painted.append(view.last_paint_stats()))
+
+    def repainted(action) -> None:
+        painted.clear()
+        action()
+        qtbot.waitUntil(lambda: len(painted) > 0, timeout=10_000)
+
+    repainted(lambda: view._item.refresh())
+    assert 1.0 / view._item.pixelWidth() >= NUMBERS_MIN_STEP_PIXELS  # (the numbers are written)
+    for value in (1.21, 1.19, 1.22):
+        results = compute(results.setup.with_knob("U", value), previous=results)
+        repainted(lambda: show(view, results))
+        turned = _on_screen(view)
+        repainted(view._item.refresh)
+        assert np.array_equal(_on_screen(view), turned)

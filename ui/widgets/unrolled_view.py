@@ -137,6 +137,7 @@ class _TimeAxis(pg.AxisItem):
 
 # The rows of each network, as bands of y: new results of one network (a turn of U, of W_hf)
 # repaint its band only.
+NUMBERS_MIN_STEP_PIXELS = 60.0  # zoomed in this far, the values are written in the cells and gaps
 NETWORK_BANDS = {"rnn": (Y_RANGE[0], (RNN_GRAD_ROW[1] + LSTM_C_ROW[0]) / 2),
                  "lstm": ((RNN_GRAD_ROW[1] + LSTM_C_ROW[0]) / 2, Y_RANGE[1])}
 
@@ -166,7 +167,11 @@ class _UnrolledItem(pg.GraphicsObject):
         self.update()
 
     def refresh_networks(self, networks) -> None:
-        """Repaint the bands of these networks ("rnn", "lstm"): the other's rows are as they were."""
+        """Repaint the bands of these networks ("rnn", "lstm"): the other's rows are as they were.
+        Zoomed in far enough for the numbers, everything: an LSTM edge's factor is written above
+        it, and in a short view the text reaches the RNN's band."""
+        if 1.0 / max(self.pixelWidth(), 1e-12) >= NUMBERS_MIN_STEP_PIXELS:
+            return self.refresh()
         T = self._view.steps
         for network in networks:
             low, high = NETWORK_BANDS[network]
@@ -230,7 +235,8 @@ class _UnrolledItem(pg.GraphicsObject):
                 return
         # the networks whose rows Qt repaints (new results of one network: its band only). Qt widens
         # a repaint by a pixel or two: a band counts when more than 3 px of it are exposed (each
-        # network's drawing keeps further than that from the bands' border, in the empty gap)
+        # network's drawing keeps further than that from the bands' border, in the empty gap; the
+        # numbers written when zoomed in do not, and then refresh_networks repaints everything)
         margin = 3.0 / px_per_unit_y
         networks = tuple(name for name, (low, high) in NETWORK_BANDS.items()
                          if exposed is None or exposed.isEmpty()
@@ -241,7 +247,7 @@ class _UnrolledItem(pg.GraphicsObject):
         else:
             self._paint_strips(p, data, t0, t1, revealed, px_per_step, px_per_unit_y, pal, networks)
         self._paint_gradient(p, data, t0, t1, detailed, pal, networks)
-        if detailed and px_per_step >= 60:
+        if detailed and px_per_step >= NUMBERS_MIN_STEP_PIXELS:
             self._paint_numbers(p, data, t0, t1, revealed, px_per_step, pal, networks)
         if not detailed and view.selected_step() is not None:
             # the highlight band sits behind the cells; with no gaps left, outline it on top
