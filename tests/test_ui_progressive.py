@@ -350,7 +350,9 @@ def test_partial_and_final_results_share_the_arrays_that_are_final_already():
 
     job = ComputeJob(setup, "numba")
     final = job.run(on_partial=on_partial, min_interval=0.0)
-    assert len(parts) >= 2 and all(during)
+    # (one partial at least: the helper threads may finish every costly chunk while the first
+    # one is described, and the run then ends without another; ">= 2" failed so in CI)
+    assert len(parts) >= 1 and all(during)
     shared = [name for name in ("rnn_S", "rnn_a", "lstm_C", "lstm_h", "lstm_pre", "lstm_delta",
                                 "rnn_lossgrad_log10", "lstm_longrange_lower_log10")]
     for name in shared:
