@@ -135,9 +135,9 @@ class _TimeAxis(pg.AxisItem):
         return [str(int(round(v))) for v in values]
 
 
+NUMBERS_MIN_STEP_PIXELS = 60.0  # zoomed in this far, the values are written in the cells and gaps
 # The rows of each network, as bands of y: new results of one network (a turn of U, of W_hf)
 # repaint its band only.
-NUMBERS_MIN_STEP_PIXELS = 60.0  # zoomed in this far, the values are written in the cells and gaps
 NETWORK_BANDS = {"rnn": (Y_RANGE[0], (RNN_GRAD_ROW[1] + LSTM_C_ROW[0]) / 2),
                  "lstm": ((RNN_GRAD_ROW[1] + LSTM_C_ROW[0]) / 2, Y_RANGE[1])}
 
@@ -260,7 +260,7 @@ class _UnrolledItem(pg.GraphicsObject):
         self._paint_pulse_front(p, px_per_step, pal)
         self.last_paint = stats
 
-    def _paint_cells(self, p, data, t0, t1, revealed, px_per_unit_y, pal, networks=("rnn", "lstm")) -> None:
+    def _paint_cells(self, p, data, t0, t1, revealed, px_per_unit_y, pal, networks) -> None:
         half = CELL_WIDTH / 2
         shown_end = min(t1, revealed)
         # edges first, in the gaps between cells: RNN chain, C highway, thin h chain. A horizontal
@@ -376,7 +376,7 @@ class _UnrolledItem(pg.GraphicsObject):
         return image
 
     def _paint_strips(self, p, data, t0, t1, revealed, px_per_step, px_per_unit_y, pal,
-                      networks=("rnn", "lstm")) -> None:
+                      networks) -> None:
         H = data["hidden"]
         shown_end = min(t1, revealed)
         first_image = self.image_range[0]
@@ -465,7 +465,7 @@ class _UnrolledItem(pg.GraphicsObject):
         p.drawPath(path)
         p.setOpacity(1.0)
 
-    def _paint_gradient(self, p, data, t0, t1, detailed, pal, networks=("rnn", "lstm")) -> int:
+    def _paint_gradient(self, p, data, t0, t1, detailed, pal, networks) -> int:
         """The pulse strips: lit columns k >= front. Returns how many columns are lit in range."""
         front = self._view._pulse_front
         for network, row in (("rnn", RNN_GRAD_ROW), ("lstm", LSTM_GRAD_ROW)):
@@ -510,7 +510,7 @@ class _UnrolledItem(pg.GraphicsObject):
         glow.setColorAt(1.0, clear)
         p.fillRect(QRectF(front - width, Y_RANGE[0], 2 * width, Y_RANGE[1] - Y_RANGE[0]), QBrush(glow))
 
-    def _paint_numbers(self, p, data, t0, t1, revealed, px_per_step, pal, networks=("rnn", "lstm")) -> None:
+    def _paint_numbers(self, p, data, t0, t1, revealed, px_per_step, pal, networks) -> None:
         """When zoomed far in: the state values (H = 1) in the cells and each edge's factor
         above its gap, where the text fits."""
         transform = p.transform()
