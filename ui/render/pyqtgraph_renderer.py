@@ -116,15 +116,14 @@ def _relabel(label: pg.LabelItem, html: str, centred: bool) -> bool:
     """Put a new text in a label (a plot's title, a legend entry) without laying its plot or legend
     out again when it fits the room the old one took: pyqtgraph's setText re-lays out the whole
     plot, and throws its axes' drawings away (plot ③'s title names the selected step), or the
-    legend (σ_max(U) in plot ①'s, at every change of U). False: it does not fit (the caller sets
-    it the usual way). A legend entry keeps its room (its legend its size)."""
+    legend (σ_max(U) in plot ①'s, at every change of U). False: it does not fit, and the caller
+    sets it the usual way (setText/setTitle, which lays the label out around the new text). A
+    legend entry keeps its room (its legend its size)."""
     opts = label.opts
     colour = pg.mkColor(opts.get("color") or pg.getConfigOption("foreground")).name(QColor.NameFormat.HexArgb)
-    previous = label.item.toHtml()
     label.item.setHtml(f"<span style='color: {colour}; font-size: {opts.get('size', '11pt')}'>{html}</span>")
     room = label.itemRect()
     if room.width() > label.minimumWidth() + 0.5 or abs(room.height() - label.minimumHeight()) > 0.5:
-        label.item.setHtml(previous)
         return False
     label.text = html
     if centred:
