@@ -5,10 +5,10 @@
 1. knob change -> repainted latency: move the U slider; median and 95th percentile over N changes,
    at (H, T) = (32, 100) and (128, 1000), of the time to: the first new results drawn (partial or
    final: the first paint of a view once the window holds them); plot ② repainted with the final
-   results (the row measured before the one-description rewrite, kept to compare); the whole window repainted (its views paint in several passes: the
-   last paint before the window has been quiet for QUIET_S). Turning U recomputes only the RNN
-   (the LSTM's arrays are reused), so the same is also measured for the W_hf slider (only the LSTM
-   is recomputed, the costlier half). Baseline in the same run: the bare full `simulator.compute`
+   results (the row measured before the one-description rewrite, kept to compare); the whole
+   window repainted (its views paint in several passes: the last paint before the window has been
+   quiet for QUIET_S). Turning U recomputes only the RNN (the LSTM's arrays are reused), so the
+   same is also measured for the W_hf slider (only the LSTM is recomputed, the costlier half). Baseline in the same run: the bare full `simulator.compute`
    of the same setup on this thread. `BENCH_ROOT=<checkout>` runs this bench on another checkout
    of the app (e.g. the commit before a change, for a before/after table).
 2. longest UI-thread block while a slider is dragged at 60 Hz (a 2 ms QTimer heartbeat measures

@@ -321,8 +321,8 @@ class ComputeWorker(QObject):
                     self._pending_prefetch = (results, unknown[PREFETCH_BATCH])
 
     def _carry_sigma(self, results) -> None:
-        """σ_max(U) (a Gram matrix or an SVD) is the previous results' when the RNN is unchanged (a partial result's
-        next one, or a knob of the LSTM turned)."""
+        """σ_max(U) (a Gram matrix or an SVD) is the previous results' when the RNN is unchanged (a
+        partial result's next one, or a knob of the LSTM turned)."""
         from simulator.results import rnn_inputs
 
         previous = self._last_results
